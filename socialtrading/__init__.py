@@ -1,0 +1,1 @@
+"""InstantSocialTrading: an event-sourced social trading backend."""

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, store wiring, event bus, CLI, logging, metrics, process runners."""
