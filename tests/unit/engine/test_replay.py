@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.records import Record
@@ -48,7 +49,7 @@ def test_a_rebuilt_book_continues_like_the_live_one() -> None:
 def test_replay_covers_stops_expiry_stp_amends_and_auctions() -> None:
     book = OrderBook(DEMO_SPEC)
     records: list[Record] = []
-    steps = [
+    steps: list[Callable[[int], list[Record]]] = [
         lambda ts: book.submit(ts, "s1", "a1", "sell", "limit", 10_000, 50),
         lambda ts: book.submit(ts, "s2", "a2", "sell", "limit", 10_010, 50, "GTD", expire_ts=10**4),
         lambda ts: book.submit(ts, "stop", "a3", "buy", "market", None, 20, stop_price=10_000),
