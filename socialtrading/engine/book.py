@@ -19,16 +19,18 @@ totally ordered. The same commands in the same order give the same records.
 
 New orders are checked in a fixed order (the first failing rule names the rejection): halted,
 duplicate live id, side, type, time in force, STP mode, quantity (> 0, min, max), price (limit
-orders need one > 0, market orders must have none), stop price, GTD expiry (needed for GTD,
-refused otherwise, must lie after `ts`), post-only combinations (limit only, not IOC/FOK),
-auction restrictions (no IOC, FOK or post-only), notional (price x quantity; market orders at
-the reference price), price collar (|price - reference| <= collar ticks; the reference is the
-last trade price, else the spec's reference price), and post-only crossing the best opposite
-price. Stop orders are checked for collar and post-only when they trigger, not on arrival.
+orders need one > 0; a market order may carry one, > 0, as its protection price), stop price,
+GTD expiry (needed for GTD, refused otherwise, must lie after `ts`), post-only combinations
+(limit only, not IOC/FOK), auction restrictions (no IOC, FOK or post-only), notional (price x
+quantity; market orders at their protection price, else at the reference price), price collar
+for limit orders (|price - reference| <= collar ticks; the reference is the last trade price,
+else the spec's reference price), and post-only crossing the best opposite price. Stop orders
+are checked for collar and post-only when they trigger, not on arrival.
 
 Matching (continuous mode). A taker sweeps the opposite side best price first, FIFO within a
-level, while its limit allows (market orders: up to the collar bound when there is a
-reference, else without bound). Every trade is at the maker's price. After the sweep a market
+level, while its limit allows. A market order sweeps up to its protection price if it has one
+and up to the collar bound (reference +- collar) if there is a reference, whichever is
+tighter, else without bound. Every trade is at the maker's price. After the sweep a market
 order's remainder is cancelled (`no_liquidity` or `collar_reached`), an IOC's remainder is
 cancelled (`ioc_remaining`), and a GTC/GTD limit order rests at the back of its level. An FOK
 order first checks, without changing anything, that it can fill completely (self-matching
@@ -515,7 +517,12 @@ class OrderBook:
         self, ts: int, op: str, order_id: str | None, account: str | None, reason: str
     ) -> list[Record]:
         """Record a refusal decided at the edge (an off-tick price, say), in sequence."""
-        return self._reject([], max(ts, self._ts), op, order_id, account, reason)
+        out: list[Record] = []
+        if ts > self._ts:
+            self._ts = ts
+            if self._expiries and self._expiries[0][0] <= ts:
+                self._expire_due(ts, out)
+        return self._reject(out, self._ts, op, order_id, account, reason)
 
     # ------------------------------------------------------------------ replay
 
@@ -566,7 +573,7 @@ class OrderBook:
             elif kind == RESTED:
                 order = self._orders[record[3]]
                 order.open = record[5]
-                if record[4] is None:
+                if order.type == MARKET:
                     order.state = _AUCTION_MARKET
                     self._auction_market[order.id] = order
                 else:
@@ -677,11 +684,8 @@ class OrderBook:
             return Reason.BELOW_MIN_QTY
         if spec.max_lots is not None and qty > spec.max_lots:
             return Reason.ABOVE_MAX_QTY
-        if is_limit:
-            if price is None or price <= 0:
-                return Reason.INVALID_PRICE
-        elif price is not None:
-            return Reason.MARKET_ORDER_HAS_PRICE
+        if (price is None and is_limit) or (price is not None and price <= 0):
+            return Reason.INVALID_PRICE
         if stop_price is not None and stop_price <= 0:
             return Reason.INVALID_STOP_PRICE
         if tif == GTD:
@@ -707,7 +711,7 @@ class OrderBook:
             notional_price = price if price is not None else reference
             if notional_price is not None and notional_price * qty > units:
                 return Reason.MAX_NOTIONAL_EXCEEDED
-        if stop_price is None and price is not None:
+        if stop_price is None and is_limit and price is not None:
             collar = spec.collar_ticks
             if collar is not None and reference is not None and abs(price - reference) > collar:
                 return Reason.PRICE_OUTSIDE_COLLAR
@@ -751,19 +755,10 @@ class OrderBook:
 
     def _enter(self, order: Order, ts: int, out: list[Record], triggered: bool) -> None:
         """Take an accepted (or just triggered) order: queue, match, rest or cancel it."""
-        if self._mode == AUCTION:
-            if order.type == MARKET:
-                order.state = _AUCTION_MARKET
-                self._auction_market[order.id] = order
-            else:
-                self._rest(order)
-            self._seq += 1
-            out.append((RESTED, self._seq, ts, order.id, order.price, order.open))
-            return
         price = order.price
         if triggered:
             reason = None
-            if price is not None:
+            if price is not None and order.type == LIMIT:
                 collar = self.spec.collar_ticks
                 reference = self.reference_price()
                 if collar is not None and reference is not None and abs(price - reference) > collar:
@@ -773,12 +768,24 @@ class OrderBook:
             if reason is not None:
                 self._cancel_whole(order, ts, out, reason)
                 return
+        if self._mode == AUCTION:
+            if order.type == MARKET:
+                order.state = _AUCTION_MARKET
+                self._auction_market[order.id] = order
+            else:
+                self._rest(order)
+            self._seq += 1
+            out.append((RESTED, self._seq, ts, order.id, order.price, order.open))
+            return
         limit = price
-        if price is None:
+        is_market = order.type == MARKET
+        if is_market:
             collar = self.spec.collar_ticks
             reference = self.reference_price()
             if collar is not None and reference is not None:
-                limit = reference + collar if order.side == BUY else reference - collar
+                bound = reference + collar if order.side == BUY else reference - collar
+                if limit is None or (bound < limit if order.side == BUY else bound > limit):
+                    limit = bound
         if order.tif == FOK and not self._fok_fillable(order, limit):
             self._cancel_whole(order, ts, out, Reason.FOK_UNFILLED)
             return
@@ -786,7 +793,7 @@ class OrderBook:
         if order.open == 0:
             self._forget(order)
             return
-        if price is None:
+        if is_market:
             opposite = self._asks if order.side == BUY else self._bids
             why = Reason.COLLAR_REACHED if opposite else Reason.NO_LIQUIDITY
             self._cancel_whole(order, ts, out, why)
@@ -1145,5 +1152,6 @@ class OrderBook:
         reason: str | None,
     ) -> list[Record]:
         self._seq += 1
-        out.append((REJECTED, self._seq, ts, op, order_id, account, reason))
+        # A ts_out_of_order refusal is recorded at the market's time: record time never goes back.
+        out.append((REJECTED, self._seq, max(ts, self._ts), op, order_id, account, reason))
         return out

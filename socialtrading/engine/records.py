@@ -128,7 +128,6 @@ class Reason:
     ABOVE_MAX_QTY = "above_max_qty"
     INVALID_PRICE = "invalid_price"
     PRICE_NOT_ON_TICK = "price_not_on_tick"
-    MARKET_ORDER_HAS_PRICE = "market_order_has_price"
     INVALID_STOP_PRICE = "invalid_stop_price"
     MISSING_EXPIRY = "missing_expiry"
     EXPIRY_REQUIRES_GTD = "expiry_requires_gtd"

@@ -1,0 +1,500 @@
+"""Command handlers: authorize, validate against the state, apply to aggregates, say what
+happened.
+
+Each handler takes the writer's in-memory state, a validated command and the sequencer time.
+It either raises InvalidCommand before touching anything (nothing is stored), raises Refused
+for an authorization failure (nothing is stored), or applies the command and returns its
+Outcome; a business refusal that the audit trail needs (an order the market refuses, a
+withdrawal beyond the balance) is stored as an event and returned as a refused Outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from socialtrading.commands.models import (
+    AmendOrder,
+    CancelOrder,
+    Command,
+    Deposit,
+    GrantRole,
+    HaltMarket,
+    ListMarket,
+    PlaceOrder,
+    RegisterTrader,
+    ResumeMarket,
+    StartAuction,
+    Uncross,
+    VerifyKyc,
+    Withdraw,
+)
+from socialtrading.domain.account import ADMIN, TRADER, Account
+from socialtrading.domain.errors import InvalidCommand, Refused
+from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, market_id
+from socialtrading.domain.ids import order_id as make_order_id
+from socialtrading.domain.market import Market
+from socialtrading.domain.settlement import Ledger, Posting
+from socialtrading.domain.time import to_micros
+from socialtrading.engine.book import BUY, MARKET
+from socialtrading.engine.records import (
+    ACCEPTED,
+    AMENDED,
+    AUCTION_STARTED,
+    CANCELLED,
+    HALTED,
+    REJECTED,
+    RESUMED,
+    UNCROSSED,
+    Record,
+)
+from socialtrading.engine.spec import InvalidValueError, MarketSpec, SpecError
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did. `accepted` False means refused, with a stable `code`."""
+
+    command_id: str
+    accepted: bool
+    code: str | None = None
+    message: str | None = None
+    account_id: UUID | None = None
+    market: str | None = None
+    order_id: str | None = None
+    records: tuple[Record, ...] = ()
+    stored: bool = True
+
+
+@dataclass
+class State:
+    """Everything the writer owns in memory: every account and market, and past outcomes."""
+
+    demo_funding: bool = False
+    accounts: dict[UUID, Account] = field(default_factory=dict)
+    by_text: dict[str, Account] = field(default_factory=dict)  # str(account id) -> account
+    markets: dict[str, Market] = field(default_factory=dict)  # symbol -> market
+    ledgers: dict[str, Ledger] = field(default_factory=dict)  # symbol -> ledger
+    outcomes: dict[tuple[UUID, str], Outcome] = field(default_factory=dict)
+    touched: dict[UUID, Aggregate] = field(default_factory=dict)
+
+    def add_account(self, account: Account) -> None:
+        """Index an account (new or loaded)."""
+        self.accounts[account.id] = account
+        self.by_text[str(account.id)] = account
+
+    def add_market(self, market: Market) -> None:
+        """Index a market (new or loaded)."""
+        self.markets[market.symbol] = market
+        self.ledgers[market.symbol] = market.ledger(str(account_id(FEE_ACCOUNT_HANDLE)))
+
+    def touch(self, aggregate: Aggregate) -> None:
+        """Mark an aggregate as changed by the current batch."""
+        self.touched[aggregate.id] = aggregate
+
+    def market_of_order(self, order_id: str) -> Market | None:
+        """The market holding a live order, if any."""
+        for market in self.markets.values():
+            if order_id in market.terms:
+                return market
+        return None
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _actor(state: State, actor: UUID) -> Account | None:
+    """The acting account; None for the trusted system actor."""
+    if actor == SYSTEM_ACTOR:
+        return None
+    account = state.accounts.get(actor)
+    if account is None:
+        raise Refused("unknown_actor", "the acting account does not exist")
+    return account
+
+
+def _require_admin(state: State, actor: UUID) -> None:
+    account = _actor(state, actor)
+    if account is not None and not account.has_role(ADMIN):
+        raise Refused("not_authorized", "this needs the admin role")
+
+
+def _account(state: State, account: UUID) -> Account:
+    found = state.accounts.get(account)
+    if found is None:
+        raise InvalidCommand("unknown_account", f"no account {account}")
+    return found
+
+
+def _market(state: State, symbol: str) -> Market:
+    market = state.markets.get(symbol)
+    if market is None:
+        raise InvalidCommand("unknown_market", f"no market {symbol}")
+    return market
+
+
+def _trader(state: State, actor: UUID) -> Account:
+    account = _actor(state, actor)
+    if account is None:
+        raise Refused("not_authorized", "orders are placed by accounts, not the system")
+    if not account.has_role(TRADER):
+        raise Refused("not_authorized", "this needs the trader role")
+    if account.kyc_level < 1:
+        raise Refused("kyc_required", "trading needs a verified KYC level")
+    return account
+
+
+def _ticks(spec: MarketSpec, value: Decimal | None) -> int | None:
+    try:
+        return None if value is None else spec.to_ticks(value)
+    except InvalidValueError as error:
+        raise InvalidCommand(
+            error.reason, f"{value} is not a multiple of the tick {spec.tick_size}"
+        ) from error
+
+
+def _lots(spec: MarketSpec, value: Decimal | None) -> int | None:
+    try:
+        return None if value is None else spec.to_lots(value)
+    except InvalidValueError as error:
+        raise InvalidCommand(
+            error.reason, f"{value} is not a multiple of the lot {spec.lot_size}"
+        ) from error
+
+
+def _post(state: State, symbol: str, postings: Sequence[Posting]) -> None:
+    for account_text, kind, reference, asset, available, reserved in postings:
+        account = state.by_text[account_text]
+        account.post(kind, symbol, reference, asset, available, reserved)
+        state.touch(account)
+
+
+def book_outcome(
+    command_id: str, symbol: str, order_id: str | None, records: Sequence[Sequence[Any]]
+) -> Outcome:
+    """The outcome of a market command, read from its records (live and after a restart)."""
+    for record in records:
+        if record[0] == REJECTED and record[4] == order_id:
+            return Outcome(
+                command_id,
+                False,
+                record[6],
+                f"refused by the market: {record[6]}",
+                market=symbol,
+                order_id=order_id,
+                records=tuple(tuple(r) for r in records),
+            )
+    return Outcome(
+        command_id, True, market=symbol, order_id=order_id, records=tuple(tuple(r) for r in records)
+    )
+
+
+def _store_book(
+    state: State,
+    market: Market,
+    actor: UUID,
+    command_id: str,
+    order_id: str | None,
+    records: list[Record],
+    succeeded: type[Market.BookChanged],
+    failed: type[Market.BookChanged],
+    success_kind: str,
+) -> Outcome:
+    """Post the ledger effects of `records`, store them as one market event, say the outcome."""
+    postings = state.ledgers[market.symbol].postings(records, market.terms)
+    ok = any(r[0] == success_kind and (order_id is None or r[3] == order_id) for r in records)
+    market.record(succeeded if ok else failed, actor, command_id, order_id, records)
+    state.touch(market)
+    _post(state, market.symbol, postings)
+    return book_outcome(command_id, market.symbol, order_id, records)
+
+
+# ---------------------------------------------------------------------- accounts
+
+
+def register_trader(state: State, command: RegisterTrader, ts: int) -> Outcome:
+    """Open a trader account (KYC level 1 at once when demo funding is on)."""
+    new_id = account_id(command.handle)
+    if new_id in state.accounts:
+        raise Refused("handle_taken", f"the handle {command.handle!r} is taken")
+    account = Account.register(
+        new_id,
+        command.handle,
+        command.display_name or command.handle,
+        [TRADER],
+        command.command_id,
+        ts,
+    )
+    if state.demo_funding:
+        account.verify_kyc(1, SYSTEM_ACTOR, command.command_id, ts)
+    state.add_account(account)
+    state.touch(account)
+    return Outcome(command.command_id, True, account_id=new_id)
+
+
+def open_system_account(
+    state: State, handle: str, roles: list[str], command_id: str, ts: int
+) -> Account:
+    """Open an account without a trader role (the fee account, a bootstrap admin)."""
+    account = Account.register(account_id(handle), handle, handle, roles, command_id, ts)
+    state.add_account(account)
+    state.touch(account)
+    return account
+
+
+def verify_kyc(state: State, command: VerifyKyc, ts: int) -> Outcome:
+    """Record a KYC verification (admins)."""
+    _require_admin(state, command.actor)
+    account = _account(state, command.account)
+    account.verify_kyc(command.level, command.actor, command.command_id, ts)
+    state.touch(account)
+    return Outcome(command.command_id, True, account_id=account.id)
+
+
+def grant_role(state: State, command: GrantRole, ts: int) -> Outcome:
+    """Grant a role (admins)."""
+    _require_admin(state, command.actor)
+    account = _account(state, command.account)
+    account.grant_role(command.role, command.actor, command.command_id, ts)
+    state.touch(account)
+    return Outcome(command.command_id, True, account_id=account.id)
+
+
+def deposit(state: State, command: Deposit, ts: int) -> Outcome:
+    """Credit an account: admins, or the account itself when demo funding is on."""
+    actor = _actor(state, command.actor)
+    account = _account(state, command.account)
+    self_funding = state.demo_funding and actor is not None and actor.id == account.id
+    if actor is not None and not actor.has_role(ADMIN) and not self_funding:
+        raise Refused("not_authorized", "only admins credit accounts")
+    account.deposit(command.asset, command.amount, command.actor, command.command_id, ts)
+    state.touch(account)
+    return Outcome(command.command_id, True, account_id=account.id)
+
+
+def withdraw(state: State, command: Withdraw, ts: int) -> Outcome:
+    """Debit the actor's own account, if the funds are available."""
+    account = _actor(state, command.actor)
+    if account is None:
+        raise Refused("not_authorized", "withdrawals are made by accounts")
+    if account.kyc_level < 1:
+        raise Refused("kyc_required", "withdrawals need a verified KYC level")
+    reason = account.withdraw(command.asset, command.amount, command.command_id, ts)
+    state.touch(account)
+    if reason is not None:
+        return Outcome(
+            command.command_id, False, reason, "not enough available funds", account_id=account.id
+        )
+    return Outcome(command.command_id, True, account_id=account.id)
+
+
+# ---------------------------------------------------------------------- markets
+
+
+def list_market(state: State, command: ListMarket, ts: int) -> Outcome:
+    """List a market (admins); opens the fee account on first use."""
+    _require_admin(state, command.actor)
+    if command.symbol in state.markets:
+        raise Refused("market_exists", f"{command.symbol} is listed already")
+    try:
+        spec = MarketSpec(
+            symbol=command.symbol,
+            tick_size=command.tick_size,
+            lot_size=command.lot_size,
+            min_qty=command.min_qty,
+            max_qty=command.max_qty,
+            max_notional=command.max_notional,
+            collar_ticks=command.collar_ticks,
+            reference_price=command.reference_price,
+            mode=command.mode,
+        )
+    except SpecError as error:
+        raise InvalidCommand("invalid_market_spec", str(error)) from error
+    if account_id(FEE_ACCOUNT_HANDLE) not in state.accounts:
+        open_system_account(state, FEE_ACCOUNT_HANDLE, [], command.command_id, ts)
+    base, quote = command.symbol.split("-")
+    market = Market.create(
+        market_id(command.symbol),
+        spec,
+        base,
+        quote,
+        command.maker_fee_bps,
+        command.taker_fee_bps,
+        command.actor,
+        command.command_id,
+        ts,
+    )
+    state.add_market(market)
+    state.touch(market)
+    return Outcome(command.command_id, True, market=command.symbol)
+
+
+def _control(
+    run: Callable[[Market, int], list[Record]],
+    kind: str,
+    event: type[Market.BookChanged],
+) -> Callable[[State, HaltMarket | ResumeMarket | StartAuction | Uncross, int], Outcome]:
+    def handle(
+        state: State, command: HaltMarket | ResumeMarket | StartAuction | Uncross, ts: int
+    ) -> Outcome:
+        _require_admin(state, command.actor)
+        market = _market(state, command.market)
+        records = run(market, ts)
+        return _store_book(
+            state,
+            market,
+            command.actor,
+            command.command_id,
+            None,
+            records,
+            event,
+            Market.RequestRejected,
+            kind,
+        )
+
+    return handle
+
+
+halt_market = _control(lambda m, ts: m.book.halt(ts), HALTED, Market.Halted)
+resume_market = _control(lambda m, ts: m.book.resume(ts), RESUMED, Market.Resumed)
+start_auction = _control(
+    lambda m, ts: m.book.start_auction(ts), AUCTION_STARTED, Market.AuctionStarted
+)
+uncross = _control(lambda m, ts: m.book.uncross(ts), UNCROSSED, Market.AuctionUncrossed)
+
+
+# ---------------------------------------------------------------------- orders
+
+
+def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
+    """Check funds, reserve, match; refusals by the market are stored too."""
+    account = _trader(state, command.actor)
+    market = _market(state, command.market)
+    spec = market.spec
+    price = _ticks(spec, command.price)
+    stop_price = _ticks(spec, command.stop_price)
+    lots = _lots(spec, command.quantity)
+    assert lots is not None
+    expire_ts = to_micros(command.expires_at) if command.expires_at is not None else None
+    order_id = make_order_id(command.actor, command.command_id)
+    if order_id in market.terms:
+        raise InvalidCommand("duplicate_order", "this command's order is live already")
+    book = market.book
+    owner = str(account.id)
+    if command.type == MARKET and command.side == BUY:
+        # A market buy pays at most reference + collar: that bounds its reservation.
+        reference = book.reference_price()
+        if reference is None or spec.collar_ticks is None:
+            raise Refused(
+                "no_reference_price", "market buys need a reference price and a price collar"
+            )
+        price = reference + spec.collar_ticks
+    asset, need = state.ledgers[market.symbol].need(command.side, price, lots)
+    if need > account.available(asset):
+        records = book.reject(ts, "new", order_id, owner, "insufficient_funds")
+    else:
+        records = book.submit(
+            ts,
+            order_id,
+            owner,
+            command.side,
+            command.type,
+            price,
+            lots,
+            command.time_in_force,
+            command.post_only,
+            command.stp,
+            command.group,
+            expire_ts,
+            stop_price,
+        )
+    return _store_book(
+        state,
+        market,
+        command.actor,
+        command.command_id,
+        order_id,
+        records,
+        Market.OrderAccepted,
+        Market.OrderRejected,
+        ACCEPTED,
+    )
+
+
+def cancel_order(state: State, command: CancelOrder, ts: int) -> Outcome:
+    """Cancel one of the actor's live orders."""
+    account = _trader(state, command.actor)
+    market = state.market_of_order(command.order_id)
+    if market is None:
+        raise InvalidCommand("unknown_order", f"no live order {command.order_id}")
+    records = market.book.cancel(ts, command.order_id, str(account.id))
+    return _store_book(
+        state,
+        market,
+        command.actor,
+        command.command_id,
+        command.order_id,
+        records,
+        Market.OrderCancelled,
+        Market.RequestRejected,
+        CANCELLED,
+    )
+
+
+def amend_order(state: State, command: AmendOrder, ts: int) -> Outcome:
+    """Amend one of the actor's resting orders, reserving any extra funds it needs first."""
+    account = _trader(state, command.actor)
+    market = state.market_of_order(command.order_id)
+    if market is None:
+        raise InvalidCommand("unknown_order", f"no live order {command.order_id}")
+    spec = market.spec
+    price = _ticks(spec, command.price)
+    lots = _lots(spec, command.quantity)
+    book = market.book
+    order = book.order(command.order_id)
+    owner = str(account.id)
+    records: list[Record] | None = None
+    if order is not None and order.account == owner and order.price is not None:
+        ledger = state.ledgers[market.symbol]
+        asset, before = ledger.need(order.side, order.price, order.open)
+        new_price = order.price if price is None else price
+        new_lots = order.open if lots is None else lots
+        if new_lots > 0 and new_price > 0:
+            _, after = ledger.need(order.side, new_price, new_lots)
+            if after - before > account.available(asset):
+                records = book.reject(ts, "amend", command.order_id, owner, "insufficient_funds")
+    if records is None:
+        records = book.amend(ts, command.order_id, owner, price, lots)
+    return _store_book(
+        state,
+        market,
+        command.actor,
+        command.command_id,
+        command.order_id,
+        records,
+        Market.OrderAmended,
+        Market.RequestRejected,
+        AMENDED,
+    )
+
+
+HANDLERS: dict[type[Command], Callable[[State, Any, int], Outcome]] = {
+    RegisterTrader: register_trader,
+    VerifyKyc: verify_kyc,
+    GrantRole: grant_role,
+    Deposit: deposit,
+    Withdraw: withdraw,
+    ListMarket: list_market,
+    HaltMarket: halt_market,
+    ResumeMarket: resume_market,
+    StartAuction: start_auction,
+    Uncross: uncross,
+    PlaceOrder: place_order,
+    CancelOrder: cancel_order,
+    AmendOrder: amend_order,
+}

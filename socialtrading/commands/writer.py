@@ -1,0 +1,303 @@
+"""The single writer (sequencer): commands in arrival order, group commit, ack after commit.
+
+One thread owns every account and market in memory. Commands wait in a queue; the writer
+takes them in arrival order (that order is the sequence), stamps each with the sequencer time
+(microseconds, never going backwards), applies it, and collects every aggregate it touched. A
+batch closes when it holds `batch_max` commands, when `batch_ms` have passed since it opened,
+or when the queue is empty: then ONE `save` stores every touched aggregate's events in one
+transaction, and only then are the batch's commands acknowledged. So a lightly loaded writer
+commits each command at once, and a busy one commits many per transaction.
+
+If the commit fails, every command of the batch gets CommitFailed and the writer rebuilds its
+state from the store (snapshots plus later events): nothing half-applied survives.
+
+A repeated (actor, command_id) gets the first outcome back and changes nothing. Outcomes of
+stored commands are rebuilt from the events on start, so this holds after a restart too.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
+from socialtrading.commands.models import Command
+from socialtrading.domain.account import Account
+from socialtrading.domain.errors import InvalidCommand, Refused
+from socialtrading.domain.market import Market
+from socialtrading.infra.store import Exchange
+
+log = logging.getLogger(__name__)
+
+
+class CommitFailed(Exception):  # noqa: N818 (what callers see: the batch did not commit)
+    """The batch holding this command could not be stored; nothing of it was kept."""
+
+
+class WriterStopped(Exception):  # noqa: N818
+    """The writer is not running."""
+
+
+def wall_clock_us() -> int:
+    """Microseconds since the epoch from the system clock (the sequencer's time source)."""
+    return time.time_ns() // 1000
+
+
+@dataclass
+class WriterStats:
+    """Counters for metrics and benchmarks."""
+
+    batches: int = 0
+    commands: int = 0
+    events: int = 0
+    commit_seconds: float = 0.0
+    failed_batches: int = 0
+    last_batch_size: int = 0
+
+
+_Item = tuple[Command, "Future[Outcome]"]
+
+
+class Writer:
+    """The single writer over one event store."""
+
+    def __init__(
+        self,
+        store: Exchange,
+        *,
+        batch_max: int = 1000,
+        batch_ms: float = 5.0,
+        snapshot_interval: int = 500,
+        demo_funding: bool = False,
+        clock: Callable[[], int] = wall_clock_us,
+    ) -> None:
+        self.store = store
+        self.batch_max = batch_max
+        self.batch_ms = batch_ms
+        self.snapshot_interval = snapshot_interval
+        self.demo_funding = demo_funding
+        self.stats = WriterStats()
+        self._clock = clock
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[int], None]] = []
+        self._last_ts = 0
+        self._snapshot_at: dict[UUID, int] = {}
+        self.state = self._load()
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> Writer:
+        """Start the writer thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Finish the commands already queued, then stop."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Writer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(max_notification_id)` after each commit (from the writer thread)."""
+        self._listeners.append(listener)
+
+    def submit(self, command: Command) -> Future[Outcome]:
+        """Queue a command; the future resolves after its batch commits."""
+        future: Future[Outcome] = Future()
+        if self._thread is None:
+            future.set_exception(WriterStopped("the writer is not running"))
+            return future
+        self._queue.put((command, future))
+        return future
+
+    def execute(self, command: Command, timeout: float | None = 30.0) -> Outcome:
+        """Submit a command and wait for its outcome."""
+        return self.submit(command).result(timeout)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            deadline = time.monotonic() + self.batch_ms / 1000
+            while len(batch) < self.batch_max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                if time.monotonic() >= deadline:
+                    break
+            self._process(batch)
+
+    def _now(self) -> int:
+        ts = self._clock()
+        ts = max(ts, self._last_ts)  # the sequencer's time never goes backwards
+        self._last_ts = ts
+        return ts
+
+    def _process(self, batch: list[_Item]) -> None:
+        state = self.state
+        state.touched = {}
+        results: list[tuple[Future[Outcome], Outcome | Exception]] = []
+        fresh: dict[tuple[UUID, str], Outcome] = {}
+        try:
+            ts = self._now()
+            for command, future in batch:
+                ts = self._now()
+                key = (command.actor, command.command_id)
+                prior = state.outcomes.get(key) or fresh.get(key)
+                if prior is not None:
+                    results.append((future, prior))
+                    continue
+                try:
+                    outcome = HANDLERS[type(command)](state, command, ts)
+                except InvalidCommand as error:
+                    results.append((future, error))
+                    continue
+                except Refused as error:
+                    outcome = Outcome(
+                        command.command_id, False, error.code, error.message, stored=False
+                    )
+                fresh[key] = outcome
+                results.append((future, outcome))
+            touched = list(state.touched.values())
+            for aggregate in touched:
+                if isinstance(aggregate, Account):
+                    aggregate.flush(ts)
+            started = time.perf_counter()
+            recordings = self.store.save(*touched) if touched else []
+            self.stats.commit_seconds += time.perf_counter() - started
+        except Exception as error:
+            log.exception("batch of %d commands failed; reloading state from the store", len(batch))
+            self.stats.failed_batches += 1
+            failure = CommitFailed(f"the batch could not be stored: {error}")
+            for _, future in batch:
+                future.set_exception(failure)
+            self.state = self._load()
+            return
+        state.outcomes.update(fresh)
+        self.stats.batches += 1
+        self.stats.commands += len(batch)
+        self.stats.events += len(recordings)
+        self.stats.last_batch_size = len(batch)
+        for future, result in results:
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        self._snapshot(touched)
+        if recordings:
+            position = recordings[-1].notification.id
+            for listener in self._listeners:
+                listener(position)
+
+    # ------------------------------------------------------------------ state
+
+    def _snapshot(self, aggregates: Iterable[Aggregate]) -> None:
+        snapshots = self.store.snapshots
+        snapshot_class = type(self.store).snapshot_class or Aggregate.Snapshot
+        if snapshots is None:
+            return
+        taken = []
+        for aggregate in aggregates:
+            if aggregate.version - self._snapshot_at.get(aggregate.id, 0) >= self.snapshot_interval:
+                taken.append(snapshot_class.take(aggregate))
+                self._snapshot_at[aggregate.id] = aggregate.version
+        if taken:
+            snapshots.put(taken)
+
+    def _load(self) -> State:
+        """Rebuild the in-memory state from the store: snapshots plus later events."""
+        state = State(demo_funding=self.demo_funding)
+        accounts: list[UUID] = []
+        markets: dict[UUID, str] = {}
+        recorder = self.store.recorder
+        mapper = self.store.mapper
+        position: int | None = None
+        while True:
+            notifications = recorder.select_notifications(
+                position, 1000, inclusive_of_start=position is None
+            )
+            if not notifications:
+                break
+            for notification in notifications:
+                event = mapper.to_domain_event(notification)
+                if isinstance(event, Account.Registered):
+                    accounts.append(event.originator_id)
+                elif isinstance(event, Market.Listed):
+                    markets[event.originator_id] = event.symbol
+                remembered = _remembered_outcome(event, markets)
+                if remembered is not None:
+                    state.outcomes[remembered[0]] = remembered[1]
+            position = notifications[-1].id
+        repository = self.store.repository
+        self._snapshot_at = {}
+        for aggregate_id in accounts:
+            account: Account = repository.get(aggregate_id)
+            state.add_account(account)
+            self._snapshot_at[aggregate_id] = account.version
+        for aggregate_id in markets:
+            market: Market = repository.get(aggregate_id)
+            state.add_market(market)
+            self._snapshot_at[aggregate_id] = market.version
+        self._last_ts = max((m.book.ts for m in state.markets.values()), default=0)
+        return state
+
+
+def _remembered_outcome(
+    event: Any, markets: dict[UUID, str]
+) -> tuple[tuple[UUID, str], Outcome] | None:
+    """The de-duplication entry a stored event stands for, if it came from a command."""
+    if isinstance(event, Market.BookChanged):
+        symbol = markets.get(event.originator_id, "")
+        outcome = book_outcome(event.command_id, symbol, event.order_id, event.records)
+        return (UUID(event.actor), event.command_id), outcome
+    if isinstance(event, Market.Listed):
+        outcome = Outcome(event.command_id, True, market=event.symbol)
+        return (UUID(event.by), event.command_id), outcome
+    if isinstance(event, Account.Registered):
+        outcome = Outcome(event.command_id, True, account_id=event.originator_id)
+        return (event.originator_id, event.command_id), outcome
+    if isinstance(event, Account.KycVerified | Account.RoleGranted | Account.FundsDeposited):
+        outcome = Outcome(event.command_id, True, account_id=event.originator_id)
+        return (UUID(event.by), event.command_id), outcome
+    if isinstance(event, Account.FundsWithdrawn):
+        outcome = Outcome(event.command_id, True, account_id=event.originator_id)
+        return (event.originator_id, event.command_id), outcome
+    if isinstance(event, Account.WithdrawalRefused):
+        outcome = Outcome(
+            event.command_id,
+            False,
+            event.reason,
+            "not enough available funds",
+            account_id=event.originator_id,
+        )
+        return (event.originator_id, event.command_id), outcome
+    return None

@@ -1,0 +1,261 @@
+"""The Account aggregate: identity, KYC, roles, and balances with reservations per asset.
+
+Balances change in two ways. Deposits and withdrawals are events of their own. Trading moves
+money through ledger entries (funds reserved for an order, reservation released, trade
+settled, fee) that the writer posts while it applies a batch of commands and stores as ONE
+`LedgerPosted` event per touched account per batch (see docs/decisions.md: the event count per
+order decides the write path's throughput). Until that event is triggered, posted entries are
+pending and already count in `available` and `reserved`, so later commands in the same batch
+see them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from socialtrading.domain.errors import Refused
+from socialtrading.domain.time import to_datetime
+
+TRADER = "trader"
+MERCHANT = "merchant"
+ADMIN = "admin"
+COMPLIANCE = "compliance"
+ROLES = (TRADER, MERCHANT, ADMIN, COMPLIANCE)
+
+ZERO = Decimal(0)
+
+# A ledger entry: [kind, market, reference, asset, available delta, reserved delta];
+# the deltas are decimal strings. Kinds: reserve, release, settle, fee.
+Entry = list[str]
+
+
+class Account(Aggregate):
+    """A participant: a trader, an admin, a compliance analyst, or the exchange's fee account."""
+
+    class Registered(Aggregate.Created):
+        handle: str
+        display_name: str
+        roles: list[str]
+        command_id: str
+
+    class KycVerified(Aggregate.Event):
+        level: int
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.kyc_level = self.level
+
+    class RoleGranted(Aggregate.Event):
+        role: str
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            if self.role not in aggregate.roles:
+                aggregate.roles = sorted([*aggregate.roles, self.role])
+
+    class FundsDeposited(Aggregate.Event):
+        asset: str
+        amount: Decimal
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate._balance(self.asset)[0] += self.amount
+
+    class FundsWithdrawn(Aggregate.Event):
+        asset: str
+        amount: Decimal
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate._balance(self.asset)[0] -= self.amount
+
+    class WithdrawalRefused(Aggregate.Event):
+        asset: str
+        amount: Decimal
+        reason: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            pass  # recorded for the audit trail and for command de-duplication
+
+    class LedgerPosted(Aggregate.Event):
+        entries: list[Entry]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            for entry in self.entries:
+                balance = aggregate._balance(entry[3])
+                balance[0] += Decimal(entry[4])
+                balance[1] += Decimal(entry[5])
+            # Live, these entries were pending; now they are part of the recorded balances.
+            aggregate._pending = []
+            aggregate._delta = {}
+
+    def __init__(self, handle: str, display_name: str, roles: list[str], command_id: str) -> None:
+        self.handle = handle
+        self.display_name = display_name
+        self.roles = sorted(roles)
+        self.kyc_level = 0
+        self.balances: dict[str, list[Decimal]] = {}  # asset -> [available, reserved], recorded
+        self._pending: list[Entry] = []
+        self._delta: dict[str, list[Decimal]] = {}  # asset -> [available, reserved], pending
+
+    # ------------------------------------------------------------------ queries
+
+    def available(self, asset: str) -> Decimal:
+        """Funds free to reserve or withdraw, including entries posted in this batch."""
+        recorded = self.balances.get(asset)
+        pending = self._delta.get(asset)
+        return (recorded[0] if recorded else ZERO) + (pending[0] if pending else ZERO)
+
+    def reserved(self, asset: str) -> Decimal:
+        """Funds reserved for open orders, including entries posted in this batch."""
+        recorded = self.balances.get(asset)
+        pending = self._delta.get(asset)
+        return (recorded[1] if recorded else ZERO) + (pending[1] if pending else ZERO)
+
+    def assets(self) -> list[str]:
+        """Every asset this account has held, sorted."""
+        return sorted(set(self.balances) | set(self._delta))
+
+    def has_role(self, role: str) -> bool:
+        """Whether the account holds `role`."""
+        return role in self.roles
+
+    @property
+    def has_pending_entries(self) -> bool:
+        """Whether ledger entries wait for `flush`."""
+        return bool(self._pending)
+
+    # ------------------------------------------------------------------ commands
+
+    def verify_kyc(self, level: int, by: UUID, command_id: str, ts: int) -> None:
+        """Record that KYC was verified at `level`."""
+        self.trigger_event(
+            self.KycVerified,
+            level=level,
+            by=str(by),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+
+    def grant_role(self, role: str, by: UUID, command_id: str, ts: int) -> None:
+        """Grant `role` (one of ROLES)."""
+        if role not in ROLES:
+            raise Refused("unknown_role", f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        self.trigger_event(
+            self.RoleGranted,
+            role=role,
+            by=str(by),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+
+    def deposit(self, asset: str, amount: Decimal, by: UUID, command_id: str, ts: int) -> None:
+        """Credit `amount` of `asset`."""
+        self.trigger_event(
+            self.FundsDeposited,
+            asset=asset,
+            amount=amount,
+            by=str(by),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+
+    def withdraw(self, asset: str, amount: Decimal, command_id: str, ts: int) -> str | None:
+        """Debit `amount` of `asset` if available; else record the refusal and return its code."""
+        if amount > self.available(asset):
+            self.trigger_event(
+                self.WithdrawalRefused,
+                asset=asset,
+                amount=amount,
+                reason="insufficient_funds",
+                command_id=command_id,
+                timestamp=to_datetime(ts),
+            )
+            return "insufficient_funds"
+        self.trigger_event(
+            self.FundsWithdrawn,
+            asset=asset,
+            amount=amount,
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+        return None
+
+    def post(
+        self,
+        kind: str,
+        market: str,
+        reference: str,
+        asset: str,
+        available: Decimal,
+        reserved: Decimal,
+    ) -> None:
+        """Post a trading ledger entry; it is stored by the next `flush`.
+
+        The writer checks funds before it reserves, so a negative balance here is a bug in
+        the ledger rules, never a user error: it raises instead of storing a wrong state.
+        """
+        pending = self._delta.get(asset)
+        if pending is None:
+            pending = self._delta[asset] = [ZERO, ZERO]
+        pending[0] += available
+        pending[1] += reserved
+        self._pending.append([kind, market, reference, asset, str(available), str(reserved)])
+        if self.available(asset) < 0 or self.reserved(asset) < 0:
+            raise AssertionError(
+                f"ledger entry would overdraw {self.handle} {asset}: {self._pending[-1]}"
+            )
+
+    def flush(self, ts: int) -> None:
+        """Store the pending ledger entries as one LedgerPosted event."""
+        if self._pending:
+            self.trigger_event(self.LedgerPosted, entries=self._pending, timestamp=to_datetime(ts))
+
+    def _balance(self, asset: str) -> list[Decimal]:
+        balance = self.balances.get(asset)
+        if balance is None:
+            balance = self.balances[asset] = [ZERO, ZERO]
+        return balance
+
+    @classmethod
+    def register(
+        cls,
+        account_id: UUID,
+        handle: str,
+        display_name: str,
+        roles: list[str],
+        command_id: str,
+        ts: int,
+    ) -> Account:
+        """Open an account."""
+        return cls._create(
+            cls.Registered,
+            id=account_id,
+            handle=handle,
+            display_name=display_name,
+            roles=sorted(roles),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+
+    def state(self) -> dict[str, Any]:
+        """A comparable summary: identity, KYC, roles, and every balance (for checks)."""
+        return {
+            "handle": self.handle,
+            "kyc_level": self.kyc_level,
+            "roles": list(self.roles),
+            "balances": {a: [self.available(a), self.reserved(a)] for a in self.assets()},
+        }

@@ -1,0 +1,234 @@
+"""The Market aggregate: one market's listing and its order book, event-sourced.
+
+Each command on the book becomes ONE event carrying the engine's result records (accepted or
+rejected, trades, rests, cancels, expiries, amends, triggers, uncrosses). Applying an event
+brings the book up to date from those records without re-running matching, so recorded
+history stays authoritative even after the matching code changes.
+
+Live, the command method runs the engine (which moves the book) and then triggers the event;
+the event's apply skips records the book has already seen (by sequence number), so the live
+path and a rebuild from the store share one apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from socialtrading.domain.settlement import Ledger, Terms
+from socialtrading.domain.time import to_datetime
+from socialtrading.engine.book import OrderBook
+from socialtrading.engine.records import (
+    ACCEPTED,
+    AMENDED,
+    CANCELLED,
+    EXPIRED,
+    RESTED,
+    TRADE,
+    TRIGGERED,
+    Record,
+)
+from socialtrading.engine.spec import MarketSpec
+
+
+class Market(Aggregate):
+    """A listed market: its spec, fees and order book."""
+
+    class Listed(Aggregate.Created):
+        symbol: str
+        base: str
+        quote: str
+        tick_size: Decimal
+        lot_size: Decimal
+        min_qty: Decimal | None
+        max_qty: Decimal | None
+        max_notional: Decimal | None
+        collar_ticks: int | None
+        reference_price: Decimal | None
+        mode: str
+        maker_fee_bps: int
+        taker_fee_bps: int
+        by: str
+        command_id: str
+
+    class BookChanged(Aggregate.Event):
+        """Base of the events that carry engine records."""
+
+        command_id: str
+        actor: str
+        order_id: str | None
+        records: list[Any]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Market)
+            aggregate._apply_records(self.records)
+
+    class OrderAccepted(BookChanged):
+        """A new order was accepted (and matched, rested or queued, as the records say)."""
+
+    class OrderRejected(BookChanged):
+        """A new order was refused by the market's rules; the record says why."""
+
+    class OrderCancelled(BookChanged):
+        """An order was cancelled at its owner's request."""
+
+    class OrderAmended(BookChanged):
+        """An order's price or open quantity was changed."""
+
+    class RequestRejected(BookChanged):
+        """A cancel, amend or market-control request was refused; the record says why."""
+
+    class Halted(BookChanged):
+        """Trading was halted."""
+
+    class Resumed(BookChanged):
+        """A halt was lifted."""
+
+    class AuctionStarted(BookChanged):
+        """The market entered call-auction mode."""
+
+    class AuctionUncrossed(BookChanged):
+        """The call auction ran at one price and continuous trading resumed."""
+
+    class OrdersExpired(BookChanged):
+        """Due GTD orders expired on an explicit expiry run."""
+
+    def __init__(
+        self,
+        symbol: str,
+        base: str,
+        quote: str,
+        tick_size: Decimal,
+        lot_size: Decimal,
+        min_qty: Decimal | None,
+        max_qty: Decimal | None,
+        max_notional: Decimal | None,
+        collar_ticks: int | None,
+        reference_price: Decimal | None,
+        mode: str,
+        maker_fee_bps: int,
+        taker_fee_bps: int,
+        by: str,
+        command_id: str,
+    ) -> None:
+        self.symbol = symbol
+        self.base = base
+        self.quote = quote
+        self.maker_fee_bps = maker_fee_bps
+        self.taker_fee_bps = taker_fee_bps
+        self.book = OrderBook(
+            MarketSpec(
+                symbol=symbol,
+                tick_size=tick_size,
+                lot_size=lot_size,
+                min_qty=min_qty,
+                max_qty=max_qty,
+                max_notional=max_notional,
+                collar_ticks=collar_ticks,
+                reference_price=reference_price,
+                mode=mode,
+            )
+        )
+        # order id -> (account, side, price) of every live order: what the ledger needs to
+        # know about orders that a command's records name (derivable from the book).
+        self.terms: Terms = {}
+
+    @classmethod
+    def create(
+        cls,
+        market_id: UUID,
+        spec: MarketSpec,
+        base: str,
+        quote: str,
+        maker_fee_bps: int,
+        taker_fee_bps: int,
+        by: UUID,
+        command_id: str,
+        ts: int,
+    ) -> Market:
+        """List a new market."""
+        return cls._create(
+            cls.Listed,
+            id=market_id,
+            symbol=spec.symbol,
+            base=base,
+            quote=quote,
+            tick_size=spec.tick_size,
+            lot_size=spec.lot_size,
+            min_qty=spec.min_qty,
+            max_qty=spec.max_qty,
+            max_notional=spec.max_notional,
+            collar_ticks=spec.collar_ticks,
+            reference_price=spec.reference_price,
+            mode=spec.mode,
+            maker_fee_bps=maker_fee_bps,
+            taker_fee_bps=taker_fee_bps,
+            by=str(by),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+
+    @property
+    def spec(self) -> MarketSpec:
+        """The market's specification."""
+        return self.book.spec
+
+    def ledger(self, fee_account: str) -> Ledger:
+        """The money rules of this market, crediting fees to `fee_account`."""
+        spec = self.book.spec
+        return Ledger(
+            self.symbol,
+            self.base,
+            self.quote,
+            spec.tick_size,
+            spec.lot_size,
+            self.maker_fee_bps,
+            self.taker_fee_bps,
+            fee_account,
+        )
+
+    def record(
+        self,
+        event: type[BookChanged],
+        actor: UUID,
+        command_id: str,
+        order_id: str | None,
+        records: list[Record],
+    ) -> None:
+        """Store the records of one command (which the book has already applied)."""
+        self.trigger_event(
+            event,
+            command_id=command_id,
+            actor=str(actor),
+            order_id=order_id,
+            records=records,
+            timestamp=to_datetime(self.book.ts),
+        )
+
+    def _apply_records(self, records: Sequence[Sequence[Any]]) -> None:
+        self.book.apply_records(records)
+        terms = self.terms
+        live = self.book.order
+        for record in records:
+            kind = record[0]
+            if kind == TRADE:
+                named: Sequence[str] = (record[5], record[6])
+            elif kind in _NAMES_ONE_ORDER:
+                named = (record[3],)
+                if kind == ACCEPTED:
+                    terms.setdefault(record[3], (record[4], record[5], record[7]))
+                elif kind == AMENDED:
+                    account, side, _ = terms[record[3]]
+                    terms[record[3]] = (account, side, record[5])
+            else:
+                continue
+            for order_id in named:
+                if live(order_id) is None:
+                    terms.pop(order_id, None)
+
+
+_NAMES_ONE_ORDER = frozenset({ACCEPTED, RESTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})

@@ -1,0 +1,65 @@
+"""Settings from environment variables with the SOCIALTRADING_ prefix (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process configuration. Every field is `SOCIALTRADING_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SOCIALTRADING_", extra="ignore")
+
+    store: str = Field(
+        default="sqlite:///./data/events.db",
+        description="Event store URL: sqlite:///PATH or postgresql://USER[:PW]@HOST:PORT/DB",
+    )
+    postgres_schema: str | None = Field(
+        default=None, description="PostgreSQL schema for the event tables (created if missing)"
+    )
+    batch_max: int = Field(default=1000, ge=1, description="Most commands per group commit")
+    batch_ms: float = Field(
+        default=5.0, ge=0, description="Longest time (ms) a batch stays open while commands flow"
+    )
+    snapshot_interval: int = Field(
+        default=500, ge=1, description="Snapshot an aggregate every this many events"
+    )
+    demo_funding: bool = Field(
+        default=False, description="Let traders credit themselves and grant KYC 1 on sign-up"
+    )
+
+
+def persistence_env(store: str, postgres_schema: str | None = None) -> dict[str, str]:
+    """Map a store URL onto the eventsourcing library's persistence settings."""
+    url = urlsplit(store)
+    if url.scheme == "sqlite":
+        path = unquote(url.path[1:] if url.path.startswith("/") else url.path)
+        if not path or path == ":memory:":
+            raise ValueError("use a file for SQLite: sqlite:///./data/events.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    if url.scheme in ("postgresql", "postgres"):
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            # the writer holds one connection; readers and subscriptions need their own
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_LOCK_TIMEOUT": "5",
+        }
+        if postgres_schema:
+            env["POSTGRES_SCHEMA"] = postgres_schema
+        return env
+    raise ValueError(f"unsupported store URL {store!r}: use sqlite:/// or postgresql://")
