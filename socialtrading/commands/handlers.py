@@ -53,7 +53,7 @@ from socialtrading.engine.records import (
     UNCROSSED,
     Record,
 )
-from socialtrading.engine.spec import InvalidValueError, MarketSpec, SpecError
+from socialtrading.engine.spec import AUCTION, InvalidValueError, MarketSpec, SpecError
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +168,18 @@ def _lots(spec: MarketSpec, value: Decimal | None) -> int | None:
 
 
 def _post(state: State, symbol: str, postings: Sequence[Posting]) -> None:
+    accounts = state.by_text
+    posted: dict[str, Account] = {}
     for account_text, kind, reference, asset, available, reserved in postings:
-        account = state.by_text[account_text]
+        account = posted.get(account_text) or accounts[account_text]
         account.post(kind, symbol, reference, asset, available, reserved)
+        posted[account_text] = account
+    for account in posted.values():
         state.touch(account)
 
 
 def book_outcome(
-    command_id: str, symbol: str, order_id: str | None, records: Sequence[Sequence[Any]]
+    command_id: str, symbol: str, order_id: str | None, records: Sequence[Record]
 ) -> Outcome:
     """The outcome of a market command, read from its records (live and after a restart)."""
     for record in records:
@@ -187,11 +191,9 @@ def book_outcome(
                 f"refused by the market: {record[6]}",
                 market=symbol,
                 order_id=order_id,
-                records=tuple(tuple(r) for r in records),
+                records=tuple(records),
             )
-    return Outcome(
-        command_id, True, market=symbol, order_id=order_id, records=tuple(tuple(r) for r in records)
-    )
+    return Outcome(command_id, True, market=symbol, order_id=order_id, records=tuple(records))
 
 
 def _store_book(
@@ -206,9 +208,15 @@ def _store_book(
     success_kind: str,
 ) -> Outcome:
     """Post the ledger effects of `records`, store them as one market event, say the outcome."""
-    postings = state.ledgers[market.symbol].postings(records, market.terms)
     ok = any(r[0] == success_kind and (order_id is None or r[3] == order_id) for r in records)
-    market.record(succeeded if ok else failed, actor, command_id, order_id, records)
+    postings = market.record(
+        succeeded if ok else failed,
+        actor,
+        command_id,
+        order_id,
+        records,
+        state.ledgers[market.symbol],
+    )
     state.touch(market)
     _post(state, market.symbol, postings)
     return book_outcome(command_id, market.symbol, order_id, records)
@@ -231,7 +239,10 @@ def register_trader(state: State, command: RegisterTrader, ts: int) -> Outcome:
         ts,
     )
     if state.demo_funding:
-        account.verify_kyc(1, SYSTEM_ACTOR, command.command_id, ts)
+        # Part of the registration, so `by` is its actor (the new account): a rebuild turns
+        # (by, command_id) into a de-duplication key, and SYSTEM_ACTOR here would make a later
+        # admin command with the same command_id look like a repeat after a restart.
+        account.verify_kyc(1, new_id, command.command_id, ts)
     state.add_account(account)
     state.touch(account)
     return Outcome(command.command_id, True, account_id=new_id)
@@ -394,6 +405,11 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
                 "no_reference_price", "market buys need a reference price and a price collar"
             )
         price = reference + spec.collar_ticks
+        if book.mode == AUCTION:
+            # Queued market orders trade at the uncross price whatever their protection price.
+            # That price is a resting price or the reference, and orders entered during the
+            # auction lie within the collar: the highest resting price bounds the rest.
+            price = max([price, *(o.price for o in book.resting_orders() if o.price is not None)])
     asset, need = state.ledgers[market.symbol].need(command.side, price, lots)
     if need > account.available(asset):
         records = book.reject(ts, "new", order_id, owner, "insufficient_funds")

@@ -277,7 +277,8 @@ def _remembered_outcome(
     """The de-duplication entry a stored event stands for, if it came from a command."""
     if isinstance(event, Market.BookChanged):
         symbol = markets.get(event.originator_id, "")
-        outcome = book_outcome(event.command_id, symbol, event.order_id, event.records)
+        records = [tuple(record) for record in event.records]  # JSON made them lists
+        outcome = book_outcome(event.command_id, symbol, event.order_id, records)
         return (UUID(event.actor), event.command_id), outcome
     if isinstance(event, Market.Listed):
         outcome = Outcome(event.command_id, True, market=event.symbol)

@@ -108,7 +108,7 @@ class Account(Aggregate):
         self.roles = sorted(roles)
         self.kyc_level = 0
         self.balances: dict[str, list[Decimal]] = {}  # asset -> [available, reserved], recorded
-        self._pending: list[Entry] = []
+        self._pending: list[tuple[str, str, str, str, Decimal, Decimal]] = []
         self._delta: dict[str, list[Decimal]] = {}  # asset -> [available, reserved], pending
 
     # ------------------------------------------------------------------ queries
@@ -213,8 +213,12 @@ class Account(Aggregate):
             pending = self._delta[asset] = [ZERO, ZERO]
         pending[0] += available
         pending[1] += reserved
-        self._pending.append([kind, market, reference, asset, str(available), str(reserved)])
-        if self.available(asset) < 0 or self.reserved(asset) < 0:
+        self._pending.append((kind, market, reference, asset, available, reserved))
+        recorded = self.balances.get(asset)
+        now_available, now_reserved = (
+            pending if recorded is None else (recorded[0] + pending[0], recorded[1] + pending[1])
+        )
+        if now_available < 0 or now_reserved < 0:
             raise AssertionError(
                 f"ledger entry would overdraw {self.handle} {asset}: {self._pending[-1]}"
             )
@@ -222,7 +226,11 @@ class Account(Aggregate):
     def flush(self, ts: int) -> None:
         """Store the pending ledger entries as one LedgerPosted event."""
         if self._pending:
-            self.trigger_event(self.LedgerPosted, entries=self._pending, timestamp=to_datetime(ts))
+            entries = [
+                [kind, market, reference, asset, str(available), str(reserved)]
+                for kind, market, reference, asset, available, reserved in self._pending
+            ]
+            self.trigger_event(self.LedgerPosted, entries=entries, timestamp=to_datetime(ts))
 
     def _balance(self, asset: str) -> list[Decimal]:
         balance = self.balances.get(asset)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hashlib import blake2b
 from uuid import UUID, uuid5
 
 NAMESPACE = UUID("6f1c2b7e-3d5a-4f0e-9a41-2c8d9e7b1a55")
@@ -20,5 +21,8 @@ def market_id(symbol: str) -> UUID:
 
 
 def order_id(actor: UUID, command_id: str) -> str:
-    """The id of the order placed by `actor`'s command `command_id` (unique per command)."""
-    return str(uuid5(NAMESPACE, f"order:{actor}:{command_id}"))
+    """The id of the order placed by `actor`'s command `command_id` (unique per command).
+
+    32 hex digits of BLAKE2b: a uuid5 costs several times more, and this runs per order.
+    """
+    return blake2b(f"{actor}:{command_id}".encode(), digest_size=16).hexdigest()

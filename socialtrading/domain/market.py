@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from socialtrading.domain.settlement import Ledger, Terms
+from socialtrading.domain.settlement import Ledger, Posting, Terms
 from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.records import (
@@ -27,7 +27,6 @@ from socialtrading.engine.records import (
     AMENDED,
     CANCELLED,
     EXPIRED,
-    RESTED,
     TRADE,
     TRIGGERED,
     Record,
@@ -198,8 +197,15 @@ class Market(Aggregate):
         command_id: str,
         order_id: str | None,
         records: list[Record],
-    ) -> None:
-        """Store the records of one command (which the book has already applied)."""
+        ledger: Ledger,
+    ) -> list[Posting]:
+        """Store the records of one command, which the book has already applied.
+
+        Returns the ledger postings the records imply, computed against the order terms as
+        they were before the command; the caller posts them to the accounts.
+        """
+        postings = ledger.postings(records, self.terms)
+        self._prune_terms(records)
         self.trigger_event(
             event,
             command_id=command_id,
@@ -208,27 +214,34 @@ class Market(Aggregate):
             records=records,
             timestamp=to_datetime(self.book.ts),
         )
+        return postings
 
     def _apply_records(self, records: Sequence[Sequence[Any]]) -> None:
+        if records[-1][1] <= self.book.seq:
+            return  # live: `record` ran these through the book and the terms already
         self.book.apply_records(records)
+        terms = self.terms
+        for record in records:
+            kind = record[0]
+            if kind == ACCEPTED:
+                terms.setdefault(record[3], (record[4], record[5], record[7]))
+            elif kind == AMENDED:
+                account, side, _ = terms[record[3]]
+                terms[record[3]] = (account, side, record[5])
+        self._prune_terms(records)
+
+    def _prune_terms(self, records: Sequence[Sequence[Any]]) -> None:
+        """Forget the terms of orders the records finished."""
         terms = self.terms
         live = self.book.order
         for record in records:
             kind = record[0]
             if kind == TRADE:
-                named: Sequence[str] = (record[5], record[6])
-            elif kind in _NAMES_ONE_ORDER:
-                named = (record[3],)
-                if kind == ACCEPTED:
-                    terms.setdefault(record[3], (record[4], record[5], record[7]))
-                elif kind == AMENDED:
-                    account, side, _ = terms[record[3]]
-                    terms[record[3]] = (account, side, record[5])
-            else:
-                continue
-            for order_id in named:
-                if live(order_id) is None:
-                    terms.pop(order_id, None)
+                for order_id in (record[5], record[6]):
+                    if live(order_id) is None:
+                        terms.pop(order_id, None)
+            elif kind in _MAY_FINISH_AN_ORDER and live(record[3]) is None:
+                terms.pop(record[3], None)
 
 
-_NAMES_ONE_ORDER = frozenset({ACCEPTED, RESTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})
+_MAY_FINISH_AN_ORDER = frozenset({ACCEPTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})

@@ -62,8 +62,12 @@ orders queue apart. `uncross` picks, among the resting limit prices and the refe
 the one that maximises executed volume, then minimises imbalance, then is closest to the
 reference, then is the lowest; the record names the rule that decided. All matches execute at
 that one price, buyers and sellers each in price-time priority (market orders first), the
-later-accepted order of each pair counting as taker for STP and fees. Unmatched market orders
-are cancelled and the market returns to continuous trading.
+later-accepted order of each pair counting as taker for STP and fees (never a post-only
+order, unless both are). Unmatched market orders are cancelled and the market returns to
+continuous trading. If STP took away volume the price was chosen for and the book is still
+crossed, the cross then trades as in continuous mode: of the best bid and the best ask the
+later-accepted one (not a post-only one) takes at its limit, and keeps its place if anything is
+left; this repeats while the book is crossed.
 
 Known limits. Order ids must be unique among live orders only (the market aggregate issues
 unique ids). Iceberg and trailing orders are not supported.
@@ -509,6 +513,7 @@ class OrderBook:
             self._seq += 1
             out.append((CANCELLED, self._seq, ts, order.id, qty, 0, Reason.AUCTION_UNMATCHED))
         self._mode = CONTINUOUS
+        self._clear_cross(ts, out)
         if self._stops:
             self._run_stops(ts, out)
         return out
@@ -735,12 +740,7 @@ class OrderBook:
             reference = self.reference_price()
             if reference is not None and abs(price - reference) > collar:
                 return Reason.PRICE_OUTSIDE_COLLAR
-        if (
-            order.post_only
-            and self._mode == CONTINUOUS
-            and price != order.price
-            and self._crosses(order.side, price)
-        ):
+        if order.post_only and price != order.price and self._crosses(order.side, price):
             return Reason.POST_ONLY_WOULD_TAKE
         return None
 
@@ -1013,6 +1013,8 @@ class OrderBook:
                 j += 1
                 continue
             taker, maker = (buy, sell) if buy.priority > sell.priority else (sell, buy)
+            if taker.post_only and not maker.post_only:
+                taker, maker = maker, taker  # a post-only order never takes
             if maker.account == taker.account or (
                 taker.group is not None and maker.group == taker.group
             ):
@@ -1038,6 +1040,26 @@ class OrderBook:
             for order in (buy, sell):
                 self._reduce(order, qty)
                 order.filled += qty
+
+    def _clear_cross(self, ts: int, out: list[Record]) -> None:
+        """Trade off a cross left after an uncross (STP can take away the volume it priced)."""
+        bids = self._bids
+        asks = self._asks
+        while bids and asks and bids.keys()[-1] >= asks.keys()[0]:
+            bid = next(iter(bids[bids.keys()[-1]].orders.values()))
+            ask = next(iter(asks[asks.keys()[0]].orders.values()))
+            taker = bid if bid.priority > ask.priority else ask
+            if taker.post_only:
+                taker = ask if taker is bid else bid
+            price = taker.price
+            self._unrest(taker)
+            self._match(taker, price, ts, out)
+            if taker.open == 0:
+                self._forget(taker)
+                continue
+            self._rest(taker)  # at the head of its level again: it keeps its place
+            level = (bids if taker.side == BUY else asks)[price]
+            level.orders = {taker.id: taker, **level.orders}
 
     def _auction_self_match(self, taker: Order, maker: Order, ts: int, out: list[Record]) -> None:
         mode = taker.stp

@@ -1,0 +1,275 @@
+"""The write path: commands through the single writer into the event store, acknowledged.
+
+    python benchmarks/write_path.py --store sqlite|postgresql --orders 200000
+
+A realistic order stream (50 traders, two markets, about a third of the orders crossing the
+spread and trading, the rest resting, with cancels keeping the books bounded) goes through the
+sequencer with up to --in-flight commands waiting. Commands are built before the clock starts
+(building them is the API layer's cost). Prints one JSON object:
+
+- orders_per_sec: order commands (place and cancel) acknowledged per second
+- events_per_sec: events stored per second; events_per_order
+- ack_p50_ms, ack_p99_ms: submit -> acknowledgement latency
+- raw_rows_per_sec: plain INSERTs of event-shaped rows, 100 per transaction, into a scratch
+  table on the same store, measured in the same run; ratio = events_per_sec / raw_rows_per_sec
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from socialtrading.commands.handlers import Outcome
+from socialtrading.commands.models import (
+    CancelOrder,
+    Command,
+    Deposit,
+    ListMarket,
+    PlaceOrder,
+    RegisterTrader,
+    Side,
+    TimeInForce,
+)
+from socialtrading.commands.writer import Writer
+from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
+from socialtrading.infra.settings import Settings
+from socialtrading.infra.store import open_store
+
+POSTGRES_URL = os.environ.get(
+    "SOCIALTRADING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+MARKETS = {"BTC-USD": 30_000, "ETH-USD": 2_000}  # symbol -> mid price in whole dollars
+
+
+def _setup_commands(traders: int) -> list[Command]:
+    commands: list[Command] = [
+        ListMarket(
+            command_id=f"list-{symbol}",
+            actor=SYSTEM_ACTOR,
+            symbol=symbol,
+            tick_size=Decimal("0.01"),
+            lot_size=Decimal("0.0001"),
+            collar_ticks=500_000,
+            reference_price=Decimal(mid),
+            maker_fee_bps=5,
+            taker_fee_bps=10,
+        )
+        for symbol, mid in MARKETS.items()
+    ]
+    for n in range(traders):
+        handle = f"trader{n}"
+        actor = account_id(handle)
+        commands.append(RegisterTrader(command_id="register", handle=handle))
+        for asset, amount in (("USD", "1000000000"), ("BTC", "100000"), ("ETH", "1000000")):
+            commands.append(
+                Deposit(
+                    command_id=f"fund-{asset}",
+                    actor=actor,
+                    account=actor,
+                    asset=asset,
+                    amount=Decimal(amount),
+                )
+            )
+    return commands
+
+
+def _order_commands(count: int, traders: int, seed: int) -> list[Command]:
+    """Place and cancel commands: ~1/3 crossing (trading), ~1/2 resting, the rest cancels."""
+    rng = random.Random(seed)
+    actors = [account_id(f"trader{n}") for n in range(traders)]
+    resting: list[tuple[uuid.UUID, str]] = []  # (actor, command id) of resting-minded orders
+    commands: list[Command] = []
+    symbols = list(MARKETS)
+    for n in range(count):
+        actor = actors[rng.randrange(traders)]
+        roll = rng.random()
+        if roll < 0.15 and resting:
+            owner, placed = resting.pop(rng.randrange(len(resting)))
+            commands.append(
+                CancelOrder(command_id=f"c{n}", actor=owner, order_id=order_id(owner, placed))
+            )
+            continue
+        symbol = symbols[rng.randrange(2)]
+        mid = MARKETS[symbol] * 100  # in cents
+        side: Side = "buy" if rng.random() < 0.5 else "sell"
+        tif: TimeInForce
+        if roll < 0.5:  # crosses the spread: takes liquidity
+            offset = -rng.randint(1, 50) if side == "buy" else rng.randint(1, 50)
+            tif = "IOC" if rng.random() < 0.3 else "GTC"
+        else:  # rests away from the middle
+            offset = rng.randint(60, 2_000) if side == "buy" else -rng.randint(60, 2_000)
+            tif = "GTC"
+            resting.append((actor, f"p{n}"))
+        price = Decimal(mid - offset) / 100
+        qty = Decimal(rng.randint(1, 200)) / 10_000
+        commands.append(
+            PlaceOrder(
+                command_id=f"p{n}",
+                actor=actor,
+                market=symbol,
+                side=side,
+                price=price,
+                quantity=qty,
+                time_in_force=tif,
+            )
+        )
+    return commands
+
+
+def _run(writer: Writer, commands: list[Command], in_flight: int) -> tuple[float, list[float]]:
+    """Submit with at most `in_flight` unacknowledged; return elapsed and ack latencies."""
+    clock = time.perf_counter
+    count = len(commands)
+    submitted = [0.0] * count
+    acked = [0.0] * count
+    futures: list[Future[Outcome]] = []
+
+    def stamp(index: int) -> Callable[[Future[Outcome]], None]:
+        return lambda _: acked.__setitem__(index, clock())
+
+    began = clock()
+    for index, command in enumerate(commands):
+        if index >= in_flight:
+            futures[index - in_flight].result()
+        submitted[index] = clock()
+        future = writer.submit(command)
+        future.add_done_callback(stamp(index))
+        futures.append(future)
+    for future in futures[-in_flight:]:
+        future.result()
+    elapsed = clock() - began
+    return elapsed, [done - start for start, done in zip(submitted, acked, strict=True)]
+
+
+def _raw_rows_per_sec(settings: Settings, rows: int, payload: bytes) -> float:
+    """Plain INSERTs of event-shaped rows, 100 per transaction, into a scratch table."""
+    batches = [
+        [
+            (uuid.uuid4(), version, "socialtrading.domain.market:Market.OrderAccepted", payload)
+            for version in range(100)
+        ]
+        for _ in range(rows // 100)
+    ]
+    if settings.store.startswith("sqlite"):
+        path = settings.store.removeprefix("sqlite:///")
+        lite = sqlite3.connect(path, isolation_level=None)
+        lite.execute("PRAGMA journal_mode=WAL")
+        lite.execute(
+            "CREATE TABLE scratch_events (originator_id TEXT, originator_version INTEGER, "
+            "topic TEXT, state BLOB, notification_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "UNIQUE (originator_id, originator_version))"
+        )
+        started = time.perf_counter()
+        for batch in batches:
+            lite.execute("BEGIN")
+            lite.executemany(
+                "INSERT INTO scratch_events (originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?)",
+                [(str(a), b, c, d) for a, b, c, d in batch],
+            )
+            lite.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        lite.close()
+        return rows / elapsed
+    schema = settings.postgres_schema
+    with psycopg.connect(settings.store) as connection:
+        connection.execute(
+            f'CREATE TABLE "{schema}".scratch_events (originator_id uuid, '
+            "originator_version bigint, topic text, state bytea, notification_id bigserial, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        )
+        connection.commit()
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            for batch in batches:
+                cursor.executemany(
+                    f'INSERT INTO "{schema}".scratch_events (originator_id, originator_version, '
+                    "topic, state) VALUES (%s, %s, %s, %s)",
+                    batch,
+                )
+                connection.commit()
+        return rows / (time.perf_counter() - started)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--traders", type=int, default=50)
+    parser.add_argument("--in-flight", type=int, default=4_000)
+    parser.add_argument("--batch-max", type=int, default=2_000)
+    parser.add_argument("--batch-ms", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="write_path_"))
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    if args.store == "sqlite":
+        settings = Settings(store=f"sqlite:///{workdir}/events.db")
+    else:
+        settings = Settings(store=POSTGRES_URL, postgres_schema=schema)
+    store = open_store(settings)
+    writer = Writer(
+        store,
+        batch_max=args.batch_max,
+        batch_ms=args.batch_ms,
+        snapshot_interval=10_000,
+        demo_funding=True,
+    ).start()
+    try:
+        for command in _setup_commands(args.traders):
+            outcome = writer.execute(command)
+            assert outcome.accepted, outcome
+        orders = _order_commands(args.orders, args.traders, args.seed)
+        events_before = writer.stats.events
+        batches_before = writer.stats.batches
+        elapsed, latencies = _run(writer, orders, args.in_flight)
+        events = writer.stats.events - events_before
+        batches = writer.stats.batches - batches_before
+        trades = sum(market.book.seq for market in writer.state.markets.values())
+        # a stored OrderAccepted event with one trade is about 420 bytes of JSON
+        raw = _raw_rows_per_sec(settings, 100_000, b"x" * 420)
+        result: dict[str, Any] = {
+            "store": args.store,
+            "orders": len(orders),
+            "orders_per_sec": round(len(orders) / elapsed),
+            "events": events,
+            "events_per_order": round(events / len(orders), 3),
+            "events_per_sec": round(events / elapsed),
+            "batches": batches,
+            "commands_per_batch": round(len(orders) / max(batches, 1), 1),
+            "ack_p50_ms": _percentile(latencies, 0.50),
+            "ack_p99_ms": _percentile(latencies, 0.99),
+            "raw_rows_per_sec": round(raw),
+            "ratio": round(events / elapsed / raw, 3),
+            "engine_records": trades,
+        }
+        print(json.dumps(result))
+    finally:
+        writer.stop()
+        store.close()
+        if args.store == "postgresql":
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+if __name__ == "__main__":
+    main()
