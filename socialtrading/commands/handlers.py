@@ -22,9 +22,11 @@ from socialtrading.commands.models import (
     AmendOrder,
     CancelOrder,
     Command,
+    CreateAdmin,
     Deposit,
     GrantRole,
     HaltMarket,
+    IssueToken,
     ListMarket,
     PlaceOrder,
     RegisterTrader,
@@ -56,9 +58,13 @@ from socialtrading.engine.records import (
 from socialtrading.engine.spec import AUCTION, InvalidValueError, MarketSpec, SpecError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """What a command did. `accepted` False means refused, with a stable `code`."""
+    """What a command did. `accepted` False means refused, with a stable `code`.
+
+    `position` is the notification id up to which the command's batch is stored (0 when
+    nothing was stored): a reader that has applied it sees the command's effects.
+    """
 
     command_id: str
     accepted: bool
@@ -69,6 +75,7 @@ class Outcome:
     order_id: str | None = None
     records: tuple[Record, ...] = ()
     stored: bool = True
+    position: int = 0
 
 
 @dataclass
@@ -243,9 +250,33 @@ def register_trader(state: State, command: RegisterTrader, ts: int) -> Outcome:
         # (by, command_id) into a de-duplication key, and SYSTEM_ACTOR here would make a later
         # admin command with the same command_id look like a repeat after a restart.
         account.verify_kyc(1, new_id, command.command_id, ts)
+    if command.token_hash is not None:
+        account.issue_token(command.token_hash, new_id, command.command_id, ts)
     state.add_account(account)
     state.touch(account)
     return Outcome(command.command_id, True, account_id=new_id)
+
+
+def create_admin(state: State, command: CreateAdmin, ts: int) -> Outcome:
+    """Open an admin account with a token (the system actor only)."""
+    if command.actor != SYSTEM_ACTOR:
+        raise Refused("not_authorized", "admins are created by the system (the CLI)")
+    if account_id(command.handle) in state.accounts:
+        raise Refused("handle_taken", f"the handle {command.handle!r} is taken")
+    account = open_system_account(state, command.handle, [ADMIN], command.command_id, ts)
+    account.issue_token(command.token_hash, command.actor, command.command_id, ts)
+    return Outcome(command.command_id, True, account_id=account.id)
+
+
+def issue_token(state: State, command: IssueToken, ts: int) -> Outcome:
+    """Issue another token: for the actor's own account, or by an admin."""
+    actor = _actor(state, command.actor)
+    account = _account(state, command.account)
+    if actor is not None and actor.id != account.id and not actor.has_role(ADMIN):
+        raise Refused("not_authorized", "tokens are issued to yourself, or by admins")
+    account.issue_token(command.token_hash, command.actor, command.command_id, ts)
+    state.touch(account)
+    return Outcome(command.command_id, True, account_id=account.id)
 
 
 def open_system_account(
@@ -501,6 +532,8 @@ def amend_order(state: State, command: AmendOrder, ts: int) -> Outcome:
 
 HANDLERS: dict[type[Command], Callable[[State, Any, int], Outcome]] = {
     RegisterTrader: register_trader,
+    CreateAdmin: create_admin,
+    IssueToken: issue_token,
     VerifyKyc: verify_kyc,
     GrantRole: grant_role,
     Deposit: deposit,

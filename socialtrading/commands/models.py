@@ -22,6 +22,7 @@ Amount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=30)]
 Asset = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$")]
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$")]
+TokenHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # SHA-256 of the token, hex
 Role = Literal["trader", "merchant", "admin", "compliance"]
 assert set(ROLES) == {"trader", "merchant", "admin", "compliance"}
 
@@ -46,12 +47,27 @@ class RegisterTrader(Command):
     actor: UUID = SYSTEM_ACTOR
     handle: Handle
     display_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    token_hash: TokenHash | None = None
 
     @model_validator(mode="after")
     def _actor_is_the_new_account(self) -> Self:
         if self.actor == SYSTEM_ACTOR:
             object.__setattr__(self, "actor", account_id(self.handle))
         return self
+
+
+class CreateAdmin(Command):
+    """Open an admin account with an API token (the system actor only: bootstrap, CLI)."""
+
+    handle: Handle
+    token_hash: TokenHash
+
+
+class IssueToken(Command):
+    """Issue another API token for an account (the account itself, or admins)."""
+
+    account: UUID
+    token_hash: TokenHash
 
 
 class VerifyKyc(Command):

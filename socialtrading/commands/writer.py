@@ -202,6 +202,11 @@ class Writer:
                 future.set_exception(failure)
             self.state = self._load()
             return
+        if recordings:
+            position = recordings[-1].notification.id
+            for outcome in fresh.values():
+                if outcome.stored:
+                    outcome.position = position
         state.outcomes.update(fresh)
         self.stats.batches += 1
         self.stats.commands += len(batch)
@@ -257,6 +262,8 @@ class Writer:
                 if remembered is not None:
                     state.outcomes[remembered[0]] = remembered[1]
             position = notifications[-1].id
+        for outcome in state.outcomes.values():
+            outcome.position = position or 0  # stored by then, with its batch's ledger events
         repository = self.store.repository
         self._snapshot_at = {}
         for aggregate_id in accounts:
@@ -286,7 +293,10 @@ def _remembered_outcome(
     if isinstance(event, Account.Registered):
         outcome = Outcome(event.command_id, True, account_id=event.originator_id)
         return (event.originator_id, event.command_id), outcome
-    if isinstance(event, Account.KycVerified | Account.RoleGranted | Account.FundsDeposited):
+    if isinstance(
+        event,
+        Account.KycVerified | Account.RoleGranted | Account.FundsDeposited | Account.TokenIssued,
+    ):
         outcome = Outcome(event.command_id, True, account_id=event.originator_id)
         return (UUID(event.by), event.command_id), outcome
     if isinstance(event, Account.FundsWithdrawn):

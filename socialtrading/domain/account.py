@@ -89,6 +89,16 @@ class Account(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             pass  # recorded for the audit trail and for command de-duplication
 
+    class TokenIssued(Aggregate.Event):
+        """An API token was issued; only its SHA-256 hash is stored."""
+
+        token_hash: str
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            pass  # the read side authenticates; the aggregate needs nothing from it
+
     class LedgerPosted(Aggregate.Event):
         entries: list[Entry]
 
@@ -157,6 +167,16 @@ class Account(Aggregate):
         self.trigger_event(
             self.RoleGranted,
             role=role,
+            by=str(by),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+
+    def issue_token(self, token_hash: str, by: UUID, command_id: str, ts: int) -> None:
+        """Record a new API token by its hash."""
+        self.trigger_event(
+            self.TokenIssued,
+            token_hash=token_hash,
             by=str(by),
             command_id=command_id,
             timestamp=to_datetime(ts),

@@ -18,6 +18,11 @@ class Settings(BaseSettings):
         default="sqlite:///./data/events.db",
         description="Event store URL: sqlite:///PATH or postgresql://USER[:PW]@HOST:PORT/DB",
     )
+    read_store: str | None = Field(
+        default=None,
+        description="Read-model database URL (default: readmodels.db beside a SQLite store, "
+        "or the PostgreSQL store's database)",
+    )
     postgres_schema: str | None = Field(
         default=None, description="PostgreSQL schema for the event tables (created if missing)"
     )

@@ -1,0 +1,262 @@
+"""The projection runner: read models that follow the notification log, exactly once.
+
+Each projection owns SQLAlchemy tables and applies batches of domain events to them. The
+runner reads a batch of notifications once, decodes it once, hands every projection the
+events past its own position, and records each projection's new position in the SAME
+transaction as its read-model changes. A crash at any point therefore leaves every read model
+at a position it fully reached: on restart it resumes there, and nothing is applied twice.
+
+The runner catches up from its positions, then follows: woken by the writer after each commit
+(embedded mode) or by polling every `poll_seconds` (another process writes). Callers that need
+to read their own writes wait with `wait_for(position)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from socialtrading.infra.store import Exchange
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+# (notification id, domain event)
+Item = tuple[int, Any]
+
+
+class Projection:
+    """A read model: its tables, and how a batch of events changes them."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        """Apply events (in log order) inside the runner's transaction."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget any in-memory cache (after a rebuild or a failed batch)."""
+
+    def after_commit(self, items: Sequence[Item]) -> None:
+        """Publish live updates for events now committed (subscriptions)."""
+
+
+@dataclass
+class Status:
+    """Where a projection stands."""
+
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        """Notifications not yet applied."""
+        return max(0, self.head - self.position)
+
+
+def upsert(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert rows, replacing the non-key columns of rows whose keys exist."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    columns = [c for c in rows[0] if c not in keys]
+    statement = insert.on_conflict_do_update(
+        index_elements=list(keys), set_={c: insert.excluded[c] for c in columns}
+    )
+    connection.execute(statement, rows)
+
+
+class ProjectionRunner:
+    """Runs projections over one event store into one read-model database."""
+
+    def __init__(
+        self,
+        store: Exchange,
+        engine: Engine,
+        projections: Sequence[Projection],
+        batch_size: int = 2000,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._positions: dict[str, int] = {}
+        self._wake = threading.Event()
+        self._progress = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    def setup(self) -> None:
+        """Create missing tables and load the positions."""
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            stored = dict(connection.execute(select(positions.c.name, positions.c.position)).all())
+            for projection in self.projections:
+                if projection.name not in stored:
+                    connection.execute(positions.insert(), {"name": projection.name, "position": 0})
+                    stored[projection.name] = 0
+        self._positions = {p.name: int(stored[p.name]) for p in self.projections}
+
+    def head(self) -> int:
+        """The newest notification id in the store (0 when empty)."""
+        return self.store.recorder.max_notification_id() or 0
+
+    def status(self) -> list[Status]:
+        """Each projection's position and the log's head."""
+        head = self.head()
+        return [Status(p.name, self._positions.get(p.name, 0), head) for p in self.projections]
+
+    @property
+    def position(self) -> int:
+        """The position every projection has reached."""
+        return min(self._positions.values(), default=0)
+
+    # ------------------------------------------------------------------ processing
+
+    def run_once(self) -> int:
+        """Apply one batch; return how many notifications it held (0: caught up)."""
+        start = self.position
+        notifications = self.store.recorder.select_notifications(
+            start or None, self.batch_size, inclusive_of_start=start == 0
+        )
+        if not notifications:
+            return 0
+        to_event = self.store.mapper.to_domain_event
+        items: list[Item] = [(n.id, to_event(n)) for n in notifications]
+        last = items[-1][0]
+        applied: list[tuple[Projection, Sequence[Item]]] = []
+        try:
+            with self.engine.begin() as connection:
+                for projection in self.projections:
+                    position = self._positions[projection.name]
+                    mine: Sequence[Item] = (
+                        items if position <= start else [i for i in items if i[0] > position]
+                    )
+                    if not mine:
+                        continue
+                    projection.apply(connection, mine)
+                    connection.execute(
+                        positions.update().where(positions.c.name == projection.name),
+                        {"position": last},
+                    )
+                    applied.append((projection, mine))
+        except BaseException:
+            for projection in self.projections:
+                projection.reset()  # caches may hold changes the rollback undid
+            raise
+        with self._progress:
+            for projection, _ in applied:
+                self._positions[projection.name] = last
+            self._progress.notify_all()
+        for projection, mine in applied:
+            try:
+                projection.after_commit(mine)
+            except Exception:  # a subscriber's failure must not stop the read models
+                log.exception("publishing live updates of %s failed", projection.name)
+        return len(notifications)
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply batches until no notification is left; return how many were applied."""
+        total = 0
+        head = self.head()
+        while True:
+            count = self.run_once()
+            if count == 0:
+                return total
+            total += count
+            if progress is not None:
+                progress(self.position, max(head, self.position))
+
+    def rebuild(
+        self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Drop and rebuild the named projections (all by default) from the store."""
+        chosen = [p for p in self.projections if names is None or p.name in names]
+        unknown = set(names or ()) - {p.name for p in self.projections}
+        if unknown:
+            raise ValueError(f"unknown projection(s): {', '.join(sorted(unknown))}")
+        with self.engine.begin() as connection:
+            for projection in chosen:
+                for table in reversed(projection.tables):
+                    table.drop(connection, checkfirst=True)
+                connection.execute(
+                    positions.update().where(positions.c.name == projection.name),
+                    {"position": 0},
+                )
+        for projection in chosen:
+            projection.reset()
+            self._positions[projection.name] = 0
+        metadata.create_all(self.engine)
+        return self.catch_up(progress)
+
+    # ------------------------------------------------------------------ following
+
+    def start(self) -> ProjectionRunner:
+        """Follow the log in a background thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._follow, name="projections", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop following."""
+        if self._thread is not None:
+            self._stop.set()
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
+
+    def wake(self, _position: int = 0) -> None:
+        """Tell the runner new events were committed (a writer listener)."""
+        self._wake.set()
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait until every projection has applied `position`; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while self.position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.error is not None:
+                    return False
+                self._progress.wait(remaining)
+        return True
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.run_once() and not self._stop.is_set():
+                    pass
+            except Exception as error:
+                self.error = error
+                log.exception("projection batch failed; retrying")
+                time.sleep(self.poll_seconds)
+                continue
+            self.error = None
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
