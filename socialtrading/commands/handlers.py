@@ -235,7 +235,8 @@ def _store_book(
 def register_trader(state: State, command: RegisterTrader, ts: int) -> Outcome:
     """Open a trader account (KYC level 1 at once when demo funding is on)."""
     new_id = account_id(command.handle)
-    if new_id in state.accounts:
+    # The fee account's handle is reserved even before the first listing opens it.
+    if new_id in state.accounts or new_id == account_id(FEE_ACCOUNT_HANDLE):
         raise Refused("handle_taken", f"the handle {command.handle!r} is taken")
     account = Account.register(
         new_id,

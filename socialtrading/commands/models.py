@@ -191,6 +191,8 @@ class AmendOrder(Command):
 
 AnyCommand = (
     RegisterTrader
+    | CreateAdmin
+    | IssueToken
     | VerifyKyc
     | GrantRole
     | Deposit
@@ -210,9 +212,11 @@ __all__ = [
     "AnyCommand",
     "CancelOrder",
     "Command",
+    "CreateAdmin",
     "Deposit",
     "GrantRole",
     "HaltMarket",
+    "IssueToken",
     "ListMarket",
     "PlaceOrder",
     "RegisterTrader",
