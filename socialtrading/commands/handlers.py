@@ -55,7 +55,7 @@ from socialtrading.engine.records import (
     UNCROSSED,
     Record,
 )
-from socialtrading.engine.spec import AUCTION, InvalidValueError, MarketSpec, SpecError
+from socialtrading.engine.spec import InvalidValueError, MarketSpec, SpecError
 
 
 @dataclass(slots=True)
@@ -437,11 +437,6 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
                 "no_reference_price", "market buys need a reference price and a price collar"
             )
         price = reference + spec.collar_ticks
-        if book.mode == AUCTION:
-            # Queued market orders trade at the uncross price whatever their protection price.
-            # That price is a resting price or the reference, and orders entered during the
-            # auction lie within the collar: the highest resting price bounds the rest.
-            price = max([price, *(o.price for o in book.resting_orders() if o.price is not None)])
     asset, need = state.ledgers[market.symbol].need(command.side, price, lots)
     if need > account.available(asset):
         records = book.reject(ts, "new", order_id, owner, "insufficient_funds")

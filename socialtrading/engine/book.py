@@ -60,14 +60,15 @@ Halts. A halted market rejects new orders, amends and uncrosses; cancels and exp
 Auctions. In auction mode orders collect without matching (the book may be crossed); market
 orders queue apart. `uncross` picks, among the resting limit prices and the reference price,
 the one that maximises executed volume, then minimises imbalance, then is closest to the
-reference, then is the lowest; the record names the rule that decided. All matches execute at
-that one price, buyers and sellers each in price-time priority (market orders first), the
-later-accepted order of each pair counting as taker for STP and fees (never a post-only
-order, unless both are). Unmatched market orders are cancelled and the market returns to
-continuous trading. If STP took away volume the price was chosen for and the book is still
-crossed, the cross then trades as in continuous mode: of the best bid and the best ask the
-later-accepted one (not a post-only one) takes at its limit, and keeps its place if anything is
-left; this repeats while the book is crossed.
+reference, then is the lowest; the record names the rule that decided. A market order with a
+protection price takes part only at uncross prices within it (and its protection price is a
+candidate too). All matches execute at that one price, buyers and sellers each in price-time
+priority (market orders first), the later-accepted order of each pair counting as taker for STP
+and fees (never a post-only order, unless both are). Unmatched market orders are cancelled and
+the market returns to continuous trading. If STP took away volume the price was chosen for and
+the book is still crossed, the cross then trades as in continuous mode: of the best bid and the
+best ask the later-accepted one (not a post-only one) takes at its limit, and keeps its place
+if anything is left; this repeats while the book is crossed.
 
 Known limits. Order ids must be unique among live orders only (the market aggregate issues
 unique ids). Iceberg and trailing orders are not supported.
@@ -947,11 +948,25 @@ class OrderBook:
 
     def _uncross_price(self) -> tuple[int | None, int, int, str]:
         """Choose the uncross price: (price, volume, imbalance, the rule that decided)."""
-        market_buy = sum(o.open for o in self._auction_market.values() if o.side == BUY)
-        market_sell = sum(o.open for o in self._auction_market.values() if o.side == SELL)
+        # Market orders without protection trade at any price; a protected one takes part
+        # only where its protection allows, like a limit order at that price.
+        market_buy = market_sell = 0
+        protected_buys: dict[int, int] = {}
+        protected_sells: dict[int, int] = {}
+        for order in self._auction_market.values():
+            if order.price is None:
+                if order.side == BUY:
+                    market_buy += order.open
+                else:
+                    market_sell += order.open
+            else:
+                extra = protected_buys if order.side == BUY else protected_sells
+                extra[order.price] = extra.get(order.price, 0) + order.open
         reference = self.reference_price()
         candidates = list(self._bids.keys())
         candidates.extend(self._asks.keys())
+        candidates.extend(protected_buys)
+        candidates.extend(protected_sells)
         if reference is not None:
             candidates.append(reference)
         prices = sorted(dict.fromkeys(candidates))
@@ -964,6 +979,7 @@ class OrderBook:
             level = self._asks.get(price)
             if level is not None:
                 running += level.total
+            running += protected_sells.get(price, 0)
             supply.append(running)
         demand = [0] * len(prices)
         running = market_buy
@@ -971,6 +987,7 @@ class OrderBook:
             level = self._bids.get(prices[i])
             if level is not None:
                 running += level.total
+            running += protected_buys.get(prices[i], 0)
             demand[i] = running
         scored = []
         for i, price in enumerate(prices):
@@ -992,8 +1009,9 @@ class OrderBook:
         return best[3], -best[0], best[1], why
 
     def _execute_auction(self, price: int, ts: int, out: list[Record]) -> None:
-        buys = [o for o in self._auction_market.values() if o.side == BUY]
-        sells = [o for o in self._auction_market.values() if o.side == SELL]
+        queued = self._auction_market.values()
+        buys = [o for o in queued if o.side == BUY and (o.price is None or o.price >= price)]
+        sells = [o for o in queued if o.side == SELL and (o.price is None or o.price <= price)]
         for level_price in reversed(self._bids.keys()):
             if level_price < price:
                 break

@@ -840,23 +840,25 @@ def auction_with_an_ask_above_the_collar() -> tuple[Desk, UUID]:
     return desk, desk.trader("dave", USD="110.22")
 
 
-def test_a_market_buy_queued_for_an_auction_is_reserved_for_the_highest_resting_price() -> None:
+def test_a_market_buy_queued_for_an_auction_never_pays_above_its_protection_price() -> None:
     desk, dave = auction_with_an_ask_above_the_collar()
 
     queued = desk.order(dave, "buy", None, "1")
 
     assert queued.accepted
-    assert desk.balance(dave, USD) == (ZERO, Decimal("110.22"))  # not 109.22
+    assert desk.balance(dave, USD) == (Decimal("1.00"), Decimal("109.22"))  # 109.00 + 0.2%
     uncrossed = desk.run(Uncross(command_id="u", actor=ROOT, market=SYMBOL))
-    assert [(r[0], r[3]) for r in uncrossed.records if r[0] == TRADE] == [(TRADE, 11_000)]
-    assert desk.balance(dave, USD) == (ZERO, ZERO)  # 110.00 + 0.22 taker fee
-    assert desk.balance(dave, BTC) == (Decimal(1), ZERO)
+    assert [r for r in uncrossed.records if r[0] == TRADE] == []  # the only ask is at 110.00
+    assert [(r[3], r[6]) for r in uncrossed.records if r[0] == "cancelled"] == [
+        (queued.order_id, "auction_unmatched")
+    ]
+    assert desk.balance(dave, USD) == (Decimal("110.22"), ZERO)
     assert_ledger_is_consistent(desk)
 
 
-def test_a_market_buy_in_an_auction_without_funds_for_the_highest_price_is_rejected() -> None:
+def test_a_market_buy_in_an_auction_without_funds_for_its_protection_price_is_rejected() -> None:
     desk, _ = auction_with_an_ask_above_the_collar()
-    erin = desk.trader("erin", USD="110.21")
+    erin = desk.trader("erin", USD="109.21")
 
     outcome = desk.order(erin, "buy", None, "1")
 

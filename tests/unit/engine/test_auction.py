@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from socialtrading.engine.book import BUY, CANCEL_MAKER, DECREMENT, SELL, OrderBook
 from socialtrading.engine.records import (
     ACCEPTED,
@@ -294,12 +292,6 @@ def test_start_auction_again_after_an_uncross() -> None:
     assert book.mode == AUCTION
 
 
-@pytest.mark.xfail(
-    reason="open question: the uncross ignores a market order's protection price, so a market "
-    "buy protected at 101 fills at 105 (the docstring states the protection bound for "
-    "continuous matching only; settlement reserves a buy at its protection price)",
-    strict=True,
-)
 def test_market_buy_in_an_auction_does_not_fill_above_its_protection_price() -> None:
     book = _auction()
     market(book, "m", BUY, 2, protection=101)
