@@ -66,6 +66,9 @@ class WriterStats:
 
 _Item = tuple[Command, "Future[Outcome]"]
 
+# Told after each batch: every command with its outcome (or error), and the commit's seconds.
+BatchObserver = Callable[[list[tuple[Command, "Outcome | Exception"]], float], None]
+
 
 class Writer:
     """The single writer over one event store."""
@@ -90,6 +93,7 @@ class Writer:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[int], None]] = []
+        self._observers: list[BatchObserver] = []
         self._last_ts = 0
         self._snapshot_at: dict[UUID, int] = {}
         self.state = self._load()
@@ -119,6 +123,10 @@ class Writer:
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """Call `listener(max_notification_id)` after each commit (from the writer thread)."""
         self._listeners.append(listener)
+
+    def add_batch_observer(self, observer: BatchObserver) -> None:
+        """Call `observer(results, commit_seconds)` after each batch (metrics)."""
+        self._observers.append(observer)
 
     def submit(self, command: Command) -> Future[Outcome]:
         """Queue a command; the future resolves after its batch commits."""
@@ -193,14 +201,16 @@ class Writer:
                     aggregate.flush(ts)
             started = time.perf_counter()
             recordings = self.store.save(*touched) if touched else []
-            self.stats.commit_seconds += time.perf_counter() - started
+            commit_seconds = time.perf_counter() - started
+            self.stats.commit_seconds += commit_seconds
         except Exception as error:
             log.exception("batch of %d commands failed; reloading state from the store", len(batch))
             self.stats.failed_batches += 1
             failure = CommitFailed(f"the batch could not be stored: {error}")
             for _, future in batch:
                 future.set_exception(failure)
-            self.state = self._load()
+            self._observe([(command, failure) for command, _ in batch], 0.0)
+            self.state = self._reload()
             return
         if recordings:
             position = recordings[-1].notification.id
@@ -222,6 +232,21 @@ class Writer:
             position = recordings[-1].notification.id
             for listener in self._listeners:
                 listener(position)
+        if self._observers:
+            self._observe(
+                [
+                    (command, result)
+                    for (command, _), (_, result) in zip(batch, results, strict=True)
+                ],
+                commit_seconds,
+            )
+
+    def _observe(self, results: list[tuple[Command, Outcome | Exception]], seconds: float) -> None:
+        for observer in self._observers:
+            try:
+                observer(results, seconds)
+            except Exception:  # metrics must never stop the writer
+                log.exception("a batch observer failed")
 
     # ------------------------------------------------------------------ state
 
@@ -237,6 +262,21 @@ class Writer:
                 self._snapshot_at[aggregate.id] = aggregate.version
         if taken:
             snapshots.put(taken)
+
+    def _reload(self) -> State:
+        """Rebuild the state after a failed commit, retrying while the store is unreachable.
+
+        A commit usually fails because the database is down, and then so does the first
+        reload; giving up would end the writer thread and leave every later command waiting.
+        """
+        delay = 0.05
+        while True:
+            try:
+                return self._load()
+            except Exception:
+                log.exception("reloading the state failed; retrying in %.2f s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _load(self) -> State:
         """Rebuild the in-memory state from the store: snapshots plus later events."""
