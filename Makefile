@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/socialtrading demo
+	$(BIN)/socialtrading serve --demo
 
 test: lint typecheck pytest
 

@@ -230,6 +230,9 @@ class OrderBook:
         self.spec = spec
         self._bids: SortedDict = SortedDict()  # price -> _Level; best bid is the last key
         self._asks: SortedDict = SortedDict()  # price -> _Level; best ask is the first key
+        # Live views of the prices: made once, because making a view costs more than using it.
+        self._bid_prices = self._bids.keys()
+        self._ask_prices = self._asks.keys()
         self._orders: dict[str, Order] = {}
         self._stops: dict[str, Order] = {}
         self._auction_market: dict[str, Order] = {}
@@ -274,11 +277,11 @@ class OrderBook:
 
     def best_bid(self) -> int | None:
         """The best bid price in ticks."""
-        return self._bids.keys()[-1] if self._bids else None
+        return self._bid_prices[-1] if self._bids else None
 
     def best_ask(self) -> int | None:
         """The best ask price in ticks."""
-        return self._asks.keys()[0] if self._asks else None
+        return self._ask_prices[0] if self._asks else None
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """The best `levels` price levels per side as (price, total open lots)."""
@@ -748,9 +751,9 @@ class OrderBook:
     def _crosses(self, side: str, price: int) -> bool:
         if side == BUY:
             asks = self._asks
-            return bool(asks) and asks.keys()[0] <= price
+            return bool(asks) and self._ask_prices[0] <= price
         bids = self._bids
-        return bool(bids) and bids.keys()[-1] >= price
+        return bool(bids) and self._bid_prices[-1] >= price
 
     # ------------------------------------------------------------------ matching
 
@@ -811,7 +814,7 @@ class OrderBook:
         book = self._asks if buy else self._bids
         if not book:
             return
-        keys = book.keys()
+        keys = self._ask_prices if buy else self._bid_prices
         index = self._orders
         taker_id = taker.id
         taker_account = taker.account

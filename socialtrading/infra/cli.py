@@ -67,6 +67,172 @@ def demo(
     run_engine_demo(commands, seed)
 
 
+@app.command()
+def serve(
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Bootstrap the demo exchange: BTC-USD and ETH-USD, demo funding, funded demo "
+            "traders whose API tokens are printed at start.",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the GraphQL API: writer, projections and API in one process.
+
+    The store is SOCIALTRADING_STORE (default: SQLite under ./data); a restart continues from
+    the stored events. GraphQL (and GraphiQL) at http://HOST:PORT/graphql; also /healthz,
+    /readyz and /metrics. Ctrl-C stops cleanly.
+    """
+    import uvicorn
+
+    from socialtrading.infra.app import create_app
+    from socialtrading.infra.settings import Settings
+
+    uvicorn.run(
+        create_app(Settings(), demo=demo),
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=5,
+    )
+
+
+admin_app = typer.Typer(help="Administration: admin accounts.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    handle: Annotated[str, typer.Option(help="The new admin's handle.")],
+) -> None:
+    """Open an admin account and print its API token (shown this once).
+
+    Run it while the server is stopped (one writer per store), then start the server.
+    """
+    from socialtrading.commands.writer import Writer
+    from socialtrading.domain.errors import DomainError
+    from socialtrading.infra.bootstrap import BootstrapError, create_admin
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+
+    settings = Settings()
+    store = open_store(settings)
+    try:
+        with Writer(store) as writer:
+            outcome, token = create_admin(writer, handle)
+    except (BootstrapError, DomainError, ValueError) as error:
+        typer.echo(f"not created: {error}", err=True)
+        raise typer.Exit(1) from error
+    finally:
+        store.close()
+    typer.echo(f"admin {handle} ({outcome.account_id})")
+    typer.echo(f"token: {token}")
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the SDL (default: stdout)."),
+    ] = None,
+) -> None:
+    """Print the GraphQL schema (SDL); `-o schema.graphql` regenerates the committed file."""
+    from socialtrading.graphql.schema import sdl
+
+    text = sdl()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+projections_app = typer.Typer(help="Read models: rebuild them, see where they stand.")
+app.add_typer(projections_app, name="projections", no_args_is_help=True)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Projections to rebuild (default: all).", show_default=False),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Notifications per transaction.")] = 5_000,
+) -> None:
+    """Drop read models and rebuild them from the event store, with progress.
+
+    Uses SOCIALTRADING_STORE and SOCIALTRADING_READ_STORE. Run it while no server follows
+    the same read store.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from socialtrading.infra.readstore import open_read_store
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+    from socialtrading.projections.registry import all_projections
+    from socialtrading.projections.runner import ProjectionRunner
+
+    settings = Settings()
+    store = open_store(settings)
+    engine = open_read_store(settings)
+    try:
+        runner = ProjectionRunner(store, engine, all_projections(), batch_size=batch_size)
+        known = [p.name for p in runner.projections]
+        unknown = sorted(set(names or ()) - set(known))
+        if unknown:
+            typer.echo(
+                f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(known)}",
+                err=True,
+            )
+            raise typer.Exit(2)
+        runner.setup()
+        chosen = names or known
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as progress:
+            task = progress.add_task(f"rebuilding {', '.join(chosen)}", total=runner.head())
+
+            def advance(position: int, head: int) -> None:
+                progress.update(task, completed=position, total=head)
+
+            applied = runner.rebuild(chosen, progress=advance)
+            progress.update(task, completed=runner.position)
+        typer.echo(f"rebuilt {', '.join(chosen)}: {applied} notifications")
+    finally:
+        engine.dispose()
+        store.close()
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Show each projection's position and how far it lags the event store."""
+    from socialtrading.infra.readstore import open_read_store
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+    from socialtrading.projections.registry import all_projections
+    from socialtrading.projections.runner import ProjectionRunner
+
+    settings = Settings()
+    store = open_store(settings)
+    engine = open_read_store(settings)
+    try:
+        runner = ProjectionRunner(store, engine, all_projections())
+        runner.setup()
+        typer.echo(f"{'projection':<12} {'position':>12} {'lag':>12}")
+        for status in runner.status():
+            typer.echo(f"{status.name:<12} {status.position:>12} {status.lag:>12}")
+    finally:
+        engine.dispose()
+        store.close()
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

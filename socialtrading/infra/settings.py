@@ -36,6 +36,24 @@ class Settings(BaseSettings):
     demo_funding: bool = Field(
         default=False, description="Let traders credit themselves and grant KYC 1 on sign-up"
     )
+    mutation_rate: float = Field(
+        default=20.0, gt=0, description="GraphQL mutations per second per token (or per IP)"
+    )
+    mutation_burst: int = Field(
+        default=40, ge=1, description="Mutations a client may send at once before the rate applies"
+    )
+    max_page_size: int = Field(default=100, ge=1, description="Largest `first` of a connection")
+    max_query_depth: int = Field(default=10, ge=1, description="Deepest GraphQL selection")
+    max_query_tokens: int = Field(default=2000, ge=100, description="Most tokens in a query")
+    max_aliases: int = Field(default=15, ge=1, description="Most aliases in a GraphQL document")
+    read_your_writes_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a mutation waits for the read models to show its effects",
+    )
+    ready_max_lag: int = Field(
+        default=10_000, ge=0, description="/readyz fails when projections lag more notifications"
+    )
 
 
 def persistence_env(store: str, postgres_schema: str | None = None) -> dict[str, str]:

@@ -13,10 +13,12 @@ to read their own writes wait with `wait_for(position)`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -184,13 +186,14 @@ class ProjectionRunner:
         """Apply batches until no notification is left; return how many were applied."""
         total = 0
         head = self.head()
-        while True:
-            count = self.run_once()
-            if count == 0:
-                return total
-            total += count
-            if progress is not None:
-                progress(self.position, max(head, self.position))
+        with _fewer_collections():
+            while True:
+                count = self.run_once()
+                if count == 0:
+                    return total
+                total += count
+                if progress is not None:
+                    progress(self.position, max(head, self.position))
 
     def rebuild(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
@@ -260,3 +263,21 @@ class ProjectionRunner:
             self.error = None
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect garbage cycles less often while catching up.
+
+    A batch keeps thousands of decoded events alive until it is applied, so with the default
+    thresholds nearly every batch promotes enough objects to trigger a full collection, which
+    walks every live object (the projections' caches too): about a third of a catch-up's CPU
+    time. Decoded events hold no cycles (reference counting frees them), so rarer collections
+    lose nothing. Thresholds are process-wide; the previous ones come back afterwards.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 50_000), max(before[1], 20), max(before[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

@@ -1,0 +1,151 @@
+"""Projection catch-up: every read model built from zero over a store of generated events.
+
+    python benchmarks/projections.py --events 1000000 --store sqlite|postgresql
+
+The events come from the real writer: the order stream of `write_path.py` (50 traders, two
+markets, about a third of the orders trading, the rest resting, cancels), written with large
+group commits into a temporary SQLite file or a fresh PostgreSQL schema. Then a fresh read
+store is created and `ProjectionRunner.catch_up()` is timed from position zero. Prints one
+JSON object:
+
+- events, seconds, events_per_sec: notifications applied by the catch-up and its wall time
+- apply_seconds: time inside each projection's `apply` (the rest is reading and decoding the
+  notifications, and committing)
+- cpu_seconds: the process's CPU time during the catch-up (the machine may be shared)
+- generate_seconds: how long writing the events took (not part of the figure)
+
+`--workdir DIR` keeps the SQLite event store there and reuses it when it already holds at
+least `--events` events (handy when profiling; the read store is always fresh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+from sqlalchemy import Connection, Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from write_path import POSTGRES_URL, _order_commands, _run, _setup_commands
+
+from socialtrading.commands.writer import Writer
+from socialtrading.infra.readstore import open_read_store
+from socialtrading.infra.settings import Settings
+from socialtrading.infra.store import Exchange, open_store
+from socialtrading.projections.registry import all_projections
+from socialtrading.projections.runner import Item, Projection, ProjectionRunner
+
+EVENTS_PER_ORDER = 1.027  # the stream's measured ratio: one market event per order, plus ledger
+
+
+class Timed(Projection):
+    """A projection whose `apply` time is measured."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+
+    def __init__(self, inner: Projection) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.tables = inner.tables  # type: ignore[misc]
+        self.seconds = 0.0
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        started = time.perf_counter()
+        self.inner.apply(connection, items)
+        self.seconds += time.perf_counter() - started
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def after_commit(self, items: Sequence[Item]) -> None:
+        self.inner.after_commit(items)
+
+
+def _generate(store: Exchange, events: int, traders: int, seed: int) -> None:
+    """Write at least about `events` events through the writer."""
+    writer = Writer(
+        store, batch_max=2_000, batch_ms=20.0, snapshot_interval=10_000, demo_funding=True
+    ).start()
+    try:
+        for command in _setup_commands(traders):
+            outcome = writer.execute(command)
+            assert outcome.accepted, outcome
+        setup = store.recorder.max_notification_id() or 0
+        count = max(1, math.ceil((events - setup) / EVENTS_PER_ORDER))
+        _run(writer, _order_commands(count, traders, seed), 4_000)
+    finally:
+        writer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--traders", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=5_000, help="notifications per batch")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep/reuse the SQLite store")
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="projections_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    if args.store == "sqlite":
+        settings = Settings(
+            store=f"sqlite:///{workdir}/events.db",
+            read_store=f"sqlite:///{workdir}/readmodels-{uuid.uuid4().hex[:8]}.db",
+        )
+    else:
+        settings = Settings(store=POSTGRES_URL, postgres_schema=schema)
+    store = open_store(settings)
+    engine = open_read_store(settings)
+    try:
+        generate_seconds = 0.0
+        if not store.recorder.max_notification_id():
+            started = time.perf_counter()
+            _generate(store, args.events, args.traders, args.seed)
+            generate_seconds = time.perf_counter() - started
+        timed = [Timed(projection) for projection in all_projections()]
+        runner = ProjectionRunner(store, engine, timed, batch_size=args.batch_size)
+        runner.setup()
+        started = time.perf_counter()
+        cpu = time.process_time()
+        applied = runner.catch_up()
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        result: dict[str, Any] = {
+            "store": args.store,
+            "events": applied,
+            "seconds": round(seconds, 2),
+            "events_per_sec": round(applied / seconds),
+            "cpu_seconds": round(cpu, 2),
+            "batch_size": args.batch_size,
+            "apply_seconds": {p.name: round(p.seconds, 2) for p in timed},
+            "generate_seconds": round(generate_seconds, 1),
+        }
+        print(json.dumps(result))
+    finally:
+        engine.dispose()
+        store.close()
+        if args.store == "postgresql":
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        elif args.workdir is None:
+            for path in workdir.iterdir():
+                path.unlink()
+            workdir.rmdir()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Accounts: sign-up, the caller's own account (balances, orders, positions), KYC and roles."""

@@ -1,0 +1,180 @@
+"""Sign-up, test money, and the admin mutations on accounts (KYC, roles)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+
+from socialtrading.commands.models import Deposit, GrantRole, RegisterTrader, VerifyKyc
+from socialtrading.domain.account import ADMIN
+from socialtrading.graphql.accounts.types import Account, Balance, Role
+from socialtrading.graphql.commands import execute, new_command_id
+from socialtrading.graphql.context import Info, hash_token
+from socialtrading.graphql.errors import Rejection
+from socialtrading.graphql.loaders import load_fresh
+from socialtrading.graphql.permissions import IsAdmin, IsAuthenticated, guarded
+
+
+@strawberry.type
+class RegisterSuccess:
+    account: Account
+    token: str = strawberry.field(
+        description="The API token, shown this once: send it as `Authorization: Bearer <token>`"
+    )
+
+
+@strawberry.type
+class DepositSuccess:
+    balance: Balance
+
+
+@strawberry.type
+class VerifyKycSuccess:
+    account: Account
+
+
+@strawberry.type
+class GrantRoleSuccess:
+    account: Account
+
+
+RegisterResult = Annotated[RegisterSuccess | Rejection, strawberry.union("RegisterResult")]
+DepositResult = Annotated[DepositSuccess | Rejection, strawberry.union("DepositResult")]
+VerifyKycResult = Annotated[VerifyKycSuccess | Rejection, strawberry.union("VerifyKycResult")]
+GrantRoleResult = Annotated[GrantRoleSuccess | Rejection, strawberry.union("GrantRoleResult")]
+
+
+def parse_account_id(value: str) -> UUID | Rejection:
+    """An account ID argument as a UUID, or the Rejection of a malformed one."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return Rejection(code="invalid_input", message=f"account: {value!r} is not an account id")
+
+
+async def _account(info: Info, account: UUID) -> Account | Rejection:
+    row = await load_fresh(info.context.loaders.accounts, str(account))
+    if row is None:  # the read models did not catch up within the wait
+        return Rejection(code="unavailable", message="The account is not readable yet; retry")
+    return Account.from_row(row)
+
+
+@strawberry.type
+class AccountMutations:
+    @strawberry.mutation(
+        extensions=guarded(),
+        description="Open a trader account; the answer holds its API token, shown once",
+    )
+    async def register_trader(
+        self, info: Info, handle: str, display_name: str | None = None
+    ) -> RegisterResult:
+        token = secrets.token_urlsafe(32)
+        outcome = await execute(
+            info.context,
+            lambda: RegisterTrader(
+                command_id=new_command_id(),
+                handle=handle,
+                display_name=display_name,
+                token_hash=hash_token(token),
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        assert outcome.account_id is not None
+        row = await info.context.loaders.accounts.load(str(outcome.account_id))
+        account = (
+            Account.from_row(row)
+            if row is not None
+            else Account(  # the read models lag: answer from what the command said
+                id=strawberry.ID(str(outcome.account_id)),
+                handle=handle,
+                display_name=display_name or handle,
+                kyc_level=0,
+                roles=[Role.TRADER],
+                created_at=datetime.now(UTC),
+            )
+        )
+        return RegisterSuccess(account=account, token=token)
+
+    @strawberry.mutation(
+        extensions=guarded(IsAuthenticated),
+        description="Credit test money: your own account in demo mode; any `account` for admins",
+    )
+    async def deposit(
+        self,
+        info: Info,
+        asset: str,
+        amount: Decimal,
+        account: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Admins: whom to credit")
+        ] = None,
+    ) -> DepositResult:
+        actor = await info.context.actor()
+        target = actor if account is None else parse_account_id(account)
+        if isinstance(target, Rejection):
+            return target
+        viewer = await info.context.viewer()
+        if target != actor and (viewer is None or ADMIN not in viewer.roles):
+            return Rejection(code="not_authorized", message="Only admins credit other accounts")
+        outcome = await execute(
+            info.context,
+            lambda: Deposit(
+                command_id=new_command_id(),
+                actor=actor,
+                account=target,
+                asset=asset,
+                amount=amount,
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        rows = await load_fresh(info.context.loaders.balances, str(target))
+        balance = next(
+            (Balance.from_row(row) for row in rows if row.asset == asset),
+            Balance(asset=asset, available=amount, reserved=Decimal(0)),  # the read models lag
+        )
+        return DepositSuccess(balance=balance)
+
+    @strawberry.mutation(
+        extensions=guarded(IsAuthenticated, IsAdmin),
+        description="Record that an account passed KYC at a level, 1 to 3 (admins)",
+    )
+    async def verify_kyc(self, info: Info, account: strawberry.ID, level: int) -> VerifyKycResult:
+        actor = await info.context.actor()
+        target = parse_account_id(account)
+        if isinstance(target, Rejection):
+            return target
+        outcome = await execute(
+            info.context,
+            lambda: VerifyKyc(
+                command_id=new_command_id(), actor=actor, account=target, level=level
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        found = await _account(info, target)
+        return found if isinstance(found, Rejection) else VerifyKycSuccess(account=found)
+
+    @strawberry.mutation(
+        extensions=guarded(IsAuthenticated, IsAdmin), description="Grant a role (admins)"
+    )
+    async def grant_role(self, info: Info, account: strawberry.ID, role: Role) -> GrantRoleResult:
+        actor = await info.context.actor()
+        target = parse_account_id(account)
+        if isinstance(target, Rejection):
+            return target
+        outcome = await execute(
+            info.context,
+            lambda: GrantRole(
+                command_id=new_command_id(), actor=actor, account=target, role=role.value
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        found = await _account(info, target)
+        return found if isinstance(found, Rejection) else GrantRoleSuccess(account=found)

@@ -1,0 +1,92 @@
+"""Accounts and balances as GraphQL types.
+
+An account's identity is public; its balances, orders and positions are private to its owner
+(and to admins and compliance analysts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+
+from socialtrading.graphql.context import Info
+from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
+from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
+from socialtrading.graphql.trading.types import Order, Position
+from socialtrading.projections import orders
+from socialtrading.projections.rows import AccountRow, BalanceRow
+
+ORDER_CURSOR = "order"
+
+
+@strawberry.enum
+class Role(Enum):
+    TRADER = "trader"
+    MERCHANT = "merchant"
+    ADMIN = "admin"
+    COMPLIANCE = "compliance"
+
+
+@strawberry.type(description="Funds of one asset")
+class Balance:
+    asset: str
+    available: Decimal = strawberry.field(description="Free to trade or withdraw")
+    reserved: Decimal = strawberry.field(description="Held for open orders")
+
+    @classmethod
+    def from_row(cls, row: BalanceRow) -> Balance:
+        """The GraphQL view of a read-model row."""
+        return cls(asset=row.asset, available=row.available, reserved=row.reserved)
+
+
+@strawberry.type(description="A participant: a trader, an admin, a compliance analyst")
+class Account:
+    id: strawberry.ID
+    handle: str
+    display_name: str
+    kyc_level: int
+    roles: list[Role]
+    created_at: datetime
+
+    @strawberry.field(extensions=requires(IsOwnerOrStaff), description="Private")
+    async def balances(self, info: Info) -> list[Balance]:
+        rows = await info.context.loaders.balances.load(self.id)
+        return [Balance.from_row(row) for row in sorted(rows, key=lambda r: r.asset)]
+
+    @strawberry.field(extensions=requires(IsOwnerOrStaff), description="Private; newest first")
+    async def open_orders(self, info: Info) -> list[Order]:
+        rows = await info.context.loaders.open_orders.load(self.id)
+        return [Order.from_row(row) for row in rows]
+
+    @strawberry.field(
+        extensions=requires(IsOwnerOrStaff), description="Private; every order, newest first"
+    )
+    async def orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Order]:
+        size = page_size(first, info.context.services.settings.max_page_size)
+        cursor = int_cursor(ORDER_CURSOR, after)
+        rows = await info.context.services.read(
+            orders.orders_of, str(self.id), first=size + 1, after=cursor
+        )
+        return paginate(rows, size, ORDER_CURSOR, lambda row: row.cursor, Order.from_row)
+
+    @strawberry.field(extensions=requires(IsOwnerOrStaff), description="Private")
+    async def positions(self, info: Info) -> list[Position]:
+        rows = await info.context.loaders.positions.load(self.id)
+        return [Position.from_row(row) for row in sorted(rows, key=lambda r: r.market)]
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        """The GraphQL view of a read-model row."""
+        return cls(
+            id=strawberry.ID(row.id),
+            handle=row.handle,
+            display_name=row.display_name,
+            kyc_level=row.kyc_level,
+            roles=[Role(role) for role in row.roles if role in Role._value2member_map_],
+            created_at=row.created_at,
+        )

@@ -1,0 +1,147 @@
+"""The typed request context: the app's services, the caller, and per-request DataLoaders.
+
+Callers authenticate with an API token: `Authorization: Bearer <token>` on HTTP, or the
+websocket `connection_init` payload `{"Authorization": "Bearer <token>"}` (the handshake
+header works too). Only the SHA-256 hash of a token is stored; the account is looked up
+by that hash in the accounts read model, once per request (once per websocket connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
+from uuid import UUID
+
+import strawberry
+from sqlalchemy import Connection, Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from socialtrading.commands.writer import Writer
+from socialtrading.domain.account import ADMIN, COMPLIANCE
+from socialtrading.graphql.loaders import Loaders, make_loaders
+from socialtrading.graphql.ratelimit import RateLimiter
+from socialtrading.infra.bus import Bus
+from socialtrading.infra.progress import ProgressWatcher
+from socialtrading.infra.settings import Settings
+from socialtrading.projections import accounts
+from socialtrading.projections.rows import AccountRow
+from socialtrading.projections.runner import ProjectionRunner
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def hash_token(token: str) -> str:
+    """The stored form of an API token: SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer(value: object) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, if it is one."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+@dataclass(eq=False)
+class Services:
+    """What resolvers use: the writer, the read models, the bus, the limits."""
+
+    settings: Settings
+    writer: Writer
+    runner: ProjectionRunner
+    read_engine: Engine
+    bus: Bus
+    progress: ProgressWatcher
+    limiter: RateLimiter
+
+    async def read(
+        self,
+        query: Callable[Concatenate[Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a read-model query in a worker thread (the event loop never blocks on SQL)."""
+
+        def run() -> T:
+            with self.read_engine.connect() as connection:
+                return query(connection, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+
+@dataclass(eq=False)
+class Context:
+    """One HTTP request's (or one websocket connection's) context."""
+
+    services: Services
+    request: Request | WebSocket
+    response: Response | WebSocket
+    loaders: Loaders
+    token: str | None = None
+    # Set by strawberry from the websocket `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    _viewer: asyncio.Future[AccountRow | None] | None = field(default=None, repr=False)
+
+    async def viewer(self) -> AccountRow | None:
+        """The authenticated account, or None (anonymous, or a token that is not valid)."""
+        if self.token is None:
+            return None
+        if self._viewer is None:
+            self._viewer = asyncio.ensure_future(
+                self.services.read(accounts.account_for_token, hash_token(self.token))
+            )
+        return await asyncio.shield(self._viewer)
+
+    def forget_viewer(self) -> None:
+        """Look the account up again at next use (the token changed)."""
+        self._viewer = None
+
+    async def actor(self) -> UUID:
+        """The caller's account id, in resolvers that a guard lets in only when signed in."""
+        viewer = await self.viewer()
+        if viewer is None:
+            raise RuntimeError("this resolver needs an IsAuthenticated guard")
+        return UUID(viewer.id)
+
+    async def is_staff(self) -> bool:
+        """Whether the caller is an admin or a compliance analyst."""
+        viewer = await self.viewer()
+        return viewer is not None and bool({ADMIN, COMPLIANCE} & set(viewer.roles))
+
+    async def client_key(self) -> str:
+        """Who the rate limit counts: the API token when valid, else the IP address."""
+        if self.token is not None and await self.viewer() is not None:
+            return "token:" + hash_token(self.token)
+        client = self.request.client
+        return "ip:" + (client.host if client is not None else "unknown")
+
+
+def make_context(
+    services: Services,
+    request: Request | WebSocket,
+    response: Response | WebSocket,
+) -> Context:
+    """A fresh context: the header's token, and new DataLoaders.
+
+    A websocket connection lives long, so its loaders batch but do not cache: each
+    subscription event reads current rows.
+    """
+    websocket = isinstance(request, WebSocket)
+    return Context(
+        services=services,
+        request=request,
+        response=response,
+        loaders=make_loaders(services.read, cache=not websocket),
+        token=bearer(request.headers.get("authorization")),
+    )
+
+
+Info = strawberry.Info[Context, None]

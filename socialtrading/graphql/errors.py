@@ -1,0 +1,48 @@
+"""How the API says no.
+
+Mutations answer with a `Rejection` (a member of their result union) carrying a stable code:
+clients branch on `__typename` and `code`. Queries and subscriptions raise `ApiError`, a
+GraphQL error with `extensions.code`. Anything else that escapes a resolver is a bug: its
+message is masked (see schema.py), and it is logged, never sent as a stack trace.
+"""
+
+from __future__ import annotations
+
+import re
+
+import strawberry
+from graphql import GraphQLError
+from pydantic import ValidationError
+
+
+@strawberry.type(description="Why a mutation was refused. Nothing was changed.")
+class Rejection:
+    code: str = strawberry.field(description="Stable, machine-readable reason, e.g. kyc_required")
+    message: str = strawberry.field(description="What went wrong, for people")
+
+
+class ApiError(GraphQLError):
+    """A refusal of a query or subscription, with `extensions.code` (upper case)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def describe(error: ValidationError) -> str:
+    """A readable one-line summary of a pydantic error, with GraphQL field names."""
+    parts = []
+    for detail in error.errors(include_url=False):
+        where = ".".join(_camel(str(item)) for item in detail["loc"])
+        message = re.sub(r"^Value error, ", "", detail["msg"])
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def invalid_input(error: ValidationError) -> Rejection:
+    """The Rejection of a command that failed validation."""
+    return Rejection(code="invalid_input", message=describe(error))

@@ -1,0 +1,1 @@
+"""Markets: listings and their control, order books, the trade tape and candles."""

@@ -1,0 +1,1 @@
+"""Trading: placing, cancelling and amending orders; the caller's orders and positions."""

@@ -1,0 +1,26 @@
+"""One order by id, for its owner (or admins and compliance analysts)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from socialtrading.graphql.context import Info
+from socialtrading.graphql.errors import ApiError
+from socialtrading.graphql.permissions import IsAuthenticated, IsOwnerOrStaff, requires
+from socialtrading.graphql.trading.types import Order
+
+
+@strawberry.type
+class TradingQueries:
+    @strawberry.field(
+        extensions=requires(IsAuthenticated),
+        description="An order by id, or null; only its owner, admins and compliance see it",
+    )
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        row = await info.context.loaders.orders.load(id)
+        if row is None:
+            return None
+        viewer = await info.context.viewer()
+        if (viewer is None or viewer.id != row.account_id) and not await info.context.is_staff():
+            raise ApiError("FORBIDDEN", IsOwnerOrStaff.message)
+        return Order.from_row(row)

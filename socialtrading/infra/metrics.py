@@ -1,0 +1,60 @@
+"""Prometheus metrics: the writer's commands and batches, projection lag, GraphQL latency.
+
+Metrics live in the process-wide default registry (what `/metrics` serves). The writer
+reports through a batch observer; projection lag is sampled when `/metrics` is scraped.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from socialtrading.commands.handlers import Outcome
+from socialtrading.commands.models import Command
+from socialtrading.commands.writer import CommitFailed
+
+COMMANDS = Counter(
+    "socialtrading_commands",
+    "Commands the writer handled, by type and outcome",
+    ["type", "outcome"],
+)
+BATCH_SIZE = Histogram(
+    "socialtrading_batch_size",
+    "Commands per group commit",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)
+COMMIT_SECONDS = Histogram(
+    "socialtrading_commit_seconds",
+    "Time to store one batch (one transaction)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+PROJECTION_POSITION = Gauge(
+    "socialtrading_projection_position", "Last notification id applied", ["projection"]
+)
+PROJECTION_LAG = Gauge(
+    "socialtrading_projection_lag", "Notifications not yet applied", ["projection"]
+)
+GRAPHQL_SECONDS = Histogram(
+    "socialtrading_graphql_seconds",
+    "GraphQL operation latency (queries and mutations)",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+def observe_batch(
+    results: list[tuple[Command, Outcome | Exception]], commit_seconds: float
+) -> None:
+    """Record one writer batch (a Writer batch observer)."""
+    BATCH_SIZE.observe(len(results))
+    if commit_seconds:
+        COMMIT_SECONDS.observe(commit_seconds)
+    for command, result in results:
+        if isinstance(result, CommitFailed):
+            outcome = "failed"
+        elif isinstance(result, Exception):
+            outcome = "invalid"
+        elif result.accepted:
+            outcome = "accepted"
+        else:
+            outcome = "refused"
+        COMMANDS.labels(type(command).__name__, outcome).inc()

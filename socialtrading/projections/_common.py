@@ -1,0 +1,250 @@
+"""What several read models share: their own copy of the market specs, units, time, helpers.
+
+Each read model that needs to know a market (its symbol, tick, lot and fees) while it applies
+events keeps its OWN copy of the specs, in a small table of its own filled from
+`Market.Listed`. That keeps every projection independent of the others: a projection can be
+rebuilt, or be ahead of or behind the markets read model, and still resolve every market id it
+meets. Queries convert ticks and lots to Decimal with the same specs, cached in memory per
+read-model database (specs never change).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Column, Connection, Engine, Executable, Integer, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+from socialtrading.domain.market import Market
+from socialtrading.domain.time import to_datetime, to_micros
+from socialtrading.projections.runner import metadata
+from socialtrading.projections.types import DecimalText
+
+__all__ = [
+    "Bulk",
+    "MarketDirectory",
+    "Spec",
+    "chunks",
+    "clean",
+    "market_table",
+    "micros",
+    "moment",
+]
+
+T = TypeVar("T")
+
+# Live order statuses (the others are final).
+ACCEPTED = "ACCEPTED"
+OPEN = "OPEN"
+PARTIALLY_FILLED = "PARTIALLY_FILLED"
+FILLED = "FILLED"
+CANCELLED = "CANCELLED"
+REJECTED = "REJECTED"
+EXPIRED = "EXPIRED"
+LIVE_STATUSES = (ACCEPTED, OPEN, PARTIALLY_FILLED)
+
+# Most values in one `IN (...)`: below SQLite's and PostgreSQL's parameter limits.
+IN_CHUNK = 5_000
+
+
+class Spec(NamedTuple):
+    """What read models need of a market."""
+
+    market_id: str
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    maker_fee_bps: int
+    taker_fee_bps: int
+
+    def price(self, ticks: int) -> Decimal:
+        """The decimal price of `ticks`."""
+        return self.tick_size * ticks
+
+    def qty(self, lots: int) -> Decimal:
+        """The decimal quantity of `lots`."""
+        return self.lot_size * lots
+
+    def quote(self, units: int) -> Decimal:
+        """The decimal quote amount of `units` (tick x lot)."""
+        return self.tick_size * self.lot_size * units
+
+
+def clean(value: Decimal) -> Decimal:
+    """`value` without trailing zeros and without an exponent (1E+2 -> 100, 0.50 -> 0.5)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (how read models store time)."""
+    return to_micros(moment)
+
+
+def moment(us: int) -> datetime:
+    """The aware UTC datetime of `us` microseconds since the epoch."""
+    return to_datetime(us)
+
+
+def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `size`."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+_POSITIONAL: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(paramstyle="qmark"),
+    "postgresql": postgresql.psycopg.dialect(paramstyle="format"),  # type: ignore[no-untyped-call]
+}
+
+
+class Bulk:
+    """A statement run for many rows given as plain tuples, straight to the driver.
+
+    SQLAlchemy processes every parameter of every row of an executemany, which costs more
+    than the database's own work for the big read models. These statements are compiled
+    once per dialect with positional parameters, in the order `names` gives (checked), and
+    take tuples. Only for columns whose values the driver takes as they are (integers,
+    strings, booleans, None).
+    """
+
+    def __init__(self, statement: Executable, names: Sequence[str]) -> None:
+        self.statement = statement
+        self.names = tuple(names)
+        self._sql: dict[str, str] = {}
+
+    def sql(self, dialect: str) -> str:
+        """The statement's SQL for `dialect` (sqlite or postgresql)."""
+        text = self._sql.get(dialect)
+        if text is None:
+            assert isinstance(self.statement, ClauseElement)
+            compiled = self.statement.compile(dialect=_POSITIONAL[dialect])
+            assert isinstance(compiled, SQLCompiler)
+            if tuple(compiled.positiontup or ()) != self.names:
+                raise ValueError(f"parameters are {compiled.positiontup}, not {self.names}")
+            text = self._sql[dialect] = str(compiled)
+        return text
+
+    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Execute the statement once per row (one executemany)."""
+        if rows:
+            connection.exec_driver_sql(self.sql(connection.dialect.name), list(rows))
+
+
+def market_table(name: str) -> Table:
+    """A read model's own copy of the market specs (see the module docstring)."""
+    return Table(
+        name,
+        metadata,
+        Column("market_id", String(36), primary_key=True),
+        Column("symbol", String(32), nullable=False, unique=True),
+        Column("tick_size", DecimalText, nullable=False),
+        Column("lot_size", DecimalText, nullable=False),
+        Column("maker_fee_bps", Integer, nullable=False),
+        Column("taker_fee_bps", Integer, nullable=False),
+    )
+
+
+def spec_of_listing(event: Market.Listed) -> Spec:
+    """The spec a `Market.Listed` event describes."""
+    return Spec(
+        str(event.originator_id),
+        event.symbol,
+        clean(Decimal(event.tick_size)),
+        clean(Decimal(event.lot_size)),
+        int(event.maker_fee_bps),
+        int(event.taker_fee_bps),
+    )
+
+
+def _spec_of_row(row: Any) -> Spec:
+    return Spec(
+        row.market_id,
+        row.symbol,
+        clean(row.tick_size),
+        clean(row.lot_size),
+        int(row.maker_fee_bps),
+        int(row.taker_fee_bps),
+    )
+
+
+class MarketDirectory:
+    """A projection's markets by id, kept in its own table (see the module docstring)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._by_id: dict[UUID, Spec] | None = None
+
+    def reset(self) -> None:
+        """Forget the in-memory copy (it is read again from the table when needed)."""
+        self._by_id = None
+
+    def load(self, connection: Connection) -> dict[UUID, Spec]:
+        """Every known market by id, as events carry it (read from the table after a reset).
+
+        Keyed by the UUID itself: events carry one, and rendering it as text per event
+        costs more than the rest of a lookup.
+        """
+        if self._by_id is None:
+            rows = connection.execute(select(self.table)).all()
+            self._by_id = {UUID(row.market_id): _spec_of_row(row) for row in rows}
+        return self._by_id
+
+    def listed(self, connection: Connection, event: Market.Listed) -> Spec:
+        """Record a newly listed market (idempotent)."""
+        known = self.load(connection)
+        spec = spec_of_listing(event)
+        if event.originator_id not in known:
+            connection.execute(
+                self.table.insert(),
+                {
+                    "market_id": spec.market_id,
+                    "symbol": spec.symbol,
+                    "tick_size": spec.tick_size,
+                    "lot_size": spec.lot_size,
+                    "maker_fee_bps": spec.maker_fee_bps,
+                    "taker_fee_bps": spec.taker_fee_bps,
+                },
+            )
+            known[event.originator_id] = spec
+        return known[event.originator_id]
+
+
+# Specs by symbol for queries, per read-model database and table: specs never change, so a
+# process reads each table's rows once (and again only for a symbol it has not seen).
+_query_specs: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, Spec]]] = (
+    weakref.WeakKeyDictionary()
+)
+_query_lock = threading.Lock()
+
+
+def specs_by_symbol(
+    connection: Connection, table: Table, symbols: Iterable[str]
+) -> dict[str, Spec]:
+    """The specs of `symbols` (those known) from a read model's market table, cached."""
+    wanted = set(symbols)
+    with _query_lock:
+        per_engine = _query_specs.setdefault(connection.engine, {})
+        cached = per_engine.setdefault(table.name, {})
+        missing = wanted.difference(cached)
+    if missing:
+        rows = connection.execute(select(table)).all()
+        loaded = {row.symbol: _spec_of_row(row) for row in rows}
+        with _query_lock:
+            cached.update(loaded)
+    return {symbol: cached[symbol] for symbol in wanted if symbol in cached}
+
+
+def spec_by_symbol(connection: Connection, table: Table, symbol: str) -> Spec | None:
+    """The spec of one market from a read model's market table (None: unknown)."""
+    return specs_by_symbol(connection, table, (symbol,)).get(symbol)

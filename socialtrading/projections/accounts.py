@@ -1,0 +1,240 @@
+"""The accounts read model: identities, balances per asset, and API tokens by hash.
+
+Balances follow deposits, withdrawals and every ledger entry the writer posted (reservations,
+releases, settlements, fees), so `available` and `reserved` equal the Account aggregate's.
+Amounts are exact decimals (`DecimalText`), summed in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, select
+
+from socialtrading.domain.account import Account
+from socialtrading.projections._common import chunks, clean, micros, moment
+from socialtrading.projections.rows import AccountRow, BalanceRow
+from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.types import DecimalText
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("handle", String(64), nullable=False),
+    Column("handle_key", String(64), nullable=False, unique=True),  # casefolded handle
+    Column("display_name", String(128), nullable=False),
+    Column("kyc_level", Integer, nullable=False),
+    Column("roles", String(256), nullable=False),  # comma-separated, sorted
+    Column("created_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("available", DecimalText, nullable=False),
+    Column("reserved", DecimalText, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Index("ix_api_tokens_account", "account_id"),
+)
+
+ZERO = Decimal(0)
+# Forget cached balances beyond this many accounts (read again when next needed).
+_CACHE_ACCOUNTS = 100_000
+
+
+class AccountsProjection(Projection):
+    """Accounts, balances and tokens from the Account events."""
+
+    name: ClassVar[str] = "accounts"
+    tables: ClassVar[tuple[Table, ...]] = (accounts, balances, api_tokens)
+
+    def __init__(self) -> None:
+        # account id -> asset -> [available, reserved], for accounts whose rows are all read
+        self._balances: dict[str, dict[str, list[Decimal]]] = {}
+
+    def reset(self) -> None:
+        self._balances = {}
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        if len(self._balances) > _CACHE_ACCOUNTS:
+            self._balances = {}
+        cache = self._balances
+        wanted = {
+            str(event.originator_id)
+            for _, event in items
+            if isinstance(event, _MONEY) and str(event.originator_id) not in cache
+        }
+        self._read_balances(connection, wanted)
+        changed_accounts: dict[str, dict[str, Any]] = {}
+        account_updates: dict[str, dict[str, Any]] = {}
+        changed: set[tuple[str, str]] = set()
+        tokens: list[dict[str, Any]] = []
+        for _, event in items:
+            kind = type(event)
+            if kind is Account.LedgerPosted:
+                account = str(event.originator_id)
+                held = cache[account]
+                for entry in event.entries:
+                    asset = entry[3]
+                    balance = held.get(asset)
+                    if balance is None:
+                        balance = held[asset] = [ZERO, ZERO]
+                    available, reserved = entry[4], entry[5]
+                    if available != "0":
+                        balance[0] += Decimal(available)
+                    if reserved != "0":
+                        balance[1] += Decimal(reserved)
+                    changed.add((account, asset))
+            elif kind is Account.FundsDeposited or kind is Account.FundsWithdrawn:
+                account = str(event.originator_id)
+                balance = cache[account].setdefault(event.asset, [ZERO, ZERO])
+                amount = Decimal(event.amount)
+                balance[0] += amount if kind is Account.FundsDeposited else -amount
+                changed.add((account, event.asset))
+            elif kind is Account.Registered:
+                account = str(event.originator_id)
+                changed_accounts[account] = {
+                    "id": account,
+                    "handle": event.handle,
+                    "handle_key": event.handle.casefold(),
+                    "display_name": event.display_name,
+                    "kyc_level": 0,
+                    "roles": ",".join(sorted(event.roles)),
+                    "created_at": micros(event.timestamp),
+                }
+                cache.setdefault(account, {})
+            elif kind is Account.KycVerified or kind is Account.RoleGranted:
+                account_updates.setdefault(str(event.originator_id), {})
+            elif kind is Account.TokenIssued:
+                tokens.append(
+                    {
+                        "token_hash": event.token_hash,
+                        "account_id": str(event.originator_id),
+                        "issued_at": micros(event.timestamp),
+                    }
+                )
+        if account_updates:
+            self._apply_profile_changes(connection, items, changed_accounts, account_updates)
+        if changed_accounts:
+            upsert(connection, accounts, list(changed_accounts.values()), ["id"])
+        if changed:
+            rows = [
+                {
+                    "account_id": account,
+                    "asset": asset,
+                    "available": cache[account][asset][0],
+                    "reserved": cache[account][asset][1],
+                }
+                for account, asset in sorted(changed)
+            ]
+            upsert(connection, balances, rows, ["account_id", "asset"])
+        if tokens:
+            upsert(connection, api_tokens, tokens, ["token_hash"])
+
+    def _read_balances(self, connection: Connection, wanted: set[str]) -> None:
+        cache = self._balances
+        for account in wanted:
+            cache[account] = {}
+        for part in chunks(sorted(wanted)):
+            statement = select(balances).where(balances.c.account_id.in_(part))
+            for row in connection.execute(statement):
+                cache[row.account_id][row.asset] = [row.available, row.reserved]
+
+    def _apply_profile_changes(
+        self,
+        connection: Connection,
+        items: Sequence[Item],
+        changed_accounts: dict[str, dict[str, Any]],
+        account_updates: dict[str, dict[str, Any]],
+    ) -> None:
+        """KYC levels and roles: read the accounts they change, then apply in log order."""
+        missing = sorted(set(account_updates) - set(changed_accounts))
+        for part in chunks(missing):
+            statement = select(accounts).where(accounts.c.id.in_(part))
+            for found in connection.execute(statement).mappings():
+                changed_accounts[found["id"]] = dict(found)
+        for _, event in items:
+            kind = type(event)
+            if kind is Account.Registered:
+                account = str(event.originator_id)
+                changed_accounts[account]["kyc_level"] = 0
+                changed_accounts[account]["roles"] = ",".join(sorted(event.roles))
+            elif kind is Account.KycVerified:
+                changed_accounts[str(event.originator_id)]["kyc_level"] = event.level
+            elif kind is Account.RoleGranted:
+                row = changed_accounts[str(event.originator_id)]
+                roles = set(filter(None, row["roles"].split(",")))
+                roles.add(event.role)
+                row["roles"] = ",".join(sorted(roles))
+
+
+_MONEY = (Account.LedgerPosted, Account.FundsDeposited, Account.FundsWithdrawn)
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def _account_row(row: Any) -> AccountRow:
+    return AccountRow(
+        id=row.id,
+        handle=row.handle,
+        display_name=row.display_name,
+        kyc_level=row.kyc_level,
+        roles=tuple(role for role in row.roles.split(",") if role),
+        created_at=moment(row.created_at),
+    )
+
+
+def accounts_by_ids(connection: Connection, ids: Sequence[str]) -> dict[str, AccountRow]:
+    """The accounts with these ids (unknown ids are left out)."""
+    found: dict[str, AccountRow] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in connection.execute(select(accounts).where(accounts.c.id.in_(part))):
+            found[row.id] = _account_row(row)
+    return found
+
+
+def account_by_handle(connection: Connection, handle: str) -> AccountRow | None:
+    """The account with this handle (handles are case-insensitive)."""
+    statement = select(accounts).where(accounts.c.handle_key == handle.casefold())
+    row = connection.execute(statement).first()
+    return None if row is None else _account_row(row)
+
+
+def account_for_token(connection: Connection, token_hash: str) -> AccountRow | None:
+    """The account an API token (by its SHA-256 hash) belongs to."""
+    statement = (
+        select(accounts)
+        .join(api_tokens, api_tokens.c.account_id == accounts.c.id)
+        .where(api_tokens.c.token_hash == token_hash)
+    )
+    row = connection.execute(statement).first()
+    return None if row is None else _account_row(row)
+
+
+def balances_of(connection: Connection, account_ids: Sequence[str]) -> dict[str, list[BalanceRow]]:
+    """Each account's balances sorted by asset (an account without any maps to [])."""
+    found: dict[str, list[BalanceRow]] = {account: [] for account in account_ids}
+    for part in chunks(sorted(set(account_ids))):
+        statement = (
+            select(balances)
+            .where(balances.c.account_id.in_(part))
+            .order_by(balances.c.account_id, balances.c.asset)
+        )
+        for row in connection.execute(statement):
+            found[row.account_id].append(
+                BalanceRow(row.account_id, row.asset, clean(row.available), clean(row.reserved))
+            )
+    return found

@@ -1,0 +1,332 @@
+"""The order book read model: aggregated price levels (open quantity, order count) per market
+and side, kept from the engine records.
+
+Levels change as the records say: an order `rested` at a price joins its level; trades,
+cancels (including STP decrements) and expiries take lots off the levels of the resting
+orders they touch (at the order's own price: an auction trades at the uncross price); an
+amend that keeps priority shrinks the order in place, any other amend moves it to its new
+level. Market orders queued for an auction never appear in the levels.
+
+To know where each order rests, the projection keeps the live orders it may have to find:
+resting orders and pending stop orders (a stop rests only when triggered, maybe much later,
+and its side is known only from its `accepted` record). They live in memory and in
+`book_orders`, keyed by (market, the sequence number of the order's acceptance) so that new
+rows append. Publishes `book:{symbol}` (the message is the symbol) after each commit that
+changed a market's levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    and_,
+    bindparam,
+    select,
+)
+
+from socialtrading.domain.market import Market
+from socialtrading.engine.book import BUY, SELL
+from socialtrading.engine.records import (
+    ACCEPTED,
+    AMENDED,
+    CANCELLED,
+    EXPIRED,
+    RESTED,
+    TRADE,
+    TRIGGERED,
+)
+from socialtrading.infra.bus import Bus
+from socialtrading.projections._common import Bulk, MarketDirectory, market_table, spec_by_symbol
+from socialtrading.projections.rows import LevelRow
+from socialtrading.projections.runner import Item, Projection, metadata, upsert
+
+book_markets = market_table("book_markets")
+
+book_levels = Table(
+    "book_levels",
+    metadata,
+    Column("market", String(32), primary_key=True),
+    Column("side", String(4), primary_key=True),
+    Column("price", BigInteger, primary_key=True),  # ticks
+    Column("quantity", BigInteger, nullable=False),  # lots
+    Column("orders", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+book_orders = Table(
+    "book_orders",
+    metadata,
+    Column("market", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # of its `accepted`
+    Column("id", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("price", BigInteger),
+    Column("open", BigInteger, nullable=False),
+    Column("state", SmallInteger, nullable=False),  # _RESTING or _STOP
+    sqlite_with_rowid=False,
+)
+
+# Where an order the projection tracks is.
+_FLIGHT = 0  # accepted or triggered, not resting yet (only within one market event)
+_RESTING = 1
+_STOP = 2
+_GONE = 3  # left the book this batch
+
+_KEPT = frozenset({_RESTING, _STOP})
+_ENDS = frozenset({CANCELLED, EXPIRED})
+
+# A tracked order: [market, seq, side, price, open, state, stored (has a row)].
+_MARKET, _SEQ, _SIDE, _PRICE, _OPEN, _STATE, _STORED = range(7)
+
+_key = and_(book_orders.c.market == bindparam("k_market"), book_orders.c.seq == bindparam("k_seq"))
+_insert_order = Bulk(book_orders.insert(), [column.name for column in book_orders.columns])
+_update_order = Bulk(
+    book_orders.update()
+    .where(_key)
+    .values(price=bindparam("price"), open=bindparam("open"), state=bindparam("state")),
+    ["price", "open", "state", "k_market", "k_seq"],
+)
+_delete_order = Bulk(book_orders.delete().where(_key), ["k_market", "k_seq"])
+_delete_level = book_levels.delete().where(
+    and_(
+        book_levels.c.market == bindparam("k_market"),
+        book_levels.c.side == bindparam("k_side"),
+        book_levels.c.price == bindparam("k_price"),
+    )
+)
+
+
+class BookProjection(Projection):
+    """Price levels from the records of the market events."""
+
+    name: ClassVar[str] = "book"
+    tables: ClassVar[tuple[Table, ...]] = (book_markets, book_levels, book_orders)
+
+    def __init__(self, bus: Bus | None = None) -> None:
+        self.bus = bus
+        self.markets = MarketDirectory(book_markets)
+        self._orders: dict[str, list[Any]] | None = None  # order id -> tracked order
+        self._levels: dict[tuple[str, str, int], list[int]] = {}  # -> [quantity, orders]
+        self._changed_markets: set[str] = set()
+
+    def reset(self) -> None:
+        self.markets.reset()
+        self._orders = None
+        self._levels = {}
+        self._changed_markets = set()
+
+    def _load(self, connection: Connection) -> dict[str, list[Any]]:
+        if self._orders is None:
+            self._levels = {
+                (row.market, row.side, row.price): [row.quantity, row.orders]
+                for row in connection.execute(select(book_levels))
+            }
+            self._orders = {
+                row.id: [row.market, row.seq, row.side, row.price, row.open, row.state, True]
+                for row in connection.execute(select(book_orders))
+            }
+        return self._orders
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        tracked = self._load(connection)
+        levels = self._levels
+        directory = self.markets.load(connection)
+        dirty: dict[str, list[Any]] = {}  # orders whose row may change
+        touched: set[tuple[str, str, int]] = set()  # levels that changed
+
+        def take(order: list[Any], qty: int) -> None:
+            """Take `qty` lots off a tracked order (and its level if it rests)."""
+            order[_OPEN] -= qty
+            if order[_STATE] == _RESTING:
+                key = (order[_MARKET], order[_SIDE], order[_PRICE])
+                level = levels[key]
+                level[0] -= qty
+                if order[_OPEN] == 0:
+                    level[1] -= 1
+                touched.add(key)
+
+        for _, event in items:
+            if not isinstance(event, Market.BookChanged):
+                if isinstance(event, Market.Listed):
+                    self.markets.listed(connection, event)
+                continue
+            symbol = directory[event.originator_id].symbol
+            for record in event.records:
+                kind = record[0]
+                if kind == TRADE:
+                    qty = record[4]
+                    for order_id in (record[5], record[6]):
+                        order = tracked.get(order_id)
+                        if order is not None:
+                            take(order, qty)
+                            dirty[order_id] = order
+                            if order[_OPEN] == 0:
+                                order[_STATE] = _GONE
+                                del tracked[order_id]
+                elif kind == ACCEPTED:
+                    state = _FLIGHT if record[14] is None else _STOP
+                    order = [symbol, record[1], record[5], record[7], record[8], state, False]
+                    tracked[record[3]] = order
+                    if state == _STOP:
+                        dirty[record[3]] = order
+                elif kind == RESTED:
+                    order_id = record[3]
+                    order = tracked[order_id]
+                    price = record[4]
+                    if price is None:  # a market order queued for the auction: not in levels
+                        order[_STATE] = _GONE
+                        del tracked[order_id]
+                    else:
+                        order[_PRICE] = price
+                        order[_OPEN] = record[5]
+                        order[_STATE] = _RESTING
+                        key = (symbol, order[_SIDE], price)
+                        level = levels.get(key)
+                        if level is None:
+                            levels[key] = [record[5], 1]
+                        else:
+                            level[0] += record[5]
+                            level[1] += 1
+                        touched.add(key)
+                    dirty[order_id] = order
+                elif kind in _ENDS:
+                    order_id = record[3]
+                    order = tracked.get(order_id)
+                    if order is not None:
+                        take(order, record[4])
+                        dirty[order_id] = order
+                        if order[_OPEN] == 0:
+                            order[_STATE] = _GONE
+                            del tracked[order_id]
+                elif kind == AMENDED:
+                    order_id = record[3]
+                    order = tracked[order_id]
+                    old_key = (symbol, order[_SIDE], record[4])
+                    level = levels[old_key]
+                    touched.add(old_key)
+                    if record[8]:  # priority kept: same price, smaller or equal
+                        level[0] -= record[6] - record[7]
+                        order[_OPEN] = record[7]
+                    else:
+                        level[0] -= record[6]
+                        level[1] -= 1
+                        order[_PRICE] = record[5]
+                        order[_OPEN] = record[7]
+                        new_key = (symbol, order[_SIDE], record[5])
+                        level = levels.get(new_key)
+                        if level is None:
+                            levels[new_key] = [record[7], 1]
+                        else:
+                            level[0] += record[7]
+                            level[1] += 1
+                        touched.add(new_key)
+                    dirty[order_id] = order
+                elif kind == TRIGGERED:
+                    order_id = record[3]
+                    order = tracked[order_id]
+                    order[_STATE] = _FLIGHT
+                    dirty[order_id] = order
+        self._write(connection, dirty, touched)
+        self._changed_markets.update(key[0] for key in touched)
+
+    def _write(
+        self,
+        connection: Connection,
+        dirty: dict[str, list[Any]],
+        touched: set[tuple[str, str, int]],
+    ) -> None:
+        levels = self._levels
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        deletes: list[tuple[Any, ...]] = []
+        for order_id, order in dirty.items():
+            state = order[_STATE]
+            keep = state in _KEPT
+            if order[_STORED]:
+                if keep:
+                    updates.append(
+                        (order[_PRICE], order[_OPEN], state, order[_MARKET], order[_SEQ])
+                    )
+                else:
+                    deletes.append((order[_MARKET], order[_SEQ]))
+                    order[_STORED] = False
+            elif keep:
+                inserts.append(
+                    (
+                        order[_MARKET],
+                        order[_SEQ],
+                        order_id,
+                        order[_SIDE],
+                        order[_PRICE],
+                        order[_OPEN],
+                        state,
+                    )
+                )
+                order[_STORED] = True
+        _delete_order.run(connection, deletes)
+        _update_order.run(connection, updates)
+        _insert_order.run(connection, inserts)
+        upserts: list[dict[str, Any]] = []
+        gone: list[dict[str, Any]] = []
+        for key in touched:
+            quantity, count = levels[key]
+            if count == 0:
+                del levels[key]
+                gone.append({"k_market": key[0], "k_side": key[1], "k_price": key[2]})
+            else:
+                upserts.append(
+                    {
+                        "market": key[0],
+                        "side": key[1],
+                        "price": key[2],
+                        "quantity": quantity,
+                        "orders": count,
+                    }
+                )
+        if gone:
+            connection.execute(_delete_level, gone)
+        upsert(connection, book_levels, upserts, ["market", "side", "price"])
+
+    def after_commit(self, items: Sequence[Item]) -> None:
+        changed, self._changed_markets = self._changed_markets, set()
+        bus = self.bus
+        if bus is not None:
+            for symbol in sorted(changed):
+                bus.publish(f"book:{symbol}", symbol)
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def depth(
+    connection: Connection, market: str, levels: int
+) -> tuple[list[LevelRow], list[LevelRow]]:
+    """The best `levels` price levels of a market: (bids best first, asks best first)."""
+    spec = spec_by_symbol(connection, book_markets, market)
+    if spec is None or levels <= 0:
+        return [], []
+    tick, lot = spec.tick_size, spec.lot_size
+    sides: list[list[LevelRow]] = []
+    for side, order in ((BUY, book_levels.c.price.desc()), (SELL, book_levels.c.price.asc())):
+        statement = (
+            select(book_levels.c.price, book_levels.c.quantity, book_levels.c.orders)
+            .where(book_levels.c.market == market, book_levels.c.side == side)
+            .order_by(order)
+            .limit(levels)
+        )
+        sides.append(
+            [
+                LevelRow(tick * price, lot * quantity, count)
+                for price, quantity, count in connection.execute(statement)
+            ]
+        )
+    return sides[0], sides[1]

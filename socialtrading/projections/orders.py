@@ -1,0 +1,430 @@
+"""The orders read model: one row per order with its status, quantities and reason.
+
+Status rules (from the engine records of each market event, in order):
+
+- `accepted` creates the row: ACCEPTED, quantity = open = the order's lots, nothing filled.
+  An order stays ACCEPTED while it is live but not resting: a pending stop order, a market
+  order queued for an auction's uncross, or a taker still matching within its command.
+- `rested` with a price puts it in the book: OPEN, or PARTIALLY_FILLED if it has fills (a
+  limit order collected during an auction rests in the book, so it is OPEN too). `rested`
+  without a price (a market order queued for an auction) keeps it ACCEPTED.
+- `trade` fills both sides: FILLED when nothing is left open, else a resting order becomes
+  PARTIALLY_FILLED (a taker's status is decided by the records that follow).
+- `cancelled` with nothing remaining: CANCELLED with the record's reason (a user cancel, IOC,
+  FOK and market-order remainders, STP, unmatched auction market orders, a stop that could
+  not enter). With quantity remaining (an STP decrement) the order stays live, smaller.
+- `expired`: EXPIRED. `amended`: the new price and open quantity; a re-queued order rests.
+- `rejected` for a new order creates the row as REJECTED with the reason. The record names
+  only the order, its account and the reason, so side, type and time in force are empty
+  strings and the quantities zero on such rows.
+
+`quantity` is filled + open while the order is live (amends and STP decrements change it);
+a cancel or expiry leaves it as it was. Prices are stored in ticks, quantities in lots, times
+in microseconds; queries convert with the market's spec.
+
+Orders are keyed by (cursor, id): `cursor` is the notification id of the order's first event,
+so new rows append at the end of the table. Lookups by id use an index on (block, id), where
+`block` is the cursor's 65,536-notification block: inserts only touch the newest block's part
+of that index (a plain index on the random ids costs a random page write per order on
+SQLite), and a lookup probes each block.
+
+The projection keeps every live order's mutable state in memory (read from the table after a
+reset), so a batch needs no reads. Publishes `orders:{account_id}` with the changed OrderRows
+of that account (oldest first) after each commit, for accounts with subscribers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+)
+
+from socialtrading.domain.market import Market
+from socialtrading.engine.records import (
+    ACCEPTED,
+    AMENDED,
+    CANCELLED,
+    EXPIRED,
+    REJECTED,
+    RESTED,
+    TRADE,
+    TRIGGERED,
+)
+from socialtrading.infra.bus import Bus
+from socialtrading.projections import _common as common
+from socialtrading.projections._common import (
+    LIVE_STATUSES,
+    Bulk,
+    MarketDirectory,
+    chunks,
+    market_table,
+    moment,
+    specs_by_symbol,
+)
+from socialtrading.projections.rows import OrderRow
+from socialtrading.projections.runner import Item, Projection, metadata
+
+BLOCK_BITS = 16
+
+orders_markets = market_table("orders_markets")
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("cursor", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(32), primary_key=True),
+    Column("block", Integer, nullable=False),
+    Column("market", String(32), nullable=False),
+    Column("account_id", String(36), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("price", BigInteger),  # ticks
+    Column("quantity", BigInteger, nullable=False),  # lots
+    Column("open", BigInteger, nullable=False),
+    Column("filled", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("time_in_force", String(4), nullable=False),
+    Column("post_only", Boolean, nullable=False),
+    Column("stop_price", BigInteger),
+    Column("reason", String(40)),
+    Column("created_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_orders_block_id", "block", "id"),
+    Index("ix_orders_account_cursor", "account_id", "cursor"),
+    sqlite_with_rowid=False,
+)
+
+# A live order in memory: [cursor, status, price, quantity, open, filled, account, reason,
+# updated_at]; an order of this batch also has its fixed fields in `_Batch.fixed`.
+_CURSOR, _STATUS, _PRICE, _QUANTITY, _OPEN, _FILLED, _ACCOUNT, _REASON, _UPDATED = range(9)
+
+_ORDER_KINDS = frozenset({RESTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})
+
+_insert = Bulk(orders.insert(), [column.name for column in orders.columns])
+_update = Bulk(
+    orders.update()
+    .where(and_(orders.c.cursor == bindparam("k_cursor"), orders.c.id == bindparam("k_id")))
+    .values(
+        price=bindparam("price"),
+        quantity=bindparam("quantity"),
+        open=bindparam("open"),
+        filled=bindparam("filled"),
+        status=bindparam("status"),
+        reason=bindparam("reason"),
+        updated_at=bindparam("updated_at"),
+    ),
+    ["price", "quantity", "open", "filled", "status", "reason", "updated_at", "k_cursor", "k_id"],
+)
+
+
+class OrdersProjection(Projection):
+    """Orders from the records of the market events."""
+
+    name: ClassVar[str] = "orders"
+    tables: ClassVar[tuple[Table, ...]] = (orders_markets, orders)
+
+    def __init__(self, bus: Bus | None = None) -> None:
+        self.bus = bus
+        self.markets = MarketDirectory(orders_markets)
+        self._live: dict[str, list[Any]] | None = None  # order id -> live order
+        self._strings: dict[str, str] = {}  # one copy of each account id string
+        self._engine: Engine | None = None
+        self._published: dict[str, list[str]] = {}  # account -> changed order ids
+
+    def reset(self) -> None:
+        self.markets.reset()
+        self._live = None
+        self._published = {}
+
+    def _load(self, connection: Connection) -> dict[str, list[Any]]:
+        if self._live is None:
+            intern = self._strings.setdefault
+            statement = select(
+                orders.c.id,
+                orders.c.cursor,
+                orders.c.status,
+                orders.c.price,
+                orders.c.quantity,
+                orders.c.open,
+                orders.c.filled,
+                orders.c.account_id,
+                orders.c.reason,
+                orders.c.updated_at,
+            ).where(orders.c.status.in_(LIVE_STATUSES))
+            self._live = {
+                row[0]: [
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5],
+                    row[6],
+                    intern(row[7], row[7]),
+                    row[8],
+                    row[9],
+                ]
+                for row in connection.execute(statement)
+            }
+        return self._live
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        self._engine = connection.engine
+        live = self._load(connection)
+        directory = self.markets.load(connection)
+        intern = self._strings.setdefault
+        fixed: dict[str, tuple[Any, ...]] = {}  # new order id -> its fixed columns
+        new: dict[str, list[Any]] = {}  # new order id -> its state
+        changed: dict[str, list[Any]] = {}  # existing order id -> its state
+        for position, event in items:
+            if not isinstance(event, Market.BookChanged):
+                if isinstance(event, Market.Listed):
+                    self.markets.listed(connection, event)
+                continue
+            symbol = directory[event.originator_id].symbol
+            for record in event.records:
+                kind = record[0]
+                if kind == TRADE:
+                    qty = record[4]
+                    for order_id in (record[5], record[6]):
+                        order = live[order_id]
+                        order[_OPEN] -= qty
+                        order[_FILLED] += qty
+                        order[_UPDATED] = record[2]
+                        if order[_OPEN] == 0:
+                            order[_STATUS] = common.FILLED
+                            del live[order_id]
+                        elif order[_STATUS] == common.OPEN:
+                            order[_STATUS] = common.PARTIALLY_FILLED
+                        if order_id not in new:
+                            changed[order_id] = order
+                    continue
+                if kind == ACCEPTED:
+                    order_id = record[3]
+                    ts = record[2]
+                    account = intern(record[4], record[4])
+                    order = [position, common.ACCEPTED, record[7], record[8], record[8], 0]
+                    order += [account, None, ts]
+                    live[order_id] = new[order_id] = order
+                    fixed[order_id] = (
+                        symbol,
+                        record[5],
+                        record[6],
+                        record[9],
+                        bool(record[10]),
+                        record[14],
+                        ts,
+                    )
+                    continue
+                if kind == REJECTED:
+                    order_id = record[4]
+                    if record[3] == "new" and order_id is not None and order_id not in live:
+                        account = intern(record[5] or "", record[5] or "")
+                        ts = record[2]
+                        order = [position, common.REJECTED, None, 0, 0, 0, account, record[6], ts]
+                        new[order_id] = order
+                        fixed[order_id] = (symbol, "", "", "", False, None, ts)
+                    continue
+                if kind not in _ORDER_KINDS:
+                    continue  # halted, resumed, auction_started, uncrossed
+                order_id = record[3]
+                order = live[order_id]
+                order[_UPDATED] = record[2]
+                if order_id not in new:
+                    changed[order_id] = order
+                if kind == RESTED:
+                    order[_OPEN] = record[5]
+                    if record[4] is not None:
+                        order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
+                elif kind == CANCELLED:
+                    remaining = record[5]
+                    if remaining:
+                        order[_OPEN] = remaining
+                        order[_QUANTITY] = order[_FILLED] + remaining
+                    else:
+                        order[_OPEN] = 0
+                        order[_STATUS] = common.CANCELLED
+                        order[_REASON] = record[6]
+                        del live[order_id]
+                elif kind == EXPIRED:
+                    order[_OPEN] = 0
+                    order[_STATUS] = common.EXPIRED
+                    del live[order_id]
+                elif kind == AMENDED:
+                    order[_PRICE] = record[5]
+                    order[_OPEN] = record[7]
+                    order[_QUANTITY] = order[_FILLED] + record[7]
+                    if not record[8]:
+                        order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
+                # triggered: the stop order enters; the records after it decide its status
+        self._write(connection, fixed, new, changed)
+        published = self._published
+        for order_id, order in new.items():
+            published.setdefault(order[_ACCOUNT], []).append(order_id)
+        for order_id, order in changed.items():
+            published.setdefault(order[_ACCOUNT], []).append(order_id)
+
+    def _write(
+        self,
+        connection: Connection,
+        fixed: dict[str, tuple[Any, ...]],
+        new: dict[str, list[Any]],
+        changed: dict[str, list[Any]],
+    ) -> None:
+        rows = []
+        for order_id, order in new.items():
+            market, side, type_, tif, post_only, stop_price, created_at = fixed[order_id]
+            cursor = order[_CURSOR]
+            rows.append(
+                (
+                    cursor,
+                    order_id,
+                    cursor >> BLOCK_BITS,
+                    market,
+                    order[_ACCOUNT],
+                    side,
+                    type_,
+                    order[_PRICE],
+                    order[_QUANTITY],
+                    order[_OPEN],
+                    order[_FILLED],
+                    order[_STATUS],
+                    tif,
+                    post_only,
+                    stop_price,
+                    order[_REASON],
+                    created_at,
+                    order[_UPDATED],
+                )
+            )
+        _insert.run(connection, rows)
+        _update.run(
+            connection,
+            [
+                (
+                    order[_PRICE],
+                    order[_QUANTITY],
+                    order[_OPEN],
+                    order[_FILLED],
+                    order[_STATUS],
+                    order[_REASON],
+                    order[_UPDATED],
+                    order[_CURSOR],
+                    order_id,
+                )
+                for order_id, order in changed.items()
+            ],
+        )
+
+    def after_commit(self, items: Sequence[Item]) -> None:
+        published, self._published = self._published, {}
+        bus = self.bus
+        if bus is None or self._engine is None:
+            return
+        topics = {
+            account: f"orders:{account}"
+            for account in published
+            if bus.subscriber_count(f"orders:{account}")
+        }
+        if not topics:
+            return
+        with self._engine.connect() as connection:
+            found = orders_by_ids(
+                connection, [order_id for account in topics for order_id in published[account]]
+            )
+        for account, topic in topics.items():
+            rows = sorted(
+                (found[order_id] for order_id in set(published[account]) if order_id in found),
+                key=lambda row: row.cursor,
+            )
+            if rows:
+                bus.publish(topic, rows)
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def _order_rows(connection: Connection, rows: Sequence[Any]) -> list[OrderRow]:
+    specs = specs_by_symbol(connection, orders_markets, {row.market for row in rows})
+    out = []
+    for row in rows:
+        spec = specs[row.market]
+        tick = spec.tick_size
+        lot = spec.lot_size
+        price = row.price
+        stop_price = row.stop_price
+        out.append(
+            OrderRow(
+                id=row.id,
+                market=row.market,
+                account_id=row.account_id,
+                side=row.side,
+                type=row.type,
+                price=None if price is None else tick * price,
+                quantity=lot * row.quantity,
+                open_quantity=lot * row.open,
+                filled_quantity=lot * row.filled,
+                status=row.status,
+                time_in_force=row.time_in_force,
+                post_only=bool(row.post_only),
+                stop_price=None if stop_price is None else tick * stop_price,
+                reason=row.reason,
+                created_at=moment(row.created_at),
+                updated_at=moment(row.updated_at),
+                cursor=row.cursor,
+            )
+        )
+    return out
+
+
+def orders_by_ids(connection: Connection, ids: Sequence[str]) -> dict[str, OrderRow]:
+    """The orders with these ids (unknown ids are left out)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    newest = connection.execute(select(func.max(orders.c.cursor))).scalar()
+    if newest is None:
+        return {}
+    blocks = list(range((int(newest) >> BLOCK_BITS) + 1))
+    found: dict[str, OrderRow] = {}
+    for part in chunks(wanted, 1000):
+        statement = (
+            select(orders)
+            .where(orders.c.block.in_(blocks), orders.c.id.in_(part))
+            .order_by(orders.c.cursor)
+        )
+        for row in _order_rows(connection, connection.execute(statement).all()):
+            found[row.id] = row
+    return found
+
+
+def orders_of(
+    connection: Connection,
+    account_id: str,
+    *,
+    first: int,
+    after: int | None = None,
+    open_only: bool = False,
+) -> list[OrderRow]:
+    """An account's orders, newest first; `after` (a cursor) pages to older ones."""
+    statement = select(orders).where(orders.c.account_id == account_id)
+    if after is not None:
+        statement = statement.where(orders.c.cursor < after)
+    if open_only:
+        statement = statement.where(orders.c.status.in_(LIVE_STATUSES))
+    statement = statement.order_by(orders.c.cursor.desc()).limit(max(first, 0))
+    return _order_rows(connection, connection.execute(statement).all())

@@ -1,0 +1,222 @@
+"""Positions: per account and market the signed base quantity, the average entry price, the
+realized PnL and the fees paid, from the trades.
+
+Rules (all in the market's integer units: ticks, lots, and quote units of tick x lot):
+
+- A buy of q lots adds q to the position, a sell takes q off; so a position is > 0 long,
+  < 0 short, and the positions of a market sum to zero over all accounts.
+- A trade in the position's direction (or from flat) adds its price x lots to the cost basis;
+  the average entry price is cost / |quantity|.
+- A trade against the position closes up to |quantity| lots: it takes their share of the
+  cost basis (cost x closed / |quantity|, rounded down; the rounding stays in the basis of
+  the lots still open, so a position's round trip is exact) and realizes, long,
+  closed x price - that cost, short, that cost - closed x price. What the trade has beyond
+  the position opens a new one the other way at the trade price (the basis resets when a
+  position flips or closes).
+- Fees are not part of the PnL: each trade costs its taker floor(price x lots x taker bps /
+  10,000) and its maker the same at the maker rate, as in `domain/settlement.py`; they add
+  up in `fees_paid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import BigInteger, Column, Connection, String, Table, select
+
+from socialtrading.domain.market import Market
+from socialtrading.engine.book import BUY
+from socialtrading.engine.records import TRADE
+from socialtrading.projections._common import (
+    MarketDirectory,
+    chunks,
+    clean,
+    market_table,
+    specs_by_symbol,
+)
+from socialtrading.projections.rows import PositionRow
+from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.types import DecimalText
+
+positions_markets = market_table("positions_markets")
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("market", String(32), primary_key=True),
+    Column("quantity", BigInteger, nullable=False),  # signed lots
+    Column("cost", BigInteger, nullable=False),  # ticks x lots of the open quantity
+    Column("realized_pnl", DecimalText, nullable=False),  # quote asset
+    Column("fees_paid", DecimalText, nullable=False),  # quote asset
+    Column("updated_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+)
+
+_BPS = 10_000
+ZERO = Decimal(0)
+# Forget cached positions beyond this many accounts (read again when next needed).
+_CACHE_ACCOUNTS = 100_000
+
+# A position in memory: [quantity, cost, realized units, fee units, realized, fees, updated]
+# where `realized` and `fees` are the stored Decimal amounts and the unit counts what this
+# batch added to them.
+_QTY, _COST, _REALIZED_UNITS, _FEE_UNITS, _REALIZED, _FEES, _UPDATED = range(7)
+
+
+class PositionsProjection(Projection):
+    """Positions from the `trade` records of the market events."""
+
+    name: ClassVar[str] = "positions"
+    tables: ClassVar[tuple[Table, ...]] = (positions_markets, positions)
+
+    def __init__(self) -> None:
+        self.markets = MarketDirectory(positions_markets)
+        # account -> market -> position, for accounts whose rows are all read
+        self._positions: dict[str, dict[str, list[Any]]] = {}
+
+    def reset(self) -> None:
+        self.markets.reset()
+        self._positions = {}
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        directory = self.markets.load(connection)
+        trades: list[tuple[Any, Sequence[Any]]] = []  # (spec, trade record)
+        for _, event in items:
+            if not isinstance(event, Market.BookChanged):
+                if isinstance(event, Market.Listed):
+                    self.markets.listed(connection, event)
+                continue
+            spec = None
+            for record in event.records:
+                if record[0] == TRADE:
+                    if spec is None:
+                        spec = directory[event.originator_id]
+                    trades.append((spec, record))
+        if not trades:
+            return
+        if len(self._positions) > _CACHE_ACCOUNTS:
+            self._positions = {}
+        held = self._positions
+        self._read(connection, {a for _, r in trades for a in (r[8], r[9]) if a not in held})
+        changed: dict[tuple[str, str], list[Any]] = {}
+        for spec, record in trades:
+            ts, price, qty, taker_side = record[2], record[3], record[4], record[7]
+            notional = price * qty
+            taker_fee = notional * spec.taker_fee_bps // _BPS
+            maker_fee = notional * spec.maker_fee_bps // _BPS
+            taker_buys = taker_side == BUY
+            symbol = spec.symbol
+            for account, delta, fee in (
+                (record[8], qty if taker_buys else -qty, taker_fee),
+                (record[9], -qty if taker_buys else qty, maker_fee),
+            ):
+                book = held[account]
+                position = book.get(symbol)
+                if position is None:
+                    position = book[symbol] = [0, 0, 0, 0, ZERO, ZERO, ts]
+                _trade(position, price, delta)
+                position[_FEE_UNITS] += fee
+                position[_UPDATED] = ts
+                changed[(account, symbol)] = position
+        specs = {spec.symbol: spec for spec, _ in trades}
+        rows = []
+        for (account, symbol), position in changed.items():
+            unit = specs[symbol].tick_size * specs[symbol].lot_size
+            if position[_REALIZED_UNITS]:
+                position[_REALIZED] += unit * position[_REALIZED_UNITS]
+                position[_REALIZED_UNITS] = 0
+            if position[_FEE_UNITS]:
+                position[_FEES] += unit * position[_FEE_UNITS]
+                position[_FEE_UNITS] = 0
+            rows.append(
+                {
+                    "account_id": account,
+                    "market": symbol,
+                    "quantity": position[_QTY],
+                    "cost": position[_COST],
+                    "realized_pnl": position[_REALIZED],
+                    "fees_paid": position[_FEES],
+                    "updated_at": position[_UPDATED],
+                }
+            )
+        upsert(connection, positions, rows, ["account_id", "market"])
+
+    def _read(self, connection: Connection, accounts: set[str]) -> None:
+        held = self._positions
+        for account in accounts:
+            held[account] = {}
+        for part in chunks(sorted(accounts)):
+            statement = select(positions).where(positions.c.account_id.in_(part))
+            for row in connection.execute(statement):
+                held[row.account_id][row.market] = [
+                    row.quantity,
+                    row.cost,
+                    0,
+                    0,
+                    row.realized_pnl,
+                    row.fees_paid,
+                    row.updated_at,
+                ]
+
+
+def _trade(position: list[Any], price: int, delta: int) -> None:
+    """Apply a fill of `delta` lots (> 0 bought, < 0 sold) at `price` ticks."""
+    quantity = position[_QTY]
+    if quantity == 0 or (quantity > 0) == (delta > 0):
+        position[_QTY] = quantity + delta
+        position[_COST] += price * abs(delta)
+        return
+    size = abs(quantity)
+    closed = min(abs(delta), size)
+    cost = position[_COST]
+    released = cost * closed // size
+    if quantity > 0:
+        position[_REALIZED_UNITS] += closed * price - released
+    else:
+        position[_REALIZED_UNITS] += released - closed * price
+    cost -= released
+    quantity += closed if delta > 0 else -closed
+    rest = abs(delta) - closed
+    if rest:  # flipped: the rest opens a position the other way at this price
+        quantity = rest if delta > 0 else -rest
+        cost = price * rest
+    position[_QTY] = quantity
+    position[_COST] = cost
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def positions_of(
+    connection: Connection, account_ids: Sequence[str]
+) -> dict[str, list[PositionRow]]:
+    """Each account's positions by market (an account without any maps to [])."""
+    found: dict[str, list[PositionRow]] = {account: [] for account in account_ids}
+    rows: list[Any] = []
+    for part in chunks(sorted(set(account_ids))):
+        statement = (
+            select(positions)
+            .where(positions.c.account_id.in_(part))
+            .order_by(positions.c.account_id, positions.c.market)
+        )
+        rows.extend(connection.execute(statement).all())
+    specs = specs_by_symbol(connection, positions_markets, {row.market for row in rows})
+    for row in rows:
+        spec = specs[row.market]
+        quantity = row.quantity
+        average = None
+        if quantity:
+            average = clean(Decimal(row.cost) / abs(quantity) * spec.tick_size)
+        found[row.account_id].append(
+            PositionRow(
+                account_id=row.account_id,
+                market=row.market,
+                quantity=spec.lot_size * quantity,
+                average_entry_price=average,
+                realized_pnl=clean(row.realized_pnl),
+                fees_paid=clean(row.fees_paid),
+            )
+        )
+    return found

@@ -1,0 +1,146 @@
+"""The tape: every trade of every market, in the market's record order.
+
+Rows are keyed by (market, seq), the seq of the market's `trade` record, so new trades append.
+Publishes `trades:{symbol}` with the batch's new TradeRows of that market (oldest first) after
+each commit, when someone listens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import BigInteger, Column, Connection, String, Table, select
+
+from socialtrading.domain.market import Market
+from socialtrading.engine.book import BUY
+from socialtrading.engine.records import TRADE
+from socialtrading.infra.bus import Bus
+from socialtrading.projections._common import (
+    Bulk,
+    MarketDirectory,
+    Spec,
+    market_table,
+    moment,
+    spec_by_symbol,
+)
+from socialtrading.projections.rows import TradeRow
+from socialtrading.projections.runner import Item, Projection, metadata
+
+trades_markets = market_table("trades_markets")
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("market", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("price", BigInteger, nullable=False),  # ticks
+    Column("quantity", BigInteger, nullable=False),  # lots
+    Column("taker_order", String(32), nullable=False),
+    Column("maker_order", String(32), nullable=False),
+    Column("taker_side", String(4), nullable=False),
+    Column("buyer_account", String(36), nullable=False),
+    Column("seller_account", String(36), nullable=False),
+    Column("executed_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+    sqlite_with_rowid=False,
+)
+
+
+_insert = Bulk(trades.insert(), [column.name for column in trades.columns])
+
+
+class TradesProjection(Projection):
+    """The tape, from the `trade` records of the market events."""
+
+    name: ClassVar[str] = "trades"
+    tables: ClassVar[tuple[Table, ...]] = (trades_markets, trades)
+
+    def __init__(self, bus: Bus | None = None) -> None:
+        self.bus = bus
+        self.markets = MarketDirectory(trades_markets)
+        self._new: dict[str, tuple[Spec, list[tuple[Any, ...]]]] = {}  # symbol -> new trades
+
+    def reset(self) -> None:
+        self.markets.reset()
+        self._new = {}
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        directory = self.markets.load(connection)
+        rows: list[tuple[Any, ...]] = []
+        new = self._new
+        for _, event in items:
+            if not isinstance(event, Market.BookChanged):
+                if isinstance(event, Market.Listed):
+                    self.markets.listed(connection, event)
+                continue
+            batch: list[tuple[Any, ...]] | None = None
+            for record in event.records:
+                if record[0] != TRADE:
+                    continue
+                if batch is None:
+                    spec = directory[event.originator_id]
+                    symbol = spec.symbol
+                    batch = new.setdefault(symbol, (spec, []))[1]
+                if record[7] == BUY:
+                    buyer, seller = record[8], record[9]
+                else:
+                    buyer, seller = record[9], record[8]
+                row = (
+                    symbol,
+                    record[1],
+                    record[3],
+                    record[4],
+                    record[5],
+                    record[6],
+                    record[7],
+                    buyer,
+                    seller,
+                    record[2],
+                )
+                rows.append(row)
+                batch.append(row)
+        _insert.run(connection, rows)
+
+    def after_commit(self, items: Sequence[Item]) -> None:
+        new, self._new = self._new, {}
+        bus = self.bus
+        if bus is None:
+            return
+        for symbol, (spec, rows) in new.items():
+            topic = f"trades:{symbol}"
+            if bus.subscriber_count(topic):
+                bus.publish(topic, [_trade_row(spec, row) for row in rows])
+
+
+def _trade_row(spec: Spec, row: Sequence[Any]) -> TradeRow:
+    """A TradeRow from a row of `trades` (as a tuple, in column order)."""
+    market, seq, price, quantity, taker, maker, side, buyer, seller, executed_at = row
+    return TradeRow(
+        market=market,
+        seq=seq,
+        price=spec.tick_size * price,
+        quantity=spec.lot_size * quantity,
+        taker_order=taker,
+        maker_order=maker,
+        taker_side=side,
+        buyer_account=buyer,
+        seller_account=seller,
+        executed_at=moment(executed_at),
+    )
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def trades_page(
+    connection: Connection, market: str, *, first: int, after: int | None = None
+) -> list[TradeRow]:
+    """A market's trades, newest first; `after` (a seq) pages to older ones."""
+    spec = spec_by_symbol(connection, trades_markets, market)
+    if spec is None:
+        return []
+    statement = select(trades).where(trades.c.market == market)
+    if after is not None:
+        statement = statement.where(trades.c.seq < after)
+    statement = statement.order_by(trades.c.seq.desc()).limit(max(first, 0))
+    return [_trade_row(spec, tuple(row)) for row in connection.execute(statement)]

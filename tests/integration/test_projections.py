@@ -1,0 +1,518 @@
+"""The read models on each backend: built from the writer's events they agree with its state,
+survive crashes exactly, follow live, and rebuild one at a time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import Connection, Engine, Table
+from typer.testing import CliRunner
+
+from socialtrading.commands.models import RegisterTrader
+from socialtrading.commands.writer import Writer
+from socialtrading.infra.bus import Bus
+from socialtrading.infra.readstore import open_read_store
+from socialtrading.infra.settings import Settings
+from socialtrading.infra.store import Exchange
+from socialtrading.projections.accounts import (
+    account_by_handle,
+    account_for_token,
+    accounts_by_ids,
+    balances_of,
+)
+from socialtrading.projections.book import BookProjection, depth
+from socialtrading.projections.candles import INTERVALS, candles_page
+from socialtrading.projections.markets import all_markets, market
+from socialtrading.projections.orders import OrdersProjection, orders_by_ids, orders_of
+from socialtrading.projections.positions import positions_of
+from socialtrading.projections.registry import all_projections
+from socialtrading.projections.rows import LevelRow, OrderRow, TradeRow
+from socialtrading.projections.runner import Item, Projection, ProjectionRunner
+from socialtrading.projections.trades import trades_page
+from tests.integration.projection_scenario import (
+    EXPECTED,
+    Clock,
+    Scenario,
+    dump,
+    random_flow,
+    run_scenario,
+)
+
+
+@pytest.fixture
+def read_settings(store_settings: Settings, tmp_path: Any) -> Settings:
+    """The read store of the test: a file beside SQLite, the test's schema on PostgreSQL."""
+    if store_settings.store.startswith("sqlite"):
+        return store_settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
+    return store_settings
+
+
+@pytest.fixture
+def read_engine(read_settings: Settings) -> Iterator[Engine]:
+    engine = open_read_store(read_settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def scenario(make_writer: Callable[..., Writer]) -> Scenario:
+    clock = Clock()
+    return Scenario(make_writer(clock=clock), clock)
+
+
+def _runner(
+    store: Exchange, engine: Engine, projections: Sequence[Projection] | None = None, **options: Any
+) -> ProjectionRunner:
+    runner = ProjectionRunner(store, engine, projections or all_projections(), **options)
+    runner.setup()
+    return runner
+
+
+# ---------------------------------------------------------------------- agreement
+
+
+def test_read_models_agree_with_the_writers_state(scenario: Scenario, read_engine: Engine) -> None:
+    ids = run_scenario(scenario)
+    token = hashlib.sha256(b"dave's token").hexdigest()
+    dave = scenario.run(RegisterTrader(command_id="r", handle="Dave", token_hash=token))
+    writer = scenario.writer
+    runner = _runner(writer.store, read_engine, batch_size=7)
+    assert runner.catch_up() == writer.store.recorder.max_notification_id()
+    state = writer.state
+
+    with read_engine.connect() as connection:
+        # accounts and balances equal the aggregates'
+        account_ids = [str(account_id) for account_id in state.accounts]
+        found = accounts_by_ids(connection, [*account_ids, "nobody"])
+        assert set(found) == set(account_ids)
+        balances = balances_of(connection, [*account_ids, "nobody"])
+        assert balances["nobody"] == []
+        for account_id, account in state.accounts.items():
+            account_row = found[str(account_id)]
+            assert (account_row.handle, account_row.kyc_level, list(account_row.roles)) == (
+                account.handle,
+                account.kyc_level,
+                account.roles,
+            )
+            assert {b.asset: (b.available, b.reserved) for b in balances[str(account_id)]} == {
+                asset: (account.available(asset), account.reserved(asset))
+                for asset in account.assets()
+            }
+            assert [b.asset for b in balances[str(account_id)]] == sorted(account.assets())
+        alice = account_by_handle(connection, "ALICE")
+        assert alice is not None and alice.id == str(scenario.accounts["alice"])
+        holder = account_for_token(connection, token)
+        assert holder is not None and holder.id == str(dave.account_id) and holder.handle == "Dave"
+        assert account_for_token(connection, "0" * 64) is None
+
+        # markets
+        markets = {row.symbol: row for row in all_markets(connection)}
+        assert set(markets) == set(state.markets)
+        for symbol, aggregate in state.markets.items():
+            market_row = markets[symbol]
+            book = aggregate.book
+            assert market(connection, symbol) == market_row
+            assert (market_row.mode, market_row.halted) == (book.mode, book.halted)
+            assert market_row.last_price == book.spec.price(book.last_price or 0)
+            assert (market_row.tick_size, market_row.lot_size) == (
+                book.spec.tick_size,
+                book.spec.lot_size,
+            )
+            assert (market_row.maker_fee_bps, market_row.taker_fee_bps) == (10, 20)
+        assert market(connection, "NOPE-USD") is None
+
+        # the books: levels, quantities and order counts
+        for symbol, aggregate in state.markets.items():
+            book = aggregate.book
+            spec = book.spec
+            counts: dict[tuple[str, int], int] = defaultdict(int)
+            for order in book.resting_orders():
+                assert order.price is not None
+                counts[(order.side, order.price)] += 1
+            bids, asks = book.depth(100)
+            assert depth(connection, symbol, 100) == (
+                [LevelRow(spec.price(p), spec.qty(q), counts[("buy", p)]) for p, q in bids],
+                [LevelRow(spec.price(p), spec.qty(q), counts[("sell", p)]) for p, q in asks],
+            )
+            assert depth(connection, symbol, 1) == (
+                [LevelRow(spec.price(p), spec.qty(q), counts[("buy", p)]) for p, q in bids[:1]],
+                [LevelRow(spec.price(p), spec.qty(q), counts[("sell", p)]) for p, q in asks[:1]],
+            )
+
+        # every order's status, and the live ones' quantities
+        orders = orders_by_ids(connection, [*ids.values(), "unknown"])
+        assert set(orders) == set(ids.values())
+        for name, (status, reason) in EXPECTED.items():
+            row = orders[ids[name]]
+            assert (name, row.status, row.reason) == (name, status, reason)
+        for row in orders.values():
+            live = state.markets[row.market].book.order(row.id)
+            if row.status in ("ACCEPTED", "OPEN", "PARTIALLY_FILLED"):
+                assert live is not None, row
+                spec = state.markets[row.market].book.spec
+                assert (row.open_quantity, row.filled_quantity) == (
+                    spec.qty(live.open),
+                    spec.qty(live.filled),
+                )
+                assert row.quantity == row.filled_quantity + row.open_quantity
+            else:
+                assert live is None, row
+                assert row.open_quantity == 0
+        bob_bid = orders[ids["bob_bid"]]  # 3 placed, 0.5 filled, 1 taken off by STP
+        assert (bob_bid.quantity, bob_bid.filled_quantity, bob_bid.open_quantity) == (
+            Decimal(2),
+            Decimal("0.5"),
+            Decimal("1.5"),
+        )
+        carol_bid = orders[ids["carol_bid"]]  # amended down to 1.2, then filled
+        assert (carol_bid.quantity, carol_bid.filled_quantity) == (Decimal("1.2"), Decimal("1.2"))
+        alice_ask = orders[ids["alice_ask"]]  # re-priced to 99 and filled there
+        assert alice_ask.price == Decimal(99)
+        assert orders[ids["eth_halted"]].side == ""
+        stop = orders[ids["alice_stop"]]
+        assert (stop.stop_price, stop.price, stop.type) == (Decimal(104), Decimal(106), "limit")
+
+        # an account's orders, newest first, paged by cursor; open ones only
+        bob = str(scenario.accounts["bob"])
+        mine = orders_of(connection, bob, first=100)
+        assert [row.cursor for row in mine] == sorted((r.cursor for r in mine), reverse=True)
+        assert {row.id for row in mine} == {r.id for r in orders.values() if r.account_id == bob}
+        page = orders_of(connection, bob, first=3)
+        rest = orders_of(connection, bob, first=100, after=page[-1].cursor)
+        assert page + rest == mine
+        assert {row.id for row in orders_of(connection, bob, first=100, open_only=True)} == {
+            ids["bob_bid"],
+            ids["bob_ask2"],
+            ids["eth_ask"],
+            ids["eth_after"],
+        }
+
+        # the tape
+        trades = scenario.trades()
+        by_market: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for trade in trades:
+            by_market[trade[0]].append(trade)
+        for symbol, recorded in by_market.items():
+            spec = state.markets[symbol].book.spec
+            tape = trades_page(connection, symbol, first=1000)
+            assert len(tape) == len(recorded)
+            assert [row.seq for row in tape] == sorted((t[2] for t in recorded), reverse=True)
+            assert sum(row.quantity for row in tape) == spec.qty(sum(t[5] for t in recorded))
+            assert sum(row.price * row.quantity for row in tape) == sum(
+                spec.price(t[4]) * spec.qty(t[5]) for t in recorded
+            )
+            first = trades_page(connection, symbol, first=2)
+            assert first == tape[:2]
+            assert trades_page(connection, symbol, first=1000, after=first[-1].seq) == tape[2:]
+            # candles: every interval's volume and count add up to the tape's
+            for interval in INTERVALS:
+                candles = candles_page(
+                    connection, symbol, interval, start=None, end=None, first=1000
+                )
+                assert sum(c.volume for c in candles) == sum(row.quantity for row in tape)
+                assert sum(c.trades for c in candles) == len(tape)
+                assert [c.start for c in candles] == sorted(c.start for c in candles)
+                for candle in candles:
+                    inside = [
+                        row
+                        for row in tape
+                        if candle.start <= row.executed_at
+                        and (row.executed_at - candle.start).total_seconds() * 1_000_000
+                        < INTERVALS[interval]
+                    ]
+                    assert candle.high == max(row.price for row in inside)
+                    assert candle.low == min(row.price for row in inside)
+                    assert candle.open == min(inside, key=lambda row: row.seq).price
+                    assert candle.close == max(inside, key=lambda row: row.seq).price
+            assert candles_page(connection, symbol, "1d", start=None, end=None, first=0) == []
+
+        # positions: each account's net of its trades, summing to zero per market
+        positions = positions_of(connection, [*account_ids, "nobody"])
+        assert positions["nobody"] == []
+        net: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for trade_row in trades_page(connection, "BTC-USD", first=1000) + trades_page(
+            connection, "ETH-USD", first=1000
+        ):
+            net[(trade_row.buyer_account, trade_row.market)] += trade_row.quantity
+            net[(trade_row.seller_account, trade_row.market)] -= trade_row.quantity
+        held = {(p.account_id, p.market): p for rows in positions.values() for p in rows}
+        assert {key: p.quantity for key, p in held.items()} == net
+        for symbol in state.markets:
+            assert sum(p.quantity for p in held.values() if p.market == symbol) == 0
+        fees = state.accounts[next(a for a in state.accounts if state.accounts[a].handle == "fees")]
+        assert sum(p.fees_paid for p in held.values()) == fees.available("USD")
+
+
+def test_positions_average_realize_and_flip() -> None:
+    from socialtrading.projections.positions import _trade
+
+    position: list[Any] = [0, 0, 0, 0, Decimal(0), Decimal(0), 0]
+    _trade(position, 100, 3)  # long 3 at 100
+    _trade(position, 110, 1)  # long 4, cost 410 (average 102.5)
+    assert position[:3] == [4, 410, 0]
+    _trade(position, 120, -1)  # sells 1: cost 102 (410 // 4) off, realizes 18
+    assert position[:3] == [3, 308, 18]
+    _trade(position, 90, -5)  # closes 3 (cost 308, realizes 270 - 308), then short 2 at 90
+    assert position[:3] == [-2, 180, 18 + 270 - 308]
+    _trade(position, 80, 2)  # closes the short: realizes 180 - 160
+    assert position[:3] == [0, 0, 18 + 270 - 308 + 20]
+
+
+# ---------------------------------------------------------------------- crashes
+
+
+class Failing(Projection):
+    """A projection that fails on its Nth batch, before or after writing its changes."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+
+    def __init__(self, inner: Projection, batch: int, after_writes: bool) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.tables = inner.tables  # type: ignore[misc]
+        self.batch = batch
+        self.after_writes = after_writes
+        self.batches = 0
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        self.batches += 1
+        fail = self.batches == self.batch
+        if fail:
+            self.batch = 0  # once
+        if fail and not self.after_writes:
+            raise RuntimeError("killed before writing")
+        self.inner.apply(connection, items)
+        if fail:
+            raise RuntimeError("killed after writing")
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+@pytest.mark.parametrize(
+    ("name", "after_writes"),
+    [
+        ("orders", False),
+        ("book", True),
+        ("accounts", True),
+        ("positions", False),
+        ("candles", True),
+    ],
+)
+def test_a_projection_killed_mid_batch_ends_as_a_clean_rebuild(
+    scenario: Scenario, read_engine: Engine, name: str, after_writes: bool
+) -> None:
+    run_scenario(scenario)
+    random_flow(scenario, 150, seed=3)
+    store = scenario.writer.store
+    projections = all_projections()
+    wrapped: list[Projection] = [
+        Failing(p, batch=9, after_writes=after_writes) if p.name == name else p for p in projections
+    ]
+    runner = _runner(store, read_engine, wrapped, batch_size=11)
+    with pytest.raises(RuntimeError, match="killed"):
+        runner.catch_up()
+    assert 0 < runner.position < runner.head()
+    # the same projection objects go on after the failure (their caches were reset) ...
+    runner.catch_up()
+    resumed = dump(read_engine)
+    # ... and a new process starting from the stored positions ends the same
+    for projection in wrapped:
+        if isinstance(projection, Failing):
+            projection.batches, projection.batch = 0, 5
+    again = _runner(store, read_engine, wrapped, batch_size=11)
+    with pytest.raises(RuntimeError, match="killed"):
+        again.rebuild()
+    _runner(store, read_engine, all_projections(), batch_size=11).catch_up()
+    restarted = dump(read_engine)
+    _runner(store, read_engine, all_projections(), batch_size=500).rebuild()
+    clean = dump(read_engine)
+    assert resumed == clean
+    assert restarted == clean
+
+
+# ---------------------------------------------------------------------- following
+
+
+def test_following_in_small_batches_equals_a_rebuild_from_zero(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    writer = scenario.writer
+    runner = _runner(writer.store, read_engine, batch_size=3, poll_seconds=0.05)
+    writer.add_listener(runner.wake)
+    runner.start()
+    try:
+        run_scenario(scenario)
+        assert runner.wait_for(scenario.position, timeout=30)
+    finally:
+        runner.stop()
+    assert runner.error is None
+    followed = dump(read_engine)
+    runner.rebuild()
+    assert dump(read_engine) == followed
+
+
+def test_wait_for_returns_once_the_position_is_applied(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    writer = scenario.writer
+    runner = _runner(writer.store, read_engine, poll_seconds=5)
+    writer.add_listener(runner.wake)
+    runner.start()
+    try:
+        scenario_ids = run_scenario(scenario)
+        outcome = scenario.order("alice", "BTC-USD", "buy", "95", "0.1")
+        assert outcome.position > 0
+        assert runner.wait_for(outcome.position, timeout=30)
+        assert runner.position >= outcome.position
+        with read_engine.connect() as connection:
+            assert outcome.order_id is not None
+            row = orders_by_ids(connection, [outcome.order_id])[outcome.order_id]
+            assert (row.status, row.price) == ("OPEN", Decimal(95))
+            assert scenario_ids["bob_ask"] in orders_by_ids(connection, [scenario_ids["bob_ask"]])
+        assert not runner.wait_for(outcome.position + 1_000, timeout=0.2)
+    finally:
+        runner.stop()
+
+
+def test_rebuilding_one_projection_leaves_the_others_untouched(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    run_scenario(scenario)
+    store = scenario.writer.store
+    runner = _runner(store, read_engine)
+    runner.catch_up()
+    before = dump(read_engine)
+    head = runner.head()
+
+    class Untouchable(Projection):
+        def __init__(self, inner: Projection) -> None:
+            self.inner = inner
+            self.name = inner.name  # type: ignore[misc]
+            self.tables = inner.tables  # type: ignore[misc]
+
+        def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+            raise AssertionError(f"{self.name} must not be applied")
+
+    projections = [p if p.name == "orders" else Untouchable(p) for p in all_projections()]
+    rebuilt = _runner(store, read_engine, projections)
+    assert rebuilt.rebuild(["orders"]) == head
+    assert dump(read_engine) == before
+    assert {s.name: s.position for s in rebuilt.status()} == {p.name: head for p in projections}
+    with pytest.raises(ValueError, match="unknown projection"):
+        rebuilt.rebuild(["nope"])
+
+
+# ---------------------------------------------------------------------- live updates
+
+
+class RecordingBus(Bus):
+    """A bus that remembers what was published (everyone listens)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[tuple[str, Any]] = []
+
+    def publish(self, topic: str, message: Any) -> None:
+        self.published.append((topic, message))
+
+    def subscriber_count(self, topic: str) -> int:
+        return 1
+
+
+def test_projections_publish_changes_after_commit(scenario: Scenario, read_engine: Engine) -> None:
+    ids = run_scenario(scenario)
+    bus = RecordingBus()
+    runner = _runner(scenario.writer.store, read_engine, all_projections(bus), batch_size=5)
+    runner.catch_up()
+    topics = defaultdict(list)
+    for topic, message in bus.published:
+        topics[topic].append(message)
+    bob = str(scenario.accounts["bob"])
+    assert set(topics) >= {
+        "markets",
+        "book:BTC-USD",
+        "book:ETH-USD",
+        "trades:BTC-USD",
+        "trades:ETH-USD",
+        f"orders:{bob}",
+    }
+    assert set(topics["book:BTC-USD"]) == {"BTC-USD"}
+    tape = [row for rows in topics["trades:BTC-USD"] for row in rows]
+    assert all(isinstance(row, TradeRow) for row in tape)
+    assert [row.seq for row in tape] == sorted(row.seq for row in tape)
+    with read_engine.connect() as connection:
+        assert tape == list(reversed(trades_page(connection, "BTC-USD", first=1000)))
+        latest: dict[str, OrderRow] = {}
+        for rows in topics[f"orders:{bob}"]:
+            for row in rows:
+                assert row.account_id == bob
+                latest[row.id] = row
+        assert latest == {row.id: row for row in orders_of(connection, bob, first=1000)}
+    assert ids["bob_ask"] in latest
+    markets = [row for rows in topics["markets"] for row in rows]
+    assert markets[-1].symbol == "ETH-USD" and markets[-1].mode == "continuous"
+
+
+# ---------------------------------------------------------------------- the CLI
+
+
+def test_cli_status_and_rebuild(
+    scenario: Scenario,
+    read_settings: Settings,
+    read_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from socialtrading.infra.cli import app
+
+    run_scenario(scenario)
+    head = scenario.writer.store.recorder.max_notification_id()
+    monkeypatch.setenv("SOCIALTRADING_STORE", read_settings.store)
+    if read_settings.read_store:
+        monkeypatch.setenv("SOCIALTRADING_READ_STORE", read_settings.read_store)
+    if read_settings.postgres_schema:
+        monkeypatch.setenv("SOCIALTRADING_POSTGRES_SCHEMA", read_settings.postgres_schema)
+    cli = CliRunner()
+    status = cli.invoke(app, ["projections", "status"])
+    assert status.exit_code == 0, status.output
+    assert f"orders                  0 {head:>12}" in status.output
+
+    rebuilt = cli.invoke(app, ["projections", "rebuild", "orders", "book"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"rebuilt orders, book: {head} notifications" in rebuilt.output
+    status = cli.invoke(app, ["projections", "status"])
+    assert f"orders       {head:>12}            0" in status.output
+    with read_engine.connect() as connection:
+        assert depth(connection, "BTC-USD", 5)[0]
+
+    unknown = cli.invoke(app, ["projections", "rebuild", "nope"])
+    assert unknown.exit_code == 2
+    assert "unknown projection(s): nope" in unknown.output
+
+
+def test_orders_and_book_projections_need_no_reads_per_batch(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    """After the first batch, a batch is applied from memory (a sanity check of the design)."""
+    run_scenario(scenario)
+    orders = OrdersProjection()
+    book = BookProjection()
+    runner = _runner(scenario.writer.store, read_engine, [orders, book], batch_size=4)
+    runner.run_once()
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    @event.listens_for(read_engine, "before_cursor_execute")
+    def _seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    runner.catch_up()
+    event.remove(read_engine, "before_cursor_execute", _seen)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert reads == [], reads
