@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--traders", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=5_000, help="notifications per batch")
+    parser.add_argument("--batch-size", type=int, default=20_000, help="notifications per batch")
     parser.add_argument("--workdir", type=Path, default=None, help="keep/reuse the SQLite store")
     args = parser.parse_args()
 

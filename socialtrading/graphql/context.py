@@ -28,7 +28,7 @@ from socialtrading.graphql.ratelimit import RateLimiter
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.progress import ProgressWatcher
 from socialtrading.infra.settings import Settings
-from socialtrading.projections import accounts
+from socialtrading.projections import accounts, markets
 from socialtrading.projections.rows import AccountRow
 from socialtrading.projections.runner import ProjectionRunner
 
@@ -61,6 +61,17 @@ class Services:
     bus: Bus
     progress: ProgressWatcher
     limiter: RateLimiter
+    # Symbols known to be listed: markets are never delisted, so one lookup each is enough.
+    listed_markets: set[str] = field(default_factory=set)
+
+    def is_listed(self, connection: Connection, symbol: str) -> bool:
+        """Whether `symbol` is a listed market (in a read-model query)."""
+        if symbol in self.listed_markets:
+            return True
+        if markets.market(connection, symbol) is None:
+            return False
+        self.listed_markets.add(symbol)
+        return True
 
     async def read(
         self,
@@ -74,6 +85,8 @@ class Services:
             with self.read_engine.connect() as connection:
                 return query(connection, *args, **kwargs)
 
+        if self.read_engine.dialect.name == "sqlite":
+            return run()
         return await asyncio.to_thread(run)
 
 

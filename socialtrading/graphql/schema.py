@@ -32,6 +32,7 @@ from strawberry.types.graphql import OperationType
 
 from socialtrading.graphql.accounts.mutations import AccountMutations
 from socialtrading.graphql.accounts.queries import AccountQueries
+from socialtrading.graphql.execution import Executor
 from socialtrading.graphql.markets.mutations import MarketMutations
 from socialtrading.graphql.markets.queries import MarketQueries
 from socialtrading.graphql.markets.subscriptions import MarketSubscriptions
@@ -109,6 +110,7 @@ def make_schema(limits: Limits | None = None) -> strawberry.Schema:
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=extensions,
+        execution_context_class=Executor,
     )
 
 

@@ -13,6 +13,7 @@ shutdown stops and closes all of it in reverse order. Routes:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -113,6 +114,11 @@ def create_app(
                 app.state.demo_tokens = tokens
                 announce(tokens)
             view.services = services
+            # What start-up built lives as long as the app: keep it out of the collector's
+            # full passes, which otherwise walk all of it and pause requests (~70 ms each).
+            gc.collect()
+            gc.freeze()
+            stack.callback(gc.unfreeze)
             yield
             log.info("shutting down")
 

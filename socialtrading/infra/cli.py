@@ -161,7 +161,7 @@ def projections_rebuild(
         list[str] | None,
         typer.Argument(help="Projections to rebuild (default: all).", show_default=False),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Notifications per transaction.")] = 5_000,
+    batch_size: Annotated[int, typer.Option(help="Notifications per transaction.")] = 20_000,
 ) -> None:
     """Drop read models and rebuild them from the event store, with progress.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
@@ -26,6 +26,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from socialtrading.domain.market import Market
 from socialtrading.domain.time import to_datetime, to_micros
+from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, TRADE, UNCROSSED
 from socialtrading.projections.runner import metadata
 from socialtrading.projections.types import DecimalText
 
@@ -33,11 +34,14 @@ __all__ = [
     "Bulk",
     "MarketDirectory",
     "Spec",
+    "bulk_upsert",
     "chunks",
     "clean",
     "market_table",
     "micros",
     "moment",
+    "release_scan",
+    "scan",
 ]
 
 T = TypeVar("T")
@@ -118,8 +122,10 @@ class Bulk:
     strings, booleans, None).
     """
 
-    def __init__(self, statement: Executable, names: Sequence[str]) -> None:
-        self.statement = statement
+    def __init__(
+        self, statement: Executable | Callable[[str], Executable], names: Sequence[str]
+    ) -> None:
+        self.statement = statement  # or a function of the dialect's name making it
         self.names = tuple(names)
         self._sql: dict[str, str] = {}
 
@@ -127,8 +133,9 @@ class Bulk:
         """The statement's SQL for `dialect` (sqlite or postgresql)."""
         text = self._sql.get(dialect)
         if text is None:
-            assert isinstance(self.statement, ClauseElement)
-            compiled = self.statement.compile(dialect=_POSITIONAL[dialect])
+            statement = self.statement(dialect) if callable(self.statement) else self.statement
+            assert isinstance(statement, ClauseElement)
+            compiled = statement.compile(dialect=_POSITIONAL[dialect])
             assert isinstance(compiled, SQLCompiler)
             if tuple(compiled.positiontup or ()) != self.names:
                 raise ValueError(f"parameters are {compiled.positiontup}, not {self.names}")
@@ -139,6 +146,68 @@ class Bulk:
         """Execute the statement once per row (one executemany)."""
         if rows:
             connection.exec_driver_sql(self.sql(connection.dialect.name), list(rows))
+
+
+def bulk_upsert(table: Table, keys: Sequence[str]) -> Bulk:
+    """A `Bulk` insert of every column of `table` that replaces the rows whose keys exist."""
+    names = [column.name for column in table.columns]
+
+    def statement(dialect: str) -> Executable:
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        return insert.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: insert.excluded[name] for name in names if name not in keys},
+        )
+
+    return Bulk(statement, names)
+
+
+class Scan(NamedTuple):
+    """What several projections look for in a batch, found in one pass."""
+
+    listed: list[Market.Listed]
+    trades: list[tuple[UUID, Sequence[Any]]]  # (market id, trade record) in log order
+    controls: list[tuple[UUID, Sequence[Any]]]  # halted, resumed, auction_started, uncrossed
+
+
+_CONTROL_KINDS = frozenset({HALTED, RESUMED, AUCTION_STARTED, UNCROSSED})
+_last_scan: tuple[Sequence[Any], Scan] | None = None
+
+
+def scan(items: Sequence[Any]) -> Scan:
+    """The listings, trades and control records of a batch of (position, event) items.
+
+    The runner hands every projection that is level with it the same list, so the result
+    for the latest list is kept and shared until `release_scan`.
+    """
+    global _last_scan  # noqa: PLW0603 (a one-entry cache shared by the projections)
+    last = _last_scan
+    if last is not None and last[0] is items:
+        return last[1]
+    found = Scan([], [], [])
+    trades = found.trades
+    controls = found.controls
+    for _, event in items:
+        if isinstance(event, Market.BookChanged):
+            market = event.originator_id
+            for record in event.records:
+                kind = record[0]
+                if kind == TRADE:
+                    trades.append((market, record))
+                elif kind in _CONTROL_KINDS:
+                    controls.append((market, record))
+        elif isinstance(event, Market.Listed):
+            found.listed.append(event)
+    _last_scan = (items, found)
+    return found
+
+
+def release_scan(items: Sequence[Any]) -> None:
+    """Forget the shared scan of `items` (after its batch committed, or failed)."""
+    global _last_scan  # noqa: PLW0603
+    last = _last_scan
+    if last is not None and last[0] is items:
+        _last_scan = None
 
 
 def market_table(name: str) -> Table:

@@ -27,10 +27,12 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Subquery,
     Table,
     and_,
     bindparam,
     select,
+    union_all,
 )
 
 from socialtrading.domain.market import Market
@@ -45,9 +47,15 @@ from socialtrading.engine.records import (
     TRIGGERED,
 )
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import Bulk, MarketDirectory, market_table, spec_by_symbol
+from socialtrading.projections._common import (
+    Bulk,
+    MarketDirectory,
+    bulk_upsert,
+    market_table,
+    spec_by_symbol,
+)
 from socialtrading.projections.rows import LevelRow
-from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.runner import Item, Projection, metadata
 
 book_markets = market_table("book_markets")
 
@@ -96,13 +104,17 @@ _update_order = Bulk(
     ["price", "open", "state", "k_market", "k_seq"],
 )
 _delete_order = Bulk(book_orders.delete().where(_key), ["k_market", "k_seq"])
-_delete_level = book_levels.delete().where(
-    and_(
-        book_levels.c.market == bindparam("k_market"),
-        book_levels.c.side == bindparam("k_side"),
-        book_levels.c.price == bindparam("k_price"),
-    )
+_delete_level = Bulk(
+    book_levels.delete().where(
+        and_(
+            book_levels.c.market == bindparam("k_market"),
+            book_levels.c.side == bindparam("k_side"),
+            book_levels.c.price == bindparam("k_price"),
+        )
+    ),
+    ["k_market", "k_side", "k_price"],
 )
+_upsert_level = bulk_upsert(book_levels, ["market", "side", "price"])
 
 
 class BookProjection(Projection):
@@ -143,17 +155,6 @@ class BookProjection(Projection):
         dirty: dict[str, list[Any]] = {}  # orders whose row may change
         touched: set[tuple[str, str, int]] = set()  # levels that changed
 
-        def take(order: list[Any], qty: int) -> None:
-            """Take `qty` lots off a tracked order (and its level if it rests)."""
-            order[_OPEN] -= qty
-            if order[_STATE] == _RESTING:
-                key = (order[_MARKET], order[_SIDE], order[_PRICE])
-                level = levels[key]
-                level[0] -= qty
-                if order[_OPEN] == 0:
-                    level[1] -= 1
-                touched.add(key)
-
         for _, event in items:
             if not isinstance(event, Market.BookChanged):
                 if isinstance(event, Market.Listed):
@@ -166,12 +167,21 @@ class BookProjection(Projection):
                     qty = record[4]
                     for order_id in (record[5], record[6]):
                         order = tracked.get(order_id)
-                        if order is not None:
-                            take(order, qty)
-                            dirty[order_id] = order
-                            if order[_OPEN] == 0:
-                                order[_STATE] = _GONE
-                                del tracked[order_id]
+                        if order is None:
+                            continue  # a market order queued for an auction
+                        left = order[_OPEN] - qty
+                        order[_OPEN] = left
+                        if order[_STATE] == _RESTING:
+                            key = (order[_MARKET], order[_SIDE], order[_PRICE])
+                            level = levels[key]
+                            level[0] -= qty
+                            touched.add(key)
+                            if not left:
+                                level[1] -= 1
+                        dirty[order_id] = order
+                        if not left:
+                            order[_STATE] = _GONE
+                            del tracked[order_id]
                 elif kind == ACCEPTED:
                     state = _FLIGHT if record[14] is None else _STOP
                     order = [symbol, record[1], record[5], record[7], record[8], state, False]
@@ -190,23 +200,33 @@ class BookProjection(Projection):
                         order[_OPEN] = record[5]
                         order[_STATE] = _RESTING
                         key = (symbol, order[_SIDE], price)
-                        level = levels.get(key)
-                        if level is None:
+                        joined = levels.get(key)
+                        if joined is None:
                             levels[key] = [record[5], 1]
                         else:
-                            level[0] += record[5]
-                            level[1] += 1
+                            joined[0] += record[5]
+                            joined[1] += 1
                         touched.add(key)
                     dirty[order_id] = order
                 elif kind in _ENDS:
                     order_id = record[3]
                     order = tracked.get(order_id)
-                    if order is not None:
-                        take(order, record[4])
-                        dirty[order_id] = order
-                        if order[_OPEN] == 0:
-                            order[_STATE] = _GONE
-                            del tracked[order_id]
+                    if order is None:
+                        continue
+                    qty = record[4]
+                    left = order[_OPEN] - qty
+                    order[_OPEN] = left
+                    if order[_STATE] == _RESTING:
+                        key = (order[_MARKET], order[_SIDE], order[_PRICE])
+                        level = levels[key]
+                        level[0] -= qty
+                        touched.add(key)
+                        if not left:
+                            level[1] -= 1
+                    dirty[order_id] = order
+                    if not left:
+                        order[_STATE] = _GONE
+                        del tracked[order_id]
                 elif kind == AMENDED:
                     order_id = record[3]
                     order = tracked[order_id]
@@ -222,12 +242,12 @@ class BookProjection(Projection):
                         order[_PRICE] = record[5]
                         order[_OPEN] = record[7]
                         new_key = (symbol, order[_SIDE], record[5])
-                        level = levels.get(new_key)
-                        if level is None:
+                        joined = levels.get(new_key)
+                        if joined is None:
                             levels[new_key] = [record[7], 1]
                         else:
-                            level[0] += record[7]
-                            level[1] += 1
+                            joined[0] += record[7]
+                            joined[1] += 1
                         touched.add(new_key)
                     dirty[order_id] = order
                 elif kind == TRIGGERED:
@@ -275,26 +295,17 @@ class BookProjection(Projection):
         _delete_order.run(connection, deletes)
         _update_order.run(connection, updates)
         _insert_order.run(connection, inserts)
-        upserts: list[dict[str, Any]] = []
-        gone: list[dict[str, Any]] = []
+        upserts: list[tuple[Any, ...]] = []
+        gone: list[tuple[str, str, int]] = []
         for key in touched:
             quantity, count = levels[key]
             if count == 0:
                 del levels[key]
-                gone.append({"k_market": key[0], "k_side": key[1], "k_price": key[2]})
+                gone.append(key)
             else:
-                upserts.append(
-                    {
-                        "market": key[0],
-                        "side": key[1],
-                        "price": key[2],
-                        "quantity": quantity,
-                        "orders": count,
-                    }
-                )
-        if gone:
-            connection.execute(_delete_level, gone)
-        upsert(connection, book_levels, upserts, ["market", "side", "price"])
+                upserts.append((*key, quantity, count))
+        _delete_level.run(connection, gone)
+        _upsert_level.run(connection, upserts)
 
     def after_commit(self, items: Sequence[Item]) -> None:
         changed, self._changed_markets = self._changed_markets, set()
@@ -307,6 +318,22 @@ class BookProjection(Projection):
 # ---------------------------------------------------------------------- queries
 
 
+def _best(side: str) -> Subquery:
+    """One side's best `levels` levels, best first (the primary key gives them in order)."""
+    price = book_levels.c.price
+    return (
+        select(book_levels.c.side, price, book_levels.c.quantity, book_levels.c.orders)
+        .where(book_levels.c.market == bindparam("market"), book_levels.c.side == side)
+        .order_by(price.desc() if side == BUY else price.asc())
+        .limit(bindparam("levels"))
+        .subquery()
+    )
+
+
+# Both sides in one statement, built once (SQLAlchemy caches its compiled form).
+_depth = union_all(select(_best(BUY)), select(_best(SELL)))
+
+
 def depth(
     connection: Connection, market: str, levels: int
 ) -> tuple[list[LevelRow], list[LevelRow]]:
@@ -315,18 +342,15 @@ def depth(
     if spec is None or levels <= 0:
         return [], []
     tick, lot = spec.tick_size, spec.lot_size
-    sides: list[list[LevelRow]] = []
-    for side, order in ((BUY, book_levels.c.price.desc()), (SELL, book_levels.c.price.asc())):
-        statement = (
-            select(book_levels.c.price, book_levels.c.quantity, book_levels.c.orders)
-            .where(book_levels.c.market == market, book_levels.c.side == side)
-            .order_by(order)
-            .limit(levels)
-        )
-        sides.append(
-            [
-                LevelRow(tick * price, lot * quantity, count)
-                for price, quantity, count in connection.execute(statement)
-            ]
-        )
-    return sides[0], sides[1]
+    bids: list[tuple[int, int, int]] = []
+    asks: list[tuple[int, int, int]] = []
+    for side, price, quantity, count in connection.execute(
+        _depth, {"market": market, "levels": levels}
+    ):
+        (bids if side == BUY else asks).append((price, quantity, count))
+    bids.sort(reverse=True)  # a union keeps no order: best first again
+    asks.sort()
+    return (
+        [LevelRow(tick * price, lot * quantity, count) for price, quantity, count in bids],
+        [LevelRow(tick * price, lot * quantity, count) for price, quantity, count in asks],
+    )

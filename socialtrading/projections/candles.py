@@ -14,13 +14,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, select
 
-from socialtrading.domain.market import Market
-from socialtrading.engine.records import TRADE
 from socialtrading.projections._common import (
     MarketDirectory,
     market_table,
     micros,
     moment,
+    release_scan,
+    scan,
     spec_by_symbol,
 )
 from socialtrading.projections.rows import CandleRow
@@ -70,42 +70,41 @@ class CandlesProjection(Projection):
         self.markets.reset()
         self._newest = {}
 
+    def after_commit(self, items: Sequence[Item]) -> None:
+        release_scan(items)
+
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        found = scan(items)
+        for event in found.listed:
+            self.markets.listed(connection, event)
+        if not found.trades:
+            return
         directory = self.markets.load(connection)
         newest = self._newest
         changed: dict[tuple[str, str, int], list[int]] = {}
-        for _, event in items:
-            if not isinstance(event, Market.BookChanged):
-                if isinstance(event, Market.Listed):
-                    self.markets.listed(connection, event)
-                continue
-            symbol: str | None = None
-            for record in event.records:
-                if record[0] != TRADE:
-                    continue
-                if symbol is None:
-                    symbol = directory[event.originator_id].symbol
-                ts, price, qty = record[2], record[3], record[4]
-                for interval, width in _WIDTHS:
-                    start = ts - ts % width
-                    key = (symbol, interval)
-                    candle = newest.get(key)
-                    if candle is None:
-                        candle = self._read(connection, symbol, interval, start)
-                    if candle is not None and candle[_START] == start:
-                        if price > candle[_HIGH]:
-                            candle[_HIGH] = price
-                        elif price < candle[_LOW]:
-                            candle[_LOW] = price
-                        candle[_CLOSE] = price
-                        candle[_VOLUME] += qty
-                        candle[_TRADES] += 1
-                    elif candle is not None and candle[_START] > start:
-                        raise AssertionError(f"{symbol} trade {record[1]} goes back in time")
-                    else:
-                        candle = [start, price, price, price, price, qty, 1]
-                    newest[key] = candle
-                    changed[(symbol, interval, start)] = candle
+        for market_id, record in found.trades:
+            symbol = directory[market_id].symbol
+            ts, price, qty = record[2], record[3], record[4]
+            for interval, width in _WIDTHS:
+                start = ts - ts % width
+                key = (symbol, interval)
+                candle = newest.get(key)
+                if candle is None:
+                    candle = self._read(connection, symbol, interval, start)
+                if candle is not None and candle[_START] == start:
+                    if price > candle[_HIGH]:
+                        candle[_HIGH] = price
+                    elif price < candle[_LOW]:
+                        candle[_LOW] = price
+                    candle[_CLOSE] = price
+                    candle[_VOLUME] += qty
+                    candle[_TRADES] += 1
+                elif candle is not None and candle[_START] > start:
+                    raise AssertionError(f"{symbol} trade {record[1]} goes back in time")
+                else:
+                    candle = [start, price, price, price, price, qty, 1]
+                newest[key] = candle
+                changed[(symbol, interval, start)] = candle
         if changed:
             rows = [
                 {

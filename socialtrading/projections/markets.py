@@ -14,10 +14,10 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, String, Table, select
 
 from socialtrading.domain.market import Market
-from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, TRADE, UNCROSSED
+from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, UNCROSSED
 from socialtrading.engine.spec import AUCTION, CONTINUOUS
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import clean, micros, moment
+from socialtrading.projections._common import clean, micros, moment, release_scan, scan
 from socialtrading.projections.rows import MarketRow
 from socialtrading.projections.runner import Item, Projection, metadata, upsert
 from socialtrading.projections.types import DecimalText
@@ -43,8 +43,6 @@ markets = Table(
     Column("last_price", BigInteger),  # ticks
     Column("listed_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
 )
-
-_CONTROL = frozenset({HALTED, RESUMED, AUCTION_STARTED, UNCROSSED})
 
 
 class MarketsProjection(Projection):
@@ -72,43 +70,34 @@ class MarketsProjection(Projection):
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
         rows = self._load(connection)
+        found = scan(items)
         changed: dict[UUID, dict[str, Any]] = {}
-        for _, event in items:
-            if isinstance(event, Market.BookChanged):
-                last = None
-                control = False
-                for record in event.records:
-                    kind = record[0]
-                    if kind == TRADE:
-                        last = record[3]
-                    elif kind in _CONTROL:
-                        control = True
-                if last is None and not control:
-                    continue
-                row = rows[event.originator_id]
-                if last is not None:
-                    row["last_price"] = last
-                if control:
-                    for record in event.records:
-                        kind = record[0]
-                        if kind == HALTED:
-                            row["halted"] = True
-                        elif kind == RESUMED:
-                            row["halted"] = False
-                        elif kind == AUCTION_STARTED:
-                            row["mode"] = AUCTION
-                        elif kind == UNCROSSED:
-                            row["mode"] = CONTINUOUS
-                changed[event.originator_id] = row
-            elif isinstance(event, Market.Listed):
-                row = _listed_row(event)
-                rows[event.originator_id] = row
-                changed[event.originator_id] = row
+        for event in found.listed:
+            row = _listed_row(event)
+            rows[event.originator_id] = row
+            changed[event.originator_id] = row
+        for market_id, record in found.trades:
+            row = rows[market_id]
+            row["last_price"] = record[3]
+            changed[market_id] = row
+        for market_id, record in found.controls:
+            row = rows[market_id]
+            kind = record[0]
+            if kind == HALTED:
+                row["halted"] = True
+            elif kind == RESUMED:
+                row["halted"] = False
+            elif kind == AUCTION_STARTED:
+                row["mode"] = AUCTION
+            elif kind == UNCROSSED:
+                row["mode"] = CONTINUOUS
+            changed[market_id] = row
         if changed:
             upsert(connection, markets, [dict(row) for row in changed.values()], ["symbol"])
             self._changed = list(changed.values())
 
     def after_commit(self, items: Sequence[Item]) -> None:
+        release_scan(items)
         changed, self._changed = self._changed, []
         if changed and self.bus is not None and self.bus.subscriber_count("markets"):
             self.bus.publish("markets", [_market_row(row) for row in changed])

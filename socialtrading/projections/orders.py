@@ -217,8 +217,17 @@ class OrdersProjection(Projection):
                     order_id = record[3]
                     ts = record[2]
                     account = intern(record[4], record[4])
-                    order = [position, common.ACCEPTED, record[7], record[8], record[8], 0]
-                    order += [account, None, ts]
+                    order = [
+                        position,
+                        common.ACCEPTED,
+                        record[7],
+                        record[8],
+                        record[8],
+                        0,
+                        account,
+                        None,
+                        ts,
+                    ]
                     live[order_id] = new[order_id] = order
                     fixed[order_id] = (
                         symbol,
@@ -272,6 +281,8 @@ class OrdersProjection(Projection):
                         order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
                 # triggered: the stop order enters; the records after it decide its status
         self._write(connection, fixed, new, changed)
+        if self.bus is None:
+            return
         published = self._published
         for order_id, order in new.items():
             published.setdefault(order[_ACCOUNT], []).append(order_id)

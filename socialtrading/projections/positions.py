@@ -26,14 +26,14 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
-from socialtrading.domain.market import Market
 from socialtrading.engine.book import BUY
-from socialtrading.engine.records import TRADE
 from socialtrading.projections._common import (
     MarketDirectory,
     chunks,
     clean,
     market_table,
+    release_scan,
+    scan,
     specs_by_symbol,
 )
 from socialtrading.projections.rows import PositionRow
@@ -80,22 +80,17 @@ class PositionsProjection(Projection):
         self.markets.reset()
         self._positions = {}
 
+    def after_commit(self, items: Sequence[Item]) -> None:
+        release_scan(items)
+
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        directory = self.markets.load(connection)
-        trades: list[tuple[Any, Sequence[Any]]] = []  # (spec, trade record)
-        for _, event in items:
-            if not isinstance(event, Market.BookChanged):
-                if isinstance(event, Market.Listed):
-                    self.markets.listed(connection, event)
-                continue
-            spec = None
-            for record in event.records:
-                if record[0] == TRADE:
-                    if spec is None:
-                        spec = directory[event.originator_id]
-                    trades.append((spec, record))
-        if not trades:
+        found = scan(items)
+        for event in found.listed:
+            self.markets.listed(connection, event)
+        if not found.trades:
             return
+        directory = self.markets.load(connection)
+        trades = [(directory[market_id], record) for market_id, record in found.trades]
         if len(self._positions) > _CACHE_ACCOUNTS:
             self._positions = {}
         held = self._positions

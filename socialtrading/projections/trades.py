@@ -12,9 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
-from socialtrading.domain.market import Market
 from socialtrading.engine.book import BUY
-from socialtrading.engine.records import TRADE
 from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import (
     Bulk,
@@ -22,6 +20,8 @@ from socialtrading.projections._common import (
     Spec,
     market_table,
     moment,
+    release_scan,
+    scan,
     spec_by_symbol,
 )
 from socialtrading.projections.rows import TradeRow
@@ -65,43 +65,45 @@ class TradesProjection(Projection):
         self._new = {}
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        found = scan(items)
+        for event in found.listed:
+            self.markets.listed(connection, event)
+        if not found.trades:
+            return
         directory = self.markets.load(connection)
-        rows: list[tuple[Any, ...]] = []
         new = self._new
-        for _, event in items:
-            if not isinstance(event, Market.BookChanged):
-                if isinstance(event, Market.Listed):
-                    self.markets.listed(connection, event)
-                continue
-            batch: list[tuple[Any, ...]] | None = None
-            for record in event.records:
-                if record[0] != TRADE:
-                    continue
-                if batch is None:
-                    spec = directory[event.originator_id]
-                    symbol = spec.symbol
-                    batch = new.setdefault(symbol, (spec, []))[1]
-                if record[7] == BUY:
-                    buyer, seller = record[8], record[9]
-                else:
-                    buyer, seller = record[9], record[8]
-                row = (
-                    symbol,
-                    record[1],
-                    record[3],
-                    record[4],
-                    record[5],
-                    record[6],
-                    record[7],
-                    buyer,
-                    seller,
-                    record[2],
-                )
-                rows.append(row)
-                batch.append(row)
+        rows: list[tuple[Any, ...]] = []
+        last_market = None
+        batch: list[tuple[Any, ...]] = []
+        symbol = ""
+        for market_id, record in found.trades:
+            if market_id != last_market:
+                spec = directory[market_id]
+                symbol = spec.symbol
+                batch = new.setdefault(symbol, (spec, []))[1]
+                last_market = market_id
+            if record[7] == BUY:
+                buyer, seller = record[8], record[9]
+            else:
+                buyer, seller = record[9], record[8]
+            row = (
+                symbol,
+                record[1],
+                record[3],
+                record[4],
+                record[5],
+                record[6],
+                record[7],
+                buyer,
+                seller,
+                record[2],
+            )
+            rows.append(row)
+            batch.append(row)
         _insert.run(connection, rows)
 
     def after_commit(self, items: Sequence[Item]) -> None:
+        release_scan(items)
         new, self._new = self._new, {}
         bus = self.bus
         if bus is None:

@@ -30,9 +30,10 @@ def book_depth(depth: int | None, maximum: int) -> int:
 
 async def read_book(info: Info, symbol: str, depth: int) -> OrderBook:
     """The book of a listed market, `depth` levels a side."""
+    services = info.context.services
 
     def query(connection: Connection) -> OrderBook | None:
-        if markets.market(connection, symbol) is None:
+        if not services.is_listed(connection, symbol):
             return None
         bids, asks = book.depth(connection, symbol, depth)
         return OrderBook(
@@ -41,7 +42,7 @@ async def read_book(info: Info, symbol: str, depth: int) -> OrderBook:
             asks=[Level.from_row(level) for level in asks],
         )
 
-    found = await info.context.services.read(query)
+    found = await services.read(query)
     if found is None:
         raise ApiError("UNKNOWN_MARKET", f"no market {symbol}")
     return found
@@ -70,16 +71,17 @@ class MarketQueries:
     async def trades(
         self, info: Info, market: str, first: int | None = None, after: str | None = None
     ) -> Page[Trade]:
-        size = page_size(first, info.context.services.settings.max_page_size)
+        services = info.context.services
+        size = page_size(first, services.settings.max_page_size)
         cursor = int_cursor(TRADE_CURSOR, after)
 
         def query(connection: Connection) -> list[Trade] | None:
-            if markets.market(connection, market) is None:
+            if not services.is_listed(connection, market):
                 return None
             rows = trades.trades_page(connection, market, first=size + 1, after=cursor)
             return [Trade.from_row(row) for row in rows]
 
-        rows = await info.context.services.read(query)
+        rows = await services.read(query)
         if rows is None:
             raise ApiError("UNKNOWN_MARKET", f"no market {market}")
         return paginate(rows, size, TRADE_CURSOR, lambda trade: trade.seq, lambda t: t)
@@ -102,7 +104,8 @@ class MarketQueries:
         if micros is None:
             names = ", ".join(candles.INTERVALS)
             raise ApiError("BAD_INTERVAL", f"`interval` is one of {names}")
-        size = page_size(first, info.context.services.settings.max_page_size)
+        services = info.context.services
+        size = page_size(first, services.settings.max_page_size)
         end = to or datetime.now(UTC)
         start = from_ or end - timedelta(microseconds=micros * 100)
         text = decode_cursor(CANDLE_CURSOR, after)
@@ -112,14 +115,14 @@ class MarketQueries:
             raise ApiError("BAD_CURSOR", "`after` is not a cursor this field gave out") from None
 
         def query(connection: Connection) -> list[Candle] | None:
-            if markets.market(connection, market) is None:
+            if not services.is_listed(connection, market):
                 return None
             rows = candles.candles_page(
                 connection, market, interval, start=start, end=end, first=size + 1, after=cursor
             )
             return [Candle.from_row(row) for row in rows]
 
-        rows = await info.context.services.read(query)
+        rows = await services.read(query)
         if rows is None:
             raise ApiError("UNKNOWN_MARKET", f"no market {market}")
         return paginate(rows, size, CANDLE_CURSOR, lambda c: c.start.isoformat(), lambda c: c)
