@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -141,10 +142,8 @@ def main() -> None:
         if args.store == "postgresql":
             with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
                 connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        elif args.workdir is None:
-            for path in workdir.iterdir():
-                path.unlink()
-            workdir.rmdir()
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

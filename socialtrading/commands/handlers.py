@@ -213,8 +213,12 @@ def _store_book(
     succeeded: type[Market.BookChanged],
     failed: type[Market.BookChanged],
     success_kind: str,
+    terms: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Post the ledger effects of `records`, store them as one market event, say the outcome."""
+    """Post the ledger effects of `records`, store them as one market event, say the outcome.
+
+    `terms` (a new order's) are stored only when the order is refused.
+    """
     ok = any(r[0] == success_kind and (order_id is None or r[3] == order_id) for r in records)
     postings = market.record(
         succeeded if ok else failed,
@@ -223,6 +227,7 @@ def _store_book(
         order_id,
         records,
         state.ledgers[market.symbol],
+        None if ok else terms,
     )
     state.touch(market)
     _post(state, market.symbol, postings)
@@ -466,6 +471,15 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
         Market.OrderAccepted,
         Market.OrderRejected,
         ACCEPTED,
+        {
+            "side": command.side,
+            "type": command.type,
+            "price": price,
+            "qty": lots,
+            "tif": command.time_in_force,
+            "post_only": command.post_only,
+            "stop_price": stop_price,
+        },
     )
 
 

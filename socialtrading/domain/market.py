@@ -61,6 +61,10 @@ class Market(Aggregate):
         actor: str
         order_id: str | None
         records: list[Any]
+        # The refused order's own terms (side, type, price, qty, tif, post_only, stop_price,
+        # in ticks and lots) on an OrderRejected event: its `rejected` record names only the
+        # order, so the audit trail and the read models would not know what was refused.
+        terms: dict[str, Any] | None = None
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Market)
@@ -198,6 +202,7 @@ class Market(Aggregate):
         order_id: str | None,
         records: list[Record],
         ledger: Ledger,
+        terms: dict[str, Any] | None = None,
     ) -> list[Posting]:
         """Store the records of one command, which the book has already applied.
 
@@ -212,6 +217,7 @@ class Market(Aggregate):
             actor=str(actor),
             order_id=order_id,
             records=records,
+            terms=terms,
             timestamp=to_datetime(self.book.ts),
         )
         return postings

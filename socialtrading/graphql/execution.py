@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -48,6 +50,7 @@ class _Plain(NamedTuple):
 
 
 _UNUSUAL = object()  # the short path does not apply: take the general way
+_SCALAR_VALUES = frozenset({str, int, bool, Decimal, datetime})  # surely not awaitable
 
 
 def _read(plain: _Plain, source: Any, is_awaitable: Callable[[Any], bool]) -> Any:
@@ -56,7 +59,9 @@ def _read(plain: _Plain, source: Any, is_awaitable: Callable[[Any], bool]) -> An
         value = plain.field.get_result(source, None, [], {})
         if value is None:
             return _UNUSUAL if plain.non_null else None
-        if value is Undefined or isinstance(value, Exception) or is_awaitable(value):
+        if type(value) not in _SCALAR_VALUES and (
+            value is Undefined or isinstance(value, Exception) or is_awaitable(value)
+        ):
             return _UNUSUAL
         coerced = plain.type.coerce_output_value(value)
     except Exception:  # the general way reports it

@@ -9,7 +9,8 @@ level. Market orders queued for an auction never appear in the levels.
 
 To know where each order rests, the projection keeps the live orders it may have to find:
 resting orders and pending stop orders (a stop rests only when triggered, maybe much later,
-and its side is known only from its `accepted` record). They live in memory and in
+and its side is known only from its `accepted` record; a new order rests, if at all, in the
+event that accepted it). They live in memory and in
 `book_orders`, keyed by (market, the sequence number of the order's acceptance) so that new
 rows append. Publishes `book:{symbol}` (the message is the symbol) after each commit that
 changed a market's levels.
@@ -161,6 +162,7 @@ class BookProjection(Projection):
                     self.markets.listed(connection, event)
                 continue
             symbol = directory[event.originator_id].symbol
+            entering: Sequence[Any] | None = None  # the `accepted` record of a new order
             for record in event.records:
                 kind = record[0]
                 if kind == TRADE:
@@ -168,7 +170,7 @@ class BookProjection(Projection):
                     for order_id in (record[5], record[6]):
                         order = tracked.get(order_id)
                         if order is None:
-                            continue  # a market order queued for an auction
+                            continue  # a taker not resting yet, or an auction market order
                         left = order[_OPEN] - qty
                         order[_OPEN] = left
                         if order[_STATE] == _RESTING:
@@ -183,16 +185,23 @@ class BookProjection(Projection):
                             order[_STATE] = _GONE
                             del tracked[order_id]
                 elif kind == ACCEPTED:
-                    state = _FLIGHT if record[14] is None else _STOP
-                    order = [symbol, record[1], record[5], record[7], record[8], state, False]
-                    tracked[record[3]] = order
-                    if state == _STOP:
-                        dirty[record[3]] = order
+                    if record[14] is None:
+                        # it rests (if at all) within this event, after its trades
+                        entering = record
+                    else:  # a stop order: it may rest much later, so remember its side
+                        order = [symbol, record[1], record[5], record[7], record[8], _STOP, False]
+                        tracked[record[3]] = dirty[record[3]] = order
                 elif kind == RESTED:
                     order_id = record[3]
-                    order = tracked[order_id]
                     price = record[4]
-                    if price is None:  # a market order queued for the auction: not in levels
+                    order = tracked.get(order_id)
+                    if order is None:
+                        if price is None:
+                            continue  # a market order queued for the auction: not in levels
+                        assert entering is not None and entering[3] == order_id, record
+                        order = [symbol, entering[1], entering[5], price, 0, _FLIGHT, False]
+                        tracked[order_id] = order
+                    if price is None:  # a triggered stop queued for the auction
                         order[_STATE] = _GONE
                         del tracked[order_id]
                     else:

@@ -14,9 +14,8 @@ Status rules (from the engine records of each market event, in order):
   FOK and market-order remainders, STP, unmatched auction market orders, a stop that could
   not enter). With quantity remaining (an STP decrement) the order stays live, smaller.
 - `expired`: EXPIRED. `amended`: the new price and open quantity; a re-queued order rests.
-- `rejected` for a new order creates the row as REJECTED with the reason. The record names
-  only the order, its account and the reason, so side, type and time in force are empty
-  strings and the quantities zero on such rows.
+- `rejected` for a new order creates the row as REJECTED with the reason; the order's side,
+  type, price, quantity and time in force come from the OrderRejected event's `terms`.
 
 `quantity` is filled + open while the order is live (amends and STP decrements change it);
 a cancel or expiry leaves it as it was. Prices are stored in ticks, quantities in lots, times
@@ -244,9 +243,29 @@ class OrdersProjection(Projection):
                     if record[3] == "new" and order_id is not None and order_id not in live:
                         account = intern(record[5] or "", record[5] or "")
                         ts = record[2]
-                        order = [position, common.REJECTED, None, 0, 0, 0, account, record[6], ts]
+                        # A refused order's terms travel on its event (older events lack them).
+                        terms = getattr(event, "terms", None) or {}
+                        order = [
+                            position,
+                            common.REJECTED,
+                            terms.get("price"),
+                            terms.get("qty", 0),
+                            0,
+                            0,
+                            account,
+                            record[6],
+                            ts,
+                        ]
                         new[order_id] = order
-                        fixed[order_id] = (symbol, "", "", "", False, None, ts)
+                        fixed[order_id] = (
+                            symbol,
+                            terms.get("side", ""),
+                            terms.get("type", ""),
+                            terms.get("tif", ""),
+                            bool(terms.get("post_only", False)),
+                            terms.get("stop_price"),
+                            ts,
+                        )
                     continue
                 if kind not in _ORDER_KINDS:
                     continue  # halted, resumed, auction_started, uncrossed

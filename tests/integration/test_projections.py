@@ -39,6 +39,8 @@ from tests.integration.projection_scenario import (
     Clock,
     Scenario,
     dump,
+    list_markets,
+    open_accounts,
     random_flow,
     run_scenario,
 )
@@ -173,7 +175,13 @@ def test_read_models_agree_with_the_writers_state(scenario: Scenario, read_engin
         assert (carol_bid.quantity, carol_bid.filled_quantity) == (Decimal("1.2"), Decimal("1.2"))
         alice_ask = orders[ids["alice_ask"]]  # re-priced to 99 and filled there
         assert alice_ask.price == Decimal(99)
-        assert orders[ids["eth_halted"]].side == ""
+        halted = orders[ids["eth_halted"]]  # refused: its terms come from the event
+        assert (halted.side, halted.type, halted.price, halted.quantity) == (
+            "buy",
+            "limit",
+            Decimal(20),
+            Decimal(1),
+        )
         stop = orders[ids["alice_stop"]]
         assert (stop.stop_price, stop.price, stop.type) == (Decimal(104), Decimal(106), "limit")
 
@@ -516,3 +524,30 @@ def test_orders_and_book_projections_need_no_reads_per_batch(
     event.remove(read_engine, "before_cursor_execute", _seen)
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert reads == [], reads
+
+
+def test_a_refused_order_is_listed_with_its_terms_and_reason(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    list_markets(scenario)
+    open_accounts(scenario, ("alice",))
+    refused = scenario.order("alice", "BTC-USD", "buy", "99.50", "5000")  # 497,500 USD > 100k
+    assert (refused.accepted, refused.code) == (False, "insufficient_funds")
+    assert refused.order_id is not None
+    runner = _runner(scenario.writer.store, read_engine)
+    runner.catch_up()
+    with read_engine.connect() as connection:
+        row = orders_by_ids(connection, [refused.order_id])[refused.order_id]
+        listed = orders_of(connection, str(scenario.accounts["alice"]), first=10)
+    assert (row.status, row.reason, row.side, row.type) == (
+        "REJECTED",
+        "insufficient_funds",
+        "buy",
+        "limit",
+    )
+    assert (row.price, row.quantity, row.filled_quantity) == (
+        Decimal("99.5"),
+        Decimal(5000),
+        Decimal(0),
+    )
+    assert [order.id for order in listed] == [refused.order_id]
