@@ -156,6 +156,26 @@ class BookProjection(Projection):
         dirty: dict[str, list[Any]] = {}  # orders whose row may change
         touched: set[tuple[str, str, int]] = set()  # levels that changed
 
+        def take(order_id: str, qty: int) -> None:
+            """Take `qty` off a tracked order (a fill, cancel or expiry) and off its level."""
+            order = tracked.get(order_id)
+            if order is None:
+                return
+            left = order[_OPEN] - qty
+            order[_OPEN] = left
+            if order[_STATE] == _RESTING:
+                key = (order[_MARKET], order[_SIDE], order[_PRICE])
+                level = levels[key]
+                level[0] -= qty
+                touched.add(key)
+                if not left:
+                    level[1] -= 1
+            dirty[order_id] = order
+            if not left:
+                order[_STATE] = _GONE
+                del tracked[order_id]
+
+        order: list[Any] | None
         for _, event in items:
             if not isinstance(event, Market.BookChanged):
                 if isinstance(event, Market.Listed):
@@ -168,22 +188,8 @@ class BookProjection(Projection):
                 if kind == TRADE:
                     qty = record[4]
                     for order_id in (record[5], record[6]):
-                        order = tracked.get(order_id)
-                        if order is None:
-                            continue  # a taker not resting yet, or an auction market order
-                        left = order[_OPEN] - qty
-                        order[_OPEN] = left
-                        if order[_STATE] == _RESTING:
-                            key = (order[_MARKET], order[_SIDE], order[_PRICE])
-                            level = levels[key]
-                            level[0] -= qty
-                            touched.add(key)
-                            if not left:
-                                level[1] -= 1
-                        dirty[order_id] = order
-                        if not left:
-                            order[_STATE] = _GONE
-                            del tracked[order_id]
+                        # None: a taker not resting yet, or an auction market order
+                        take(order_id, qty)
                 elif kind == ACCEPTED:
                     if record[14] is None:
                         # it rests (if at all) within this event, after its trades
@@ -218,24 +224,7 @@ class BookProjection(Projection):
                         touched.add(key)
                     dirty[order_id] = order
                 elif kind in _ENDS:
-                    order_id = record[3]
-                    order = tracked.get(order_id)
-                    if order is None:
-                        continue
-                    qty = record[4]
-                    left = order[_OPEN] - qty
-                    order[_OPEN] = left
-                    if order[_STATE] == _RESTING:
-                        key = (order[_MARKET], order[_SIDE], order[_PRICE])
-                        level = levels[key]
-                        level[0] -= qty
-                        touched.add(key)
-                        if not left:
-                            level[1] -= 1
-                    dirty[order_id] = order
-                    if not left:
-                        order[_STATE] = _GONE
-                        del tracked[order_id]
+                    take(record[3], record[4])
                 elif kind == AMENDED:
                     order_id = record[3]
                     order = tracked[order_id]
