@@ -27,7 +27,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from socialtrading.domain.market import Market
 from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, TRADE, UNCROSSED
-from socialtrading.projections.runner import metadata
+from socialtrading.projections.runner import Item, Projection, metadata
 from socialtrading.projections.types import DecimalText
 
 __all__ = [
@@ -295,6 +295,35 @@ _query_specs: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, Spec]]] = (
     weakref.WeakKeyDictionary()
 )
 _query_lock = threading.Lock()
+
+
+class TradeFedProjection(Projection):
+    """A read model fed by its batch's trades (found by the shared `scan`), keeping its own
+    copy of the market specs. Subclasses set `markets` and implement `apply_trades`."""
+
+    markets: MarketDirectory
+
+    def reset(self) -> None:
+        self.markets.reset()
+
+    def after_commit(self, items: Sequence[Item]) -> None:
+        release_scan(items)
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        found = scan(items)
+        for event in found.listed:
+            self.markets.listed(connection, event)
+        if found.trades:
+            self.apply_trades(connection, self.markets.load(connection), found.trades)
+
+    def apply_trades(
+        self,
+        connection: Connection,
+        directory: dict[UUID, Spec],
+        trades: list[tuple[UUID, Sequence[Any]]],
+    ) -> None:
+        """Apply the batch's trades: (market id, trade record) in log order."""
+        raise NotImplementedError
 
 
 def specs_by_symbol(

@@ -11,20 +11,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, select
 
 from socialtrading.projections._common import (
     MarketDirectory,
+    Spec,
+    TradeFedProjection,
     market_table,
     micros,
     moment,
-    release_scan,
-    scan,
     spec_by_symbol,
 )
 from socialtrading.projections.rows import CandleRow
-from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.runner import metadata, upsert
 
 INTERVALS: dict[str, int] = {  # name -> length in microseconds
     "1m": 60_000_000,
@@ -55,7 +56,7 @@ _START, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME, _TRADES = range(7)
 _WIDTHS = tuple(INTERVALS.items())
 
 
-class CandlesProjection(Projection):
+class CandlesProjection(TradeFedProjection):
     """Candles from the `trade` records of the market events."""
 
     name: ClassVar[str] = "candles"
@@ -67,22 +68,18 @@ class CandlesProjection(Projection):
         self._newest: dict[tuple[str, str], list[int]] = {}
 
     def reset(self) -> None:
-        self.markets.reset()
+        super().reset()
         self._newest = {}
 
-    def after_commit(self, items: Sequence[Item]) -> None:
-        release_scan(items)
-
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        found = scan(items)
-        for event in found.listed:
-            self.markets.listed(connection, event)
-        if not found.trades:
-            return
-        directory = self.markets.load(connection)
+    def apply_trades(
+        self,
+        connection: Connection,
+        directory: dict[UUID, Spec],
+        trades: list[tuple[UUID, Sequence[Any]]],
+    ) -> None:
         newest = self._newest
         changed: dict[tuple[str, str, int], list[int]] = {}
-        for market_id, record in found.trades:
+        for market_id, record in trades:
             symbol = directory[market_id].symbol
             ts, price, qty = record[2], record[3], record[4]
             for interval, width in _WIDTHS:

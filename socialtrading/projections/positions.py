@@ -23,21 +23,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
+from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
 from socialtrading.engine.book import BUY
 from socialtrading.projections._common import (
     MarketDirectory,
+    Spec,
+    TradeFedProjection,
     chunks,
     clean,
     market_table,
-    release_scan,
-    scan,
     specs_by_symbol,
 )
 from socialtrading.projections.rows import PositionRow
-from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.runner import metadata, upsert
 from socialtrading.projections.types import DecimalText
 
 positions_markets = market_table("positions_markets")
@@ -65,7 +66,7 @@ _CACHE_ACCOUNTS = 100_000
 _QTY, _COST, _REALIZED_UNITS, _FEE_UNITS, _REALIZED, _FEES, _UPDATED = range(7)
 
 
-class PositionsProjection(Projection):
+class PositionsProjection(TradeFedProjection):
     """Positions from the `trade` records of the market events."""
 
     name: ClassVar[str] = "positions"
@@ -77,26 +78,22 @@ class PositionsProjection(Projection):
         self._positions: dict[str, dict[str, list[Any]]] = {}
 
     def reset(self) -> None:
-        self.markets.reset()
+        super().reset()
         self._positions = {}
 
-    def after_commit(self, items: Sequence[Item]) -> None:
-        release_scan(items)
-
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        found = scan(items)
-        for event in found.listed:
-            self.markets.listed(connection, event)
-        if not found.trades:
-            return
-        directory = self.markets.load(connection)
-        trades = [(directory[market_id], record) for market_id, record in found.trades]
+    def apply_trades(
+        self,
+        connection: Connection,
+        directory: dict[UUID, Spec],
+        trades: list[tuple[UUID, Sequence[Any]]],
+    ) -> None:
+        priced = [(directory[market_id], record) for market_id, record in trades]
         if len(self._positions) > _CACHE_ACCOUNTS:
             self._positions = {}
         held = self._positions
-        self._read(connection, {a for _, r in trades for a in (r[8], r[9]) if a not in held})
+        self._read(connection, {a for _, r in priced for a in (r[8], r[9]) if a not in held})
         changed: dict[tuple[str, str], list[Any]] = {}
-        for spec, record in trades:
+        for spec, record in priced:
             ts, price, qty, taker_side = record[2], record[3], record[4], record[7]
             notional = price * qty
             taker_fee = notional * spec.taker_fee_bps // _BPS
@@ -115,7 +112,7 @@ class PositionsProjection(Projection):
                 position[_FEE_UNITS] += fee
                 position[_UPDATED] = ts
                 changed[(account, symbol)] = position
-        specs = {spec.symbol: spec for spec, _ in trades}
+        specs = {spec.symbol: spec for spec, _ in priced}
         rows = []
         for (account, symbol), position in changed.items():
             unit = specs[symbol].tick_size * specs[symbol].lot_size

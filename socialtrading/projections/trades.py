@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
@@ -18,14 +19,13 @@ from socialtrading.projections._common import (
     Bulk,
     MarketDirectory,
     Spec,
+    TradeFedProjection,
     market_table,
     moment,
-    release_scan,
-    scan,
     spec_by_symbol,
 )
 from socialtrading.projections.rows import TradeRow
-from socialtrading.projections.runner import Item, Projection, metadata
+from socialtrading.projections.runner import Item, metadata
 
 trades_markets = market_table("trades_markets")
 
@@ -49,7 +49,7 @@ trades = Table(
 _insert = Bulk(trades.insert(), [column.name for column in trades.columns])
 
 
-class TradesProjection(Projection):
+class TradesProjection(TradeFedProjection):
     """The tape, from the `trade` records of the market events."""
 
     name: ClassVar[str] = "trades"
@@ -61,22 +61,21 @@ class TradesProjection(Projection):
         self._new: dict[str, tuple[Spec, list[tuple[Any, ...]]]] = {}  # symbol -> new trades
 
     def reset(self) -> None:
-        self.markets.reset()
+        super().reset()
         self._new = {}
 
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        found = scan(items)
-        for event in found.listed:
-            self.markets.listed(connection, event)
-        if not found.trades:
-            return
-        directory = self.markets.load(connection)
+    def apply_trades(
+        self,
+        connection: Connection,
+        directory: dict[UUID, Spec],
+        executed: list[tuple[UUID, Sequence[Any]]],
+    ) -> None:
         new = self._new
         rows: list[tuple[Any, ...]] = []
         last_market = None
         batch: list[tuple[Any, ...]] = []
         symbol = ""
-        for market_id, record in found.trades:
+        for market_id, record in executed:
             if market_id != last_market:
                 spec = directory[market_id]
                 symbol = spec.symbol
@@ -103,7 +102,7 @@ class TradesProjection(Projection):
         _insert.run(connection, rows)
 
     def after_commit(self, items: Sequence[Item]) -> None:
-        release_scan(items)
+        super().after_commit(items)
         new, self._new = self._new, {}
         bus = self.bus
         if bus is None:
