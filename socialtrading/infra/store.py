@@ -8,11 +8,12 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.spec import MarketSpec
 from socialtrading.infra.settings import Settings, persistence_env
+from socialtrading.infra.transcoder import OrjsonTranscoder
 
 _SPEC_DECIMALS = ("tick_size", "lot_size", "min_qty", "max_qty", "max_notional", "reference_price")
 
@@ -46,6 +47,11 @@ class Exchange(Application[UUID]):
 
     name = "exchange"
     is_snapshotting_enabled = True
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
