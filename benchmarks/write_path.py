@@ -24,15 +24,12 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import (
     CancelOrder,
     Command,
@@ -43,7 +40,7 @@ from socialtrading.commands.models import (
     Side,
     TimeInForce,
 )
-from socialtrading.commands.writer import Writer
+from socialtrading.commands.writer import Ack, Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
@@ -131,27 +128,16 @@ def _order_commands(count: int, traders: int, seed: int) -> list[Command]:
 
 def _run(writer: Writer, commands: list[Command], in_flight: int) -> tuple[float, list[float]]:
     """Submit with at most `in_flight` unacknowledged; return elapsed and ack latencies."""
-    clock = time.perf_counter
-    count = len(commands)
-    submitted = [0.0] * count
-    acked = [0.0] * count
-    futures: list[Future[Outcome]] = []
-
-    def stamp(index: int) -> Callable[[Future[Outcome]], None]:
-        return lambda _: acked.__setitem__(index, clock())
-
-    began = clock()
+    acks: list[Ack] = []
+    began = time.perf_counter()
     for index, command in enumerate(commands):
         if index >= in_flight:
-            futures[index - in_flight].result()
-        submitted[index] = clock()
-        future = writer.submit(command)
-        future.add_done_callback(stamp(index))
-        futures.append(future)
-    for future in futures[-in_flight:]:
-        future.result()
-    elapsed = clock() - began
-    return elapsed, [done - start for start, done in zip(submitted, acked, strict=True)]
+            acks[index - in_flight].result()
+        acks.append(writer.submit(command))
+    for ack in acks[-in_flight:]:
+        ack.result()
+    elapsed = time.perf_counter() - began
+    return elapsed, [ack.acknowledged - ack.submitted for ack in acks]
 
 
 def _raw_rows_per_sec(settings: Settings, rows: int, payload: bytes) -> float:

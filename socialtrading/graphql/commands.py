@@ -42,7 +42,7 @@ async def execute(context: Context, build: Callable[[], Command]) -> Outcome | R
     services = context.services
     try:
         outcome = await asyncio.wait_for(
-            asyncio.wrap_future(services.writer.submit(command)), WRITER_TIMEOUT_SECONDS
+            services.writer.submit(command).wait_async(), WRITER_TIMEOUT_SECONDS
         )
     except DomainError as error:
         return Rejection(code=error.code, message=error.message)

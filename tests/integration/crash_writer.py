@@ -22,7 +22,6 @@ import random
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from decimal import Decimal
 
 from socialtrading.commands.handlers import Outcome
@@ -35,7 +34,7 @@ from socialtrading.commands.models import (
     RegisterTrader,
     Withdraw,
 )
-from socialtrading.commands.writer import Writer
+from socialtrading.commands.writer import Ack, Writer
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.infra.settings import Settings
@@ -141,7 +140,7 @@ def main(argv: list[str]) -> int:
     lock = threading.Lock()
     slots = threading.BoundedSemaphore(IN_FLIGHT)
 
-    def report(command: Command, future: Future[Outcome]) -> None:
+    def report(command: Command, future: Ack) -> None:
         who = f"{command.actor} {command.command_id}"
         try:
             outcome = future.result()
@@ -160,8 +159,8 @@ def main(argv: list[str]) -> int:
         future.exception(60)
         report(command, future)
 
-    def done(command: Command) -> Callable[[Future[Outcome]], None]:
-        def callback(future: Future[Outcome]) -> None:
+    def done(command: Command) -> Callable[[Ack], None]:
+        def callback(future: Ack) -> None:
             try:
                 report(command, future)
             finally:

@@ -26,7 +26,6 @@ import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -64,7 +63,7 @@ from socialtrading.commands.models import (
     Uncross,
     Withdraw,
 )
-from socialtrading.commands.writer import CommitFailed, Writer
+from socialtrading.commands.writer import Ack, CommitFailed, Writer
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, order_id
 from socialtrading.infra.settings import Settings
@@ -453,7 +452,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _run(self, commands: list[Command]) -> list[Outcome | InvalidCommand]:
         """Submit every command at once (so they may share batches), wait, book the results."""
-        futures: list[Future[Outcome]] = [self.writer.submit(c) for c in commands]
+        futures: list[Ack] = [self.writer.submit(c) for c in commands]
         results: list[Outcome | InvalidCommand] = []
         booked: set[tuple[UUID, str]] = set()
         for command, future in zip(commands, futures, strict=True):
