@@ -85,6 +85,7 @@ class State:
     demo_funding: bool = False
     accounts: dict[UUID, Account] = field(default_factory=dict)
     by_text: dict[str, Account] = field(default_factory=dict)  # str(account id) -> account
+    texts: dict[UUID, str] = field(default_factory=dict)  # account id -> str(account id)
     markets: dict[str, Market] = field(default_factory=dict)  # symbol -> market
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # symbol -> ledger
     outcomes: dict[tuple[UUID, str], Outcome] = field(default_factory=dict)
@@ -93,7 +94,13 @@ class State:
     def add_account(self, account: Account) -> None:
         """Index an account (new or loaded)."""
         self.accounts[account.id] = account
-        self.by_text[str(account.id)] = account
+        text = str(account.id)  # rendered once: events and records carry ids as text
+        self.by_text[text] = account
+        self.texts[account.id] = text
+
+    def text(self, actor: UUID) -> str:
+        """`str(actor)`, without rendering a known account's id again."""
+        return self.texts.get(actor) or str(actor)
 
     def add_market(self, market: Market) -> None:
         """Index a market (new or loaded)."""
@@ -222,7 +229,7 @@ def _store_book(
     ok = any(r[0] == success_kind and (order_id is None or r[3] == order_id) for r in records)
     postings = market.record(
         succeeded if ok else failed,
-        actor,
+        state.text(actor),
         command_id,
         order_id,
         records,
@@ -433,7 +440,7 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
     if order_id in market.terms:
         raise InvalidCommand("duplicate_order", "this command's order is live already")
     book = market.book
-    owner = str(account.id)
+    owner = state.texts[account.id]
     if command.type == MARKET and command.side == BUY:
         # A market buy pays at most reference + collar: that bounds its reservation.
         reference = book.reference_price()
@@ -489,7 +496,7 @@ def cancel_order(state: State, command: CancelOrder, ts: int) -> Outcome:
     market = state.market_of_order(command.order_id)
     if market is None:
         raise InvalidCommand("unknown_order", f"no live order {command.order_id}")
-    records = market.book.cancel(ts, command.order_id, str(account.id))
+    records = market.book.cancel(ts, command.order_id, state.texts[account.id])
     return _store_book(
         state,
         market,
@@ -514,7 +521,7 @@ def amend_order(state: State, command: AmendOrder, ts: int) -> Outcome:
     lots = _lots(spec, command.quantity)
     book = market.book
     order = book.order(command.order_id)
-    owner = str(account.id)
+    owner = state.texts[account.id]
     records: list[Record] | None = None
     if order is not None and order.account == owner and order.price is not None:
         ledger = state.ledgers[market.symbol]

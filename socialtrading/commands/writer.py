@@ -372,7 +372,14 @@ class Writer:
             return
         taken = []
         for aggregate in aggregates:
-            if aggregate.version - self._snapshot_at.get(aggregate.id, 0) >= self.snapshot_interval:
+            due = self.snapshot_interval
+            if isinstance(aggregate, Market):
+                # A market's snapshot holds its whole book, so it costs O(live orders). Taken
+                # after at least half as many events as the book has live orders, it costs
+                # each event O(1) (two orders' worth) however big the book grows, and a
+                # restart replays no more events than half the orders the snapshot holds.
+                due = max(due, aggregate.book.live_count() // 2)
+            if aggregate.version - self._snapshot_at.get(aggregate.id, 0) >= due:
                 taken.append(snapshot_class.take(aggregate))
                 self._snapshot_at[aggregate.id] = aggregate.version
         if taken:

@@ -197,7 +197,7 @@ class Market(Aggregate):
     def record(
         self,
         event: type[BookChanged],
-        actor: UUID,
+        actor: str,
         command_id: str,
         order_id: str | None,
         records: list[Record],
@@ -214,7 +214,7 @@ class Market(Aggregate):
         self.trigger_event(
             event,
             command_id=command_id,
-            actor=str(actor),
+            actor=actor,
             order_id=order_id,
             records=records,
             terms=terms,

@@ -298,6 +298,10 @@ class OrderBook:
         """A live order by id (resting, pending stop or queued for an auction)."""
         return self._orders.get(order_id)
 
+    def live_count(self) -> int:
+        """How many orders are live (resting, pending stops, queued for an auction)."""
+        return len(self._orders)
+
     def resting_orders(self) -> Iterator[Order]:
         """Resting orders: bids best first, then asks best first, FIFO within a level."""
         for price in reversed(self._bids.keys()):

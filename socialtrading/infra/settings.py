@@ -31,7 +31,11 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="Longest time (ms) a batch stays open while commands flow"
     )
     snapshot_interval: int = Field(
-        default=500, ge=1, description="Snapshot an aggregate every this many events"
+        default=500,
+        ge=1,
+        description=(
+            "Snapshot an aggregate every this many events (a market: at least half its live orders)"
+        ),
     )
     demo_funding: bool = Field(
         default=False, description="Let traders credit themselves and grant KYC 1 on sign-up"

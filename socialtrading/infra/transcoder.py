@@ -15,10 +15,18 @@ transcoding is kept only to read values the library wrote.
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoding,
+    TranscodingNotRegisteredError,
+)
 
 # datetimes and dataclasses go through the registered transcodings, not orjson's own forms;
 # non-string keys become strings, as the standard library writes them.
@@ -33,6 +41,28 @@ _MARK = b'"_type_"'
 
 class OrjsonTranscoder(JSONTranscoder):
     """`JSONTranscoder`'s format, encoded and decoded with orjson."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Decimals and datetimes are most of the values orjson hands back (every event's
+        # timestamp, every ledger amount): while the library's own transcodings are the ones
+        # registered for them, they are written inline, without the lookups.
+        self._inline: dict[type, str] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        inline = {Decimal: DecimalAsStr, datetime: DatetimeAsISO}.get(transcoding.type)
+        if inline is not None and type(transcoding) is inline:
+            self._inline[transcoding.type] = transcoding.name
+        else:
+            self._inline.pop(transcoding.type, None)
+
+    def _encode_obj(self, o: Any) -> dict[str, Any]:
+        kind = type(o)
+        name = self._inline.get(kind)
+        if name is not None:
+            return {"_type_": name, "_data_": str(o) if kind is Decimal else o.isoformat()}
+        return super()._encode_obj(o)
 
     def encode(self, obj: Any) -> bytes:
         try:

@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
     JSONTranscoder,
+    Transcoding,
     TranscodingNotRegisteredError,
     UUIDAsHex,
 )
@@ -131,3 +132,24 @@ def test_no_event_carries_a_uuid_value() -> None:
             if typing.get_origin(hint) is typing.ClassVar:
                 continue  # not stored
             assert "UUID" not in repr(hint), f"{cls.__qualname__}.{name}: {hint!r}"
+
+
+def test_a_custom_transcoding_for_decimal_replaces_the_inline_one() -> None:
+    class DecimalAsTuple(Transcoding):
+        type = Decimal
+        name = "decimal_tuple"
+
+        def encode(self, obj: Decimal) -> list[Any]:
+            sign, digits, exponent = obj.as_tuple()
+            return [sign, list(digits), exponent]
+
+        def decode(self, data: list[Any]) -> Decimal:
+            return Decimal((data[0], tuple(data[1]), data[2]))
+
+    ours = OrjsonTranscoder()
+    ours.register(DecimalAsStr())
+    assert ours.encode({"x": Decimal("1.5")}) == b'{"x":{"_type_":"decimal_str","_data_":"1.5"}}'
+    ours.register(DecimalAsTuple())
+    encoded = ours.encode({"x": Decimal("1.5")})
+    assert encoded == b'{"x":{"_type_":"decimal_tuple","_data_":[0,[1,5],-1]}}'
+    assert ours.decode(encoded) == {"x": Decimal("1.5")}

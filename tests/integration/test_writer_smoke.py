@@ -80,3 +80,52 @@ def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
     )
     assert again == bought  # the first outcome, and nothing changed
     assert restarted.state.accounts[alice].available("BTC") == 1
+
+
+def test_a_market_is_snapshotted_after_at_least_half_its_live_orders_in_events(
+    make_writer: Callable[..., Writer],
+) -> None:
+    """A market's snapshot holds its whole book, so with an interval of 5 a growing book is
+    snapshotted after max(5, live orders // 2) events; an account every 5; a restart from
+    the snapshots restores the same state."""
+    writer = make_writer(snapshot_interval=5)
+    listed = writer.execute(
+        ListMarket(
+            command_id="m",
+            actor=SYSTEM_ACTOR,
+            symbol="BTC-USD",
+            tick_size=Decimal("0.01"),
+            lot_size=Decimal("0.0001"),
+            maker_fee_bps=0,
+            taker_fee_bps=0,
+        )
+    )
+    alice = writer.execute(RegisterTrader(command_id="r", handle="alice")).account_id
+    assert alice is not None and listed.accepted
+    writer.execute(
+        Deposit(command_id="d", actor=alice, account=alice, asset="USD", amount=Decimal("1e6"))
+    )
+    for n in range(29):  # market versions 2..30, each with one more resting order
+        writer.execute(
+            PlaceOrder(
+                command_id=f"o{n}",
+                actor=alice,
+                market="BTC-USD",
+                side="buy",
+                price=Decimal(100 + n),
+                quantity=Decimal("0.01"),
+            )
+        )
+    market = writer.state.markets["BTC-USD"]
+    account = writer.state.accounts[alice]
+    assert market.book.live_count() == 29 and market.version == 30
+    snapshots = writer.store.snapshots
+    assert snapshots is not None
+    # v5: 4 live, due 5; v10: 9 live, due 5; v18: 17 live, due 8; the next is due at v35
+    assert [s.originator_version for s in snapshots.get(market.id)] == [5, 10, 18]
+    assert [s.originator_version for s in snapshots.get(alice)] == [5, 10, 15, 20, 25, 30]
+    book = market.book.snapshot()
+    writer.stop()
+    restarted = make_writer()
+    assert restarted.state.markets["BTC-USD"].book.snapshot() == book
+    assert restarted.state.accounts[alice].available("USD") == account.available("USD")

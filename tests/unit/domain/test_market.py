@@ -44,7 +44,7 @@ def store(
 ) -> list[Posting]:
     """Record one command's records as `event` (the book has run the command already)."""
     return market.record(
-        event, SYSTEM_ACTOR, f"c{market.book.seq}", order_id, records, market.ledger("fees")
+        event, str(SYSTEM_ACTOR), f"c{market.book.seq}", order_id, records, market.ledger("fees")
     )
 
 
