@@ -42,6 +42,7 @@ from socialtrading.commands.models import (
 )
 from socialtrading.commands.writer import Ack, Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
+from socialtrading.infra.collector import tune_collector
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
 
@@ -206,6 +207,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
+    tune_collector()  # as the server does
     workdir = Path(tempfile.mkdtemp(prefix="write_path_"))
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     if args.store == "sqlite":

@@ -90,8 +90,10 @@ def serve(
     import uvicorn
 
     from socialtrading.infra.app import create_app
+    from socialtrading.infra.collector import tune_collector
     from socialtrading.infra.settings import Settings
 
+    tune_collector()
     uvicorn.run(
         create_app(Settings(), demo=demo),
         host=host,
