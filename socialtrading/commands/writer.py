@@ -306,13 +306,10 @@ class Writer:
                     aggregate.flush(ts)
             started = time.perf_counter()
             # What Application.save does, less the Recording and Notification objects per
-            # event it builds and we never read: one insert_events call, one transaction.
+            # event it builds and we never read: one insert, one transaction.
             events = [event for aggregate in touched for event in aggregate.collect_events()]
             to_stored = self.store.mapper.to_stored_event
-            stored = (
-                self.store.recorder.insert_events([to_stored(e) for e in events]) if events else []
-            )
-            positions = stored or []
+            last = self.store.append([to_stored(e) for e in events]) if events else 0
             commit_seconds = time.perf_counter() - started
             self.stats.commit_seconds += commit_seconds
         except Exception as error:
@@ -323,11 +320,10 @@ class Writer:
             self._observe([(ack.command, failure) for ack in batch], 0.0)
             self.state = self._reload()
             return
-        if positions:
-            position = positions[-1]
+        if last:
             for outcome in fresh.values():
                 if outcome.stored:
-                    outcome.position = position
+                    outcome.position = last
         state.outcomes.update(fresh)
         self.stats.batches += 1
         self.stats.commands += len(batch)
@@ -335,10 +331,9 @@ class Writer:
         self.stats.last_batch_size = len(batch)
         self._acknowledge(batch, results)
         self._snapshot(touched)
-        if positions:
-            position = positions[-1]
+        if last:
             for listener in self._listeners:
-                listener(position)
+                listener(last)
         if self._observers:
             self._observe(
                 [(ack.command, result) for ack, result in zip(batch, results, strict=True)],

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoder, Transcoding
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.spec import MarketSpec
@@ -48,6 +51,24 @@ class Exchange(Application[UUID]):
     name = "exchange"
     is_snapshotting_enabled = True
 
+    def append(self, stored_events: Sequence[StoredEvent]) -> int:
+        """Insert events in one transaction; return the last one's notification id.
+
+        On PostgreSQL the library inserts with `unnest` over an array of composite values,
+        which psycopg builds in Python, value by value: profiled, about 40% of the writer's
+        time. A binary COPY (built by psycopg's C extension) stores the same rows under the
+        same guarantees: the table lock that makes commit order the notification order, and
+        the NOTIFY that wakes listeners.
+        """
+        if not stored_events:
+            raise ValueError("nothing to append")
+        recorder = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            return _copy_events(recorder, stored_events)
+        ids = recorder.insert_events(stored_events)
+        assert ids, "the recorder returned no notification ids"
+        return ids[-1]
+
     def construct_transcoder(self) -> Transcoder:
         transcoder = OrjsonTranscoder()
         self.register_transcodings(transcoder)
@@ -56,6 +77,35 @@ class Exchange(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(OrderBookAsDict())
+
+
+def _copy_events(
+    recorder: PostgresApplicationRecorder, stored_events: Sequence[StoredEvent]
+) -> int:
+    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+    copy_in = sql.SQL(
+        "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+    ).format(table)
+    last = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
+    id_type = recorder.datastore.originator_id_type
+    with (
+        recorder.datastore.get_connection() as connection,
+        connection.transaction(),
+        connection.cursor() as cursor,
+    ):
+        for statement in recorder.lock_table_statements:
+            cursor.execute(statement)
+        cursor.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
+        with cursor.copy(copy_in) as copy:
+            copy.set_types([id_type, "int8", "text", "bytea"])
+            for event in stored_events:
+                copy.write_row(
+                    (event.originator_id, event.originator_version, event.topic, event.state)
+                )
+        # The table is locked until commit: the newest id is this batch's last.
+        row = cursor.execute(last).fetchone()
+    assert row is not None and row["last"] is not None
+    return int(row["last"])
 
 
 def open_store(settings: Settings) -> Exchange:

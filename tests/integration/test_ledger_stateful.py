@@ -614,7 +614,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 return select(*args, **kwargs)
 
             with (
-                mock.patch.object(recorder, "insert_events", side_effect=RuntimeError("disk full")),
+                mock.patch.object(self.store, "append", side_effect=RuntimeError("disk full")),
                 mock.patch.object(recorder, "select_notifications", side_effect=flaky_select),
             ):
                 futures = [self.writer.submit(self._command(intent)) for intent in batch]
