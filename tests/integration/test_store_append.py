@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -11,7 +11,7 @@ from eventsourcing.persistence import StoredEvent
 from socialtrading.infra.store import Exchange
 
 
-def _event(originator: object, version: int, state: bytes = b"{}") -> StoredEvent:
+def _event(originator: UUID, version: int, state: bytes = b"{}") -> StoredEvent:
     return StoredEvent(
         originator_id=originator, originator_version=version, topic="t:Event", state=state
     )
