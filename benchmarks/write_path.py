@@ -10,6 +10,8 @@ sequencer with up to --in-flight commands waiting. Commands are built before the
 - orders_per_sec: order commands (place and cancel) acknowledged per second
 - events_per_sec: events stored per second; events_per_order
 - ack_p50_ms, ack_p99_ms: submit -> acknowledgement latency
+- writer_cpu_us_per_order: the writer thread's CPU time per order (steadier than wall time
+  on a shared machine)
 - raw_rows_per_sec: plain INSERTs of event-shaped rows, 100 per transaction, into a scratch
   table on the same store, measured in the same run; ratio = events_per_sec / raw_rows_per_sec
 """
@@ -229,7 +231,9 @@ def main() -> None:
         orders = _order_commands(args.orders, args.traders, args.seed)
         events_before = writer.stats.events
         batches_before = writer.stats.batches
+        cpu_before = writer.cpu_seconds()
         elapsed, latencies = _run(writer, orders, args.in_flight)
+        writer_cpu = writer.cpu_seconds() - cpu_before
         events = writer.stats.events - events_before
         batches = writer.stats.batches - batches_before
         trades = sum(market.book.seq for market in writer.state.markets.values())
@@ -248,6 +252,7 @@ def main() -> None:
             "ack_p99_ms": _percentile(latencies, 0.99),
             "raw_rows_per_sec": round(raw),
             "ratio": round(events / elapsed / raw, 3),
+            "writer_cpu_us_per_order": round(writer_cpu / len(orders) * 1e6, 1),
             "engine_records": trades,
         }
         print(json.dumps(result))

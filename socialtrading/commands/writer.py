@@ -223,6 +223,13 @@ class Writer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def cpu_seconds(self) -> float:
+        """CPU time the writer thread has used so far (0.0 when it is not running)."""
+        thread = self._thread
+        if thread is None or thread.ident is None:
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """Call `listener(max_notification_id)` after each commit (from the writer thread)."""
         self._listeners.append(listener)

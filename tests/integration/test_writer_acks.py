@@ -39,6 +39,10 @@ def test_a_burst_is_acknowledged_after_commit_with_each_outcome(
     assert all(0 < outcome.position <= head for outcome in outcomes)
     assert writer.state.accounts[account_id("alice")].available("USD") == sum(range(1, 201))
     assert writer.stats.batches < 200  # they shared batches
+    used = writer.cpu_seconds()
+    assert used > 0
+    writer.stop()
+    assert writer.cpu_seconds() == 0.0  # not running
 
 
 def test_callbacks_run_once_from_the_writer_and_a_failing_one_stops_nothing(
