@@ -436,7 +436,7 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
     lots = _lots(spec, command.quantity)
     assert lots is not None
     expire_ts = to_micros(command.expires_at) if command.expires_at is not None else None
-    order_id = make_order_id(command.actor, command.command_id)
+    order_id = make_order_id(state.texts[account.id], command.command_id)
     if order_id in market.terms:
         raise InvalidCommand("duplicate_order", "this command's order is live already")
     book = market.book

@@ -104,11 +104,20 @@ class Account(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Account)
-            for entry in self.entries:
-                balance = aggregate._balance(entry[3])
-                balance[0] += Decimal(entry[4])
-                balance[1] += Decimal(entry[5])
-            # Live, these entries were pending; now they are part of the recorded balances.
+            if aggregate._pending and len(aggregate._pending) == len(self.entries):
+                # Live (`flush`): these entries are the pending ones, already summed per
+                # asset as they were posted, so the sums are added instead of re-reading
+                # every entry's text.
+                for asset, (available, reserved) in aggregate._delta.items():
+                    balance = aggregate._balance(asset)
+                    balance[0] += available
+                    balance[1] += reserved
+            else:  # read from the store
+                for entry in self.entries:
+                    balance = aggregate._balance(entry[3])
+                    balance[0] += Decimal(entry[4])
+                    balance[1] += Decimal(entry[5])
+            # Now they are part of the recorded balances.
             aggregate._pending = []
             aggregate._delta = {}
 

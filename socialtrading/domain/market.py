@@ -19,6 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from socialtrading.domain.events import trigger
 from socialtrading.domain.settlement import Ledger, Posting, Terms
 from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import OrderBook
@@ -211,14 +212,17 @@ class Market(Aggregate):
         """
         postings = ledger.postings(records, self.terms)
         self._prune_terms(records)
-        self.trigger_event(
+        trigger(
+            self,
             event,
-            command_id=command_id,
-            actor=actor,
-            order_id=order_id,
-            records=records,
-            terms=terms,
-            timestamp=to_datetime(self.book.ts),
+            {
+                "timestamp": to_datetime(self.book.ts),
+                "command_id": command_id,
+                "actor": actor,
+                "order_id": order_id,
+                "records": records,
+                "terms": terms,
+            },
         )
         return postings
 

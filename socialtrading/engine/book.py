@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sortedcontainers import SortedDict
@@ -184,7 +185,7 @@ class Order:
 
     def to_list(self) -> list[Any]:
         """The order as a JSON-ready list (the snapshot format)."""
-        return [getattr(self, name) for name in _ORDER_FIELDS]
+        return list(_order_values(self))
 
     @classmethod
     def from_list(cls, values: list[Any]) -> Order:
@@ -213,6 +214,7 @@ _ORDER_FIELDS = (
     "priority",
     "state",
 )
+_order_values = attrgetter(*_ORDER_FIELDS)
 
 
 class _Level:
