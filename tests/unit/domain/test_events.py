@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import Mapper
@@ -22,7 +24,7 @@ def _market() -> Market:
     return Market.create(market_id("BTC-USD"), SPEC, "BTC", "USD", 5, 10, SYSTEM_ACTOR, "l", 1)
 
 
-def _mapper() -> Mapper:
+def _mapper() -> Mapper[UUID]:
     store = Exchange(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     return Mapper(transcoder=store.mapper.transcoder)
 
@@ -67,6 +69,7 @@ def test_market_record_stores_what_trigger_event_would(refused: bool) -> None:
     # and an aggregate rebuilt from our stored events is the same market
     rebuilt = None
     for stored in stored_ours:
-        rebuilt = mapper.to_domain_event(stored).mutate(rebuilt)
+        event: Any = mapper.to_domain_event(stored)
+        rebuilt = event.mutate(rebuilt)
     assert isinstance(rebuilt, Market)
     assert rebuilt.book.snapshot() == ours.book.snapshot() == theirs.book.snapshot()
