@@ -89,7 +89,9 @@ class State:
     markets: dict[str, Market] = field(default_factory=dict)  # symbol -> market
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # symbol -> ledger
     outcomes: dict[tuple[UUID, str], Outcome] = field(default_factory=dict)
-    touched: dict[UUID, Aggregate] = field(default_factory=dict)
+    # the aggregates the current batch changed, in the order first changed (keyed by object
+    # identity: hashing an aggregate's UUID id runs Python code, several times per command)
+    touched: dict[int, Aggregate] = field(default_factory=dict)
 
     def add_account(self, account: Account) -> None:
         """Index an account (new or loaded)."""
@@ -109,7 +111,7 @@ class State:
 
     def touch(self, aggregate: Aggregate) -> None:
         """Mark an aggregate as changed by the current batch."""
-        self.touched[aggregate.id] = aggregate
+        self.touched[id(aggregate)] = aggregate
 
     def market_of_order(self, order_id: str) -> Market | None:
         """The market holding a live order, if any."""
@@ -183,13 +185,11 @@ def _lots(spec: MarketSpec, value: Decimal | None) -> int | None:
 
 def _post(state: State, symbol: str, postings: Sequence[Posting]) -> None:
     accounts = state.by_text
-    posted: dict[str, Account] = {}
+    touched = state.touched
     for account_text, kind, reference, asset, available, reserved in postings:
-        account = posted.get(account_text) or accounts[account_text]
+        account = accounts[account_text]
         account.post(kind, symbol, reference, asset, available, reserved)
-        posted[account_text] = account
-    for account in posted.values():
-        state.touch(account)
+        touched[id(account)] = account
 
 
 def book_outcome(

@@ -243,6 +243,8 @@ class Account(Aggregate):
         pending[0] += available
         pending[1] += reserved
         self._pending.append((kind, market, reference, asset, available, reserved))
+        if available >= 0 and reserved >= 0:
+            return  # nothing decreased: balances that were not negative are still not
         recorded = self.balances.get(asset)
         now_available, now_reserved = (
             pending if recorded is None else (recorded[0] + pending[0], recorded[1] + pending[1])
