@@ -10,7 +10,7 @@ from uuid import UUID
 
 import strawberry
 
-from socialtrading.commands.models import Deposit, GrantRole, RegisterTrader, VerifyKyc
+from socialtrading.commands.models import Deposit, GrantRole, RegisterTrader, VerifyKyc, Withdraw
 from socialtrading.domain.account import ADMIN
 from socialtrading.graphql.accounts.types import Account, Balance, Role
 from socialtrading.graphql.commands import execute, new_command_id
@@ -34,6 +34,11 @@ class DepositSuccess:
 
 
 @strawberry.type
+class WithdrawSuccess:
+    balance: Balance
+
+
+@strawberry.type
 class VerifyKycSuccess:
     account: Account
 
@@ -45,6 +50,7 @@ class GrantRoleSuccess:
 
 RegisterResult = Annotated[RegisterSuccess | Rejection, strawberry.union("RegisterResult")]
 DepositResult = Annotated[DepositSuccess | Rejection, strawberry.union("DepositResult")]
+WithdrawResult = Annotated[WithdrawSuccess | Rejection, strawberry.union("WithdrawResult")]
 VerifyKycResult = Annotated[VerifyKycSuccess | Rejection, strawberry.union("VerifyKycResult")]
 GrantRoleResult = Annotated[GrantRoleSuccess | Rejection, strawberry.union("GrantRoleResult")]
 
@@ -139,6 +145,28 @@ class AccountMutations:
             Balance(asset=asset, available=amount, reserved=Decimal(0)),  # the read models lag
         )
         return DepositSuccess(balance=balance)
+
+    @strawberry.mutation(
+        extensions=guarded(IsAuthenticated),
+        description=(
+            "Take funds out of your own account: refused (insufficient_funds) beyond what is "
+            "available, that is, not reserved for open orders; needs a verified KYC level"
+        ),
+    )
+    async def withdraw(self, info: Info, asset: str, amount: Decimal) -> WithdrawResult:
+        actor = await info.context.actor()
+        outcome = await execute(
+            info.context,
+            lambda: Withdraw(command_id=new_command_id(), actor=actor, asset=asset, amount=amount),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        rows = await load_fresh(info.context.loaders.balances, str(actor))
+        balance = next(
+            (Balance.from_row(row) for row in rows if row.asset == asset),
+            Balance(asset=asset, available=Decimal(0), reserved=Decimal(0)),
+        )
+        return WithdrawSuccess(balance=balance)
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated, IsAdmin),
