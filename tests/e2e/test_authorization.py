@@ -138,3 +138,31 @@ def test_websockets_need_a_valid_token_for_private_feeds(server: Server) -> None
     with pytest.raises(ConnectionClosed) as closed, server.ws("forged"):
         pass
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+ISSUE_TOKEN = """
+mutation { issueToken {
+  __typename
+  ... on IssueTokenSuccess { token }
+  ... on Rejection { code message }
+} }
+"""
+
+
+def test_a_trader_issues_another_token_and_both_work(server: Server) -> None:
+    alice_id, first = register(server, "alice")
+    issued = server.gql(ISSUE_TOKEN, token=first)["issueToken"]
+    assert issued["__typename"] == "IssueTokenSuccess", issued
+    second = issued["token"]
+    assert second != first
+    for token in (first, second):
+        me = server.gql(ME, token=token)["me"]
+        assert me["id"] == alice_id and me["handle"] == "alice"
+    deposit(server, second, "USD", "5")
+    assert balances(server, first) == {"USD": ("5", "0")}
+    refused = server.gql(ISSUE_TOKEN, token="")["issueToken"]
+    assert refused == {
+        "__typename": "Rejection",
+        "code": "unauthenticated",
+        "message": refused["message"],
+    }

@@ -10,7 +10,14 @@ from uuid import UUID
 
 import strawberry
 
-from socialtrading.commands.models import Deposit, GrantRole, RegisterTrader, VerifyKyc, Withdraw
+from socialtrading.commands.models import (
+    Deposit,
+    GrantRole,
+    IssueToken,
+    RegisterTrader,
+    VerifyKyc,
+    Withdraw,
+)
 from socialtrading.domain.account import ADMIN
 from socialtrading.graphql.accounts.types import Account, Balance, Role
 from socialtrading.graphql.commands import execute, new_command_id
@@ -34,6 +41,13 @@ class DepositSuccess:
 
 
 @strawberry.type
+class IssueTokenSuccess:
+    token: str = strawberry.field(
+        description="The new API token, shown this once; earlier tokens stay valid"
+    )
+
+
+@strawberry.type
 class WithdrawSuccess:
     balance: Balance
 
@@ -50,6 +64,7 @@ class GrantRoleSuccess:
 
 RegisterResult = Annotated[RegisterSuccess | Rejection, strawberry.union("RegisterResult")]
 DepositResult = Annotated[DepositSuccess | Rejection, strawberry.union("DepositResult")]
+IssueTokenResult = Annotated[IssueTokenSuccess | Rejection, strawberry.union("IssueTokenResult")]
 WithdrawResult = Annotated[WithdrawSuccess | Rejection, strawberry.union("WithdrawResult")]
 VerifyKycResult = Annotated[VerifyKycSuccess | Rejection, strawberry.union("VerifyKycResult")]
 GrantRoleResult = Annotated[GrantRoleSuccess | Rejection, strawberry.union("GrantRoleResult")]
@@ -145,6 +160,26 @@ class AccountMutations:
             Balance(asset=asset, available=amount, reserved=Decimal(0)),  # the read models lag
         )
         return DepositSuccess(balance=balance)
+
+    @strawberry.mutation(
+        extensions=guarded(IsAuthenticated),
+        description="Issue another API token for your own account (for another device or app)",
+    )
+    async def issue_token(self, info: Info) -> IssueTokenResult:
+        actor = await info.context.actor()
+        token = secrets.token_urlsafe(32)
+        outcome = await execute(
+            info.context,
+            lambda: IssueToken(
+                command_id=new_command_id(),
+                actor=actor,
+                account=actor,
+                token_hash=hash_token(token),
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        return IssueTokenSuccess(token=token)
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated),
