@@ -368,9 +368,8 @@ class Writer:
     # ------------------------------------------------------------------ state
 
     def _snapshot(self, aggregates: Iterable[Aggregate]) -> None:
-        snapshots = self.store.snapshots
         snapshot_class = type(self.store).snapshot_class or Aggregate.Snapshot
-        if snapshots is None:
+        if self.store.snapshots is None:
             return
         taken = []
         for aggregate in aggregates:
@@ -385,7 +384,7 @@ class Writer:
                 taken.append(snapshot_class.take(aggregate))
                 self._snapshot_at[aggregate.id] = aggregate.version
         if taken:
-            snapshots.put(taken)
+            self.store.put_snapshots(taken)
 
     def _reload(self) -> State:
         """Rebuild the state after a failed commit, retrying while the store is unreachable.

@@ -10,7 +10,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoder, Transcoding
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
@@ -73,6 +73,18 @@ class Exchange(Application[UUID]):
         assert ids, "the recorder returned no notification ids"
         return ids[-1]
 
+    def put_snapshots(self, snapshots: Sequence[Any]) -> None:
+        """Store snapshots in one transaction (a binary COPY on PostgreSQL, as `append`)."""
+        store = self.snapshots
+        if store is None or not snapshots:
+            return
+        stored = [store.mapper.to_stored_event(snapshot) for snapshot in snapshots]
+        recorder = store.recorder
+        if isinstance(recorder, PostgresAggregateRecorder):
+            _copy_snapshots(recorder, stored)
+        else:
+            recorder.insert_events(stored)
+
     def construct_transcoder(self) -> Transcoder:
         transcoder = OrjsonTranscoder()
         self.register_transcodings(transcoder)
@@ -87,11 +99,6 @@ def _copy_events(
     recorder: PostgresApplicationRecorder, stored_events: Sequence[StoredEvent]
 ) -> int:
     table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-    copy_in = sql.SQL(
-        "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
-    ).format(table)
-    last = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
-    id_type = recorder.datastore.originator_id_type
     with (
         recorder.datastore.get_connection() as connection,
         connection.transaction(),
@@ -100,16 +107,41 @@ def _copy_events(
         for statement in recorder.lock_table_statements:
             cursor.execute(statement)
         cursor.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
-        with cursor.copy(copy_in) as copy:
-            copy.set_types([id_type, "int8", "text", "bytea"])
-            for event in stored_events:
-                copy.write_row(
-                    (event.originator_id, event.originator_version, event.topic, event.state)
-                )
+        _copy_rows(cursor, table, recorder.datastore.originator_id_type, stored_events)
         # The table is locked until commit: the newest id is this batch's last.
+        last = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
         row = cursor.execute(last).fetchone()
     assert row is not None and row["last"] is not None
     return int(row["last"])
+
+
+def _copy_snapshots(
+    recorder: PostgresAggregateRecorder, stored_events: Sequence[StoredEvent]
+) -> None:
+    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+    with (
+        recorder.datastore.get_connection() as connection,
+        connection.transaction(),
+        connection.cursor() as cursor,
+    ):
+        _copy_rows(cursor, table, recorder.datastore.originator_id_type, stored_events)
+
+
+def _copy_rows(
+    cursor: psycopg.Cursor[Any],
+    table: sql.Identifier,
+    id_type: str,
+    stored_events: Sequence[StoredEvent],
+) -> None:
+    copy_in = sql.SQL(
+        "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+    ).format(table)
+    with cursor.copy(copy_in) as copy:
+        copy.set_types([id_type, "int8", "text", "bytea"])
+        for event in stored_events:
+            copy.write_row(
+                (event.originator_id, event.originator_version, event.topic, event.state)
+            )
 
 
 def _insert_many(recorder: SQLiteApplicationRecorder, stored_events: Sequence[StoredEvent]) -> int:
