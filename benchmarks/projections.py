@@ -14,8 +14,9 @@ JSON object:
 - cpu_seconds: the process's CPU time during the catch-up (the machine may be shared)
 - generate_seconds: how long writing the events took (not part of the figure)
 
-`--workdir DIR` keeps the SQLite event store there and reuses it when it already holds at
-least `--events` events (handy when profiling; the read store is always fresh).
+`--workdir DIR` keeps the SQLite event store there and reuses it when it already holds
+events (handy when profiling and comparing; the read store is always fresh, and deleted
+afterwards unless `--read-store FILE` names where to keep it, to compare two builds).
 """
 
 from __future__ import annotations
@@ -97,15 +98,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=20_000, help="notifications per batch")
     parser.add_argument("--workdir", type=Path, default=None, help="keep/reuse the SQLite store")
+    parser.add_argument("--read-store", type=Path, default=None, help="keep the SQLite read store")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="projections_"))
     workdir.mkdir(parents=True, exist_ok=True)
     schema = f"bench_{uuid.uuid4().hex[:10]}"
+    read_path = args.read_store or workdir / f"readmodels-{uuid.uuid4().hex[:8]}.db"
     if args.store == "sqlite":
+        for stale in (read_path, Path(f"{read_path}-wal"), Path(f"{read_path}-shm")):
+            stale.unlink(missing_ok=True)
         settings = Settings(
-            store=f"sqlite:///{workdir}/events.db",
-            read_store=f"sqlite:///{workdir}/readmodels-{uuid.uuid4().hex[:8]}.db",
+            store=f"sqlite:///{workdir}/events.db", read_store=f"sqlite:///{read_path}"
         )
     else:
         settings = Settings(store=POSTGRES_URL, postgres_schema=schema)
@@ -144,6 +148,9 @@ def main() -> None:
                 connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+        elif args.read_store is None:
+            for path in (read_path, Path(f"{read_path}-wal"), Path(f"{read_path}-shm")):
+                path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ def open_read_store(settings: Settings) -> Engine:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint the WAL every 64 MiB rather than every 4 MiB (SQLite's default): a
+            # projection batch writes more than 4 MiB, so the default copies every batch's
+            # pages into the database (and syncs) at its commit, pages the next batches
+            # rewrite included. Measured catching up: commits take half as long.
+            cursor.execute("PRAGMA wal_autocheckpoint=16384")
+            cursor.execute("PRAGMA journal_size_limit=67108864")  # then shrink the WAL back
             cursor.close()
 
         return engine

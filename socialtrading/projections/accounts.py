@@ -71,38 +71,37 @@ class AccountsProjection(Projection):
         if len(self._balances) > _CACHE_ACCOUNTS:
             self._balances = {}
         cache = self._balances
-        wanted = {
-            str(event.originator_id)
-            for _, event in items
-            if isinstance(event, _MONEY) and str(event.originator_id) not in cache
-        }
+        money = {event.originator_id for _, event in items if type(event) in _MONEY}
+        wanted = {account for account in map(str, money) if account not in cache}
         self._read_balances(connection, wanted)
+        # (account, asset) -> the amounts to add to (available, reserved), in log order: summed
+        # once per batch, in C (the same additions in the same order as one by one)
+        pending: dict[str, dict[str, tuple[list[Any], list[Any]]]] = {}
         changed_accounts: dict[str, dict[str, Any]] = {}
         account_updates: dict[str, dict[str, Any]] = {}
-        changed: set[tuple[str, str]] = set()
         tokens: list[dict[str, Any]] = []
         for _, event in items:
             kind = type(event)
             if kind is Account.LedgerPosted:
                 account = str(event.originator_id)
-                held = cache[account]
+                sums = pending.get(account)
+                if sums is None:
+                    sums = pending[account] = {}
                 for entry in event.entries:
-                    asset = entry[3]
-                    balance = held.get(asset)
-                    if balance is None:
-                        balance = held[asset] = [ZERO, ZERO]
-                    available, reserved = entry[4], entry[5]
+                    amounts = sums.get(entry[3])
+                    if amounts is None:
+                        amounts = sums[entry[3]] = ([], [])
+                    available = entry[4]
                     if available != "0":
-                        balance[0] += Decimal(available)
+                        amounts[0].append(available)
+                    reserved = entry[5]
                     if reserved != "0":
-                        balance[1] += Decimal(reserved)
-                    changed.add((account, asset))
+                        amounts[1].append(reserved)
             elif kind is Account.FundsDeposited or kind is Account.FundsWithdrawn:
                 account = str(event.originator_id)
-                balance = cache[account].setdefault(event.asset, [ZERO, ZERO])
+                amounts = pending.setdefault(account, {}).setdefault(event.asset, ([], []))
                 amount = Decimal(event.amount)
-                balance[0] += amount if kind is Account.FundsDeposited else -amount
-                changed.add((account, event.asset))
+                amounts[0].append(amount if kind is Account.FundsDeposited else -amount)
             elif kind is Account.Registered:
                 account = str(event.originator_id)
                 changed_accounts[account] = {
@@ -125,20 +124,32 @@ class AccountsProjection(Projection):
                         "issued_at": micros(event.timestamp),
                     }
                 )
+        rows = []
+        for account in sorted(pending):
+            held = cache[account]
+            sums = pending[account]
+            for asset in sorted(sums):
+                available, reserved = sums[asset]
+                balance = held.get(asset)
+                if balance is None:
+                    balance = held[asset] = [ZERO, ZERO]
+                if available:
+                    balance[0] = sum(map(Decimal, available), balance[0])
+                if reserved:
+                    balance[1] = sum(map(Decimal, reserved), balance[1])
+                rows.append(
+                    {
+                        "account_id": account,
+                        "asset": asset,
+                        "available": balance[0],
+                        "reserved": balance[1],
+                    }
+                )
         if account_updates:
             self._apply_profile_changes(connection, items, changed_accounts, account_updates)
         if changed_accounts:
             upsert(connection, accounts, list(changed_accounts.values()), ["id"])
-        if changed:
-            rows = [
-                {
-                    "account_id": account,
-                    "asset": asset,
-                    "available": cache[account][asset][0],
-                    "reserved": cache[account][asset][1],
-                }
-                for account, asset in sorted(changed)
-            ]
+        if rows:
             upsert(connection, balances, rows, ["account_id", "asset"])
         if tokens:
             upsert(connection, api_tokens, tokens, ["token_hash"])
@@ -180,7 +191,7 @@ class AccountsProjection(Projection):
                 row["roles"] = ",".join(sorted(roles))
 
 
-_MONEY = (Account.LedgerPosted, Account.FundsDeposited, Account.FundsWithdrawn)
+_MONEY = frozenset({Account.LedgerPosted, Account.FundsDeposited, Account.FundsWithdrawn})
 
 
 # ---------------------------------------------------------------------- queries

@@ -176,27 +176,33 @@ class BookProjection(Projection):
                 del tracked[order_id]
 
         order: list[Any] | None
+        book_changed = Market.BookChanged
+        last_market = None  # the market of the previous event, and its symbol
+        symbol = ""
         for _, event in items:
-            if not isinstance(event, Market.BookChanged):
+            if not isinstance(event, book_changed):
                 if isinstance(event, Market.Listed):
                     self.markets.listed(connection, event)
                 continue
-            symbol = directory[event.originator_id].symbol
+            market = event.originator_id
+            if market is not last_market:  # ids are shared per batch (see decoding.py)
+                symbol = directory[market].symbol
+                last_market = market
             entering: Sequence[Any] | None = None  # the `accepted` record of a new order
             for record in event.records:
                 kind = record[0]
-                if kind == TRADE:
-                    qty = record[4]
-                    for order_id in (record[5], record[6]):
-                        # None: a taker not resting yet, or an auction market order
-                        take(order_id, qty)
-                elif kind == ACCEPTED:
+                if kind == ACCEPTED:
                     if record[14] is None:
                         # it rests (if at all) within this event, after its trades
                         entering = record
                     else:  # a stop order: it may rest much later, so remember its side
                         order = [symbol, record[1], record[5], record[7], record[8], _STOP, False]
                         tracked[record[3]] = dirty[record[3]] = order
+                elif kind == TRADE:
+                    qty = record[4]
+                    for order_id in (record[5], record[6]):
+                        # None: a taker not resting yet, or an auction market order
+                        take(order_id, qty)
                 elif kind == RESTED:
                     order_id = record[3]
                     price = record[4]

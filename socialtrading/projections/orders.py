@@ -112,7 +112,7 @@ orders = Table(
 # updated_at]; an order of this batch also has its fixed fields in `_Batch.fixed`.
 _CURSOR, _STATUS, _PRICE, _QUANTITY, _OPEN, _FILLED, _ACCOUNT, _REASON, _UPDATED = range(9)
 
-_ORDER_KINDS = frozenset({RESTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})
+_RARE_KINDS = frozenset({EXPIRED, AMENDED, TRIGGERED})
 
 _insert = Bulk(orders.insert(), [column.name for column in orders.columns])
 _update = Bulk(
@@ -189,29 +189,21 @@ class OrdersProjection(Projection):
         fixed: dict[str, tuple[Any, ...]] = {}  # new order id -> its fixed columns
         new: dict[str, list[Any]] = {}  # new order id -> its state
         changed: dict[str, list[Any]] = {}  # existing order id -> its state
+        book_changed = Market.BookChanged
+        last_market = None  # the market of the previous event, and its symbol
+        symbol = ""
         for position, event in items:
-            if not isinstance(event, Market.BookChanged):
+            if not isinstance(event, book_changed):
                 if isinstance(event, Market.Listed):
                     self.markets.listed(connection, event)
                 continue
-            symbol = directory[event.originator_id].symbol
+            market = event.originator_id
+            if market is not last_market:  # ids are shared per batch (see decoding.py)
+                symbol = directory[market].symbol
+                last_market = market
             for record in event.records:
+                # the kinds by how often they come
                 kind = record[0]
-                if kind == TRADE:
-                    qty = record[4]
-                    for order_id in (record[5], record[6]):
-                        order = live[order_id]
-                        order[_OPEN] -= qty
-                        order[_FILLED] += qty
-                        order[_UPDATED] = record[2]
-                        if order[_OPEN] == 0:
-                            order[_STATUS] = common.FILLED
-                            del live[order_id]
-                        elif order[_STATUS] == common.OPEN:
-                            order[_STATUS] = common.PARTIALLY_FILLED
-                        if order_id not in new:
-                            changed[order_id] = order
-                    continue
                 if kind == ACCEPTED:
                     order_id = record[3]
                     ts = record[2]
@@ -237,8 +229,45 @@ class OrdersProjection(Projection):
                         record[14],
                         ts,
                     )
-                    continue
-                if kind == REJECTED:
+                elif kind == RESTED:
+                    order_id = record[3]
+                    order = live[order_id]
+                    order[_UPDATED] = record[2]
+                    if order_id not in new:
+                        changed[order_id] = order
+                    order[_OPEN] = record[5]
+                    if record[4] is not None:
+                        order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
+                elif kind == TRADE:
+                    qty = record[4]
+                    for order_id in (record[5], record[6]):
+                        order = live[order_id]
+                        order[_OPEN] -= qty
+                        order[_FILLED] += qty
+                        order[_UPDATED] = record[2]
+                        if order[_OPEN] == 0:
+                            order[_STATUS] = common.FILLED
+                            del live[order_id]
+                        elif order[_STATUS] == common.OPEN:
+                            order[_STATUS] = common.PARTIALLY_FILLED
+                        if order_id not in new:
+                            changed[order_id] = order
+                elif kind == CANCELLED:
+                    order_id = record[3]
+                    order = live[order_id]
+                    order[_UPDATED] = record[2]
+                    if order_id not in new:
+                        changed[order_id] = order
+                    remaining = record[5]
+                    if remaining:
+                        order[_OPEN] = remaining
+                        order[_QUANTITY] = order[_FILLED] + remaining
+                    else:
+                        order[_OPEN] = 0
+                        order[_STATUS] = common.CANCELLED
+                        order[_REASON] = record[6]
+                        del live[order_id]
+                elif kind == REJECTED:
                     order_id = record[4]
                     if record[3] == "new" and order_id is not None and order_id not in live:
                         account = intern(record[5] or "", record[5] or "")
@@ -266,39 +295,25 @@ class OrdersProjection(Projection):
                             terms.get("stop_price"),
                             ts,
                         )
-                    continue
-                if kind not in _ORDER_KINDS:
-                    continue  # halted, resumed, auction_started, uncrossed
-                order_id = record[3]
-                order = live[order_id]
-                order[_UPDATED] = record[2]
-                if order_id not in new:
-                    changed[order_id] = order
-                if kind == RESTED:
-                    order[_OPEN] = record[5]
-                    if record[4] is not None:
-                        order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
-                elif kind == CANCELLED:
-                    remaining = record[5]
-                    if remaining:
-                        order[_OPEN] = remaining
-                        order[_QUANTITY] = order[_FILLED] + remaining
-                    else:
+                elif kind in _RARE_KINDS:
+                    order_id = record[3]
+                    order = live[order_id]
+                    order[_UPDATED] = record[2]
+                    if order_id not in new:
+                        changed[order_id] = order
+                    if kind == EXPIRED:
                         order[_OPEN] = 0
-                        order[_STATUS] = common.CANCELLED
-                        order[_REASON] = record[6]
+                        order[_STATUS] = common.EXPIRED
                         del live[order_id]
-                elif kind == EXPIRED:
-                    order[_OPEN] = 0
-                    order[_STATUS] = common.EXPIRED
-                    del live[order_id]
-                elif kind == AMENDED:
-                    order[_PRICE] = record[5]
-                    order[_OPEN] = record[7]
-                    order[_QUANTITY] = order[_FILLED] + record[7]
-                    if not record[8]:
-                        order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
-                # triggered: the stop order enters; the records after it decide its status
+                    elif kind == AMENDED:
+                        order[_PRICE] = record[5]
+                        order[_OPEN] = record[7]
+                        order[_QUANTITY] = order[_FILLED] + record[7]
+                        if not record[8]:
+                            status = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
+                            order[_STATUS] = status
+                    # triggered: the stop order enters; the records after it decide its status
+                # halted, resumed, auction_started, uncrossed: nothing of an order
         self._write(connection, fixed, new, changed)
         if self.bus is None:
             return

@@ -9,6 +9,12 @@ at a position it fully reached: on restart it resumes there, and nothing is appl
 The runner catches up from its positions, then follows: woken by the writer after each commit
 (embedded mode) or by polling every `poll_seconds` (another process writes). Callers that need
 to read their own writes wait with `wait_for(position)`.
+
+A catch-up far behind the log (`defer_indexes_from` notifications or more) drops the secondary
+indexes of the lagging projections' tables (the non-unique ones: they serve queries, not the
+projections) and builds them again once caught up: building an index from a full table costs
+a fraction of keeping it up to date row by row. Unique indexes stay (upserts and constraints
+need them). `setup` creates any index a crash left missing.
 """
 
 from __future__ import annotations
@@ -22,10 +28,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.store import Exchange
+from socialtrading.projections.decoding import EventDecoder
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +113,17 @@ class ProjectionRunner:
         store: Exchange,
         engine: Engine,
         projections: Sequence[Projection],
-        batch_size: int = 2000,
+        batch_size: int = 20_000,
         poll_seconds: float = 0.5,
+        defer_indexes_from: int = 100_000,
     ) -> None:
         self.store = store
         self.engine = engine
         self.projections = list(projections)
+        self._decoder = EventDecoder(store.mapper)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.defer_indexes_from = defer_indexes_from
         self._positions: dict[str, int] = {}
         self._wake = threading.Event()
         self._progress = threading.Condition()
@@ -114,9 +134,11 @@ class ProjectionRunner:
     # ------------------------------------------------------------------ set-up
 
     def setup(self) -> None:
-        """Create missing tables and load the positions."""
+        """Create missing tables and indexes, and load the positions."""
         metadata.create_all(self.engine)
         with self.engine.begin() as connection:
+            for index in _secondary_indexes(self.projections):
+                index.create(connection, checkfirst=True)  # dropped by a catch-up that crashed
             stored = dict(connection.execute(select(positions.c.name, positions.c.position)).all())
             for projection in self.projections:
                 if projection.name not in stored:
@@ -148,8 +170,7 @@ class ProjectionRunner:
         )
         if not notifications:
             return 0
-        to_event = self.store.mapper.to_domain_event
-        items: list[Item] = [(n.id, to_event(n)) for n in notifications]
+        items: list[Item] = self._decoder.decode(notifications)
         last = items[-1][0]
         applied: list[tuple[Projection, Sequence[Item]]] = []
         try:
@@ -186,15 +207,29 @@ class ProjectionRunner:
         """Apply batches until no notification is left; return how many were applied."""
         total = 0
         head = self.head()
-        with _fewer_collections():
-            while True:
-                count = self.run_once()
-                if count == 0:
-                    return total
-                gc.collect(1)
-                total += count
-                if progress is not None:
-                    progress(self.position, max(head, self.position))
+        lagging = [
+            p for p in self.projections if head - self._positions[p.name] >= self.defer_indexes_from
+        ]
+        deferred = _secondary_indexes(lagging)
+        if deferred:
+            with self.engine.begin() as connection:
+                for index in deferred:
+                    index.drop(connection, checkfirst=True)
+        try:
+            with _fewer_collections():
+                while True:
+                    count = self.run_once()
+                    if count == 0:
+                        return total
+                    gc.collect(1)
+                    total += count
+                    if progress is not None:
+                        progress(self.position, max(head, self.position))
+        finally:
+            if deferred:
+                with self.engine.begin() as connection:
+                    for index in deferred:
+                        index.create(connection, checkfirst=True)
 
     def rebuild(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
@@ -264,6 +299,17 @@ class ProjectionRunner:
             self.error = None
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+
+
+def _secondary_indexes(projections: Sequence[Projection]) -> list[Index]:
+    """The non-unique indexes of the projections' tables."""
+    return [
+        index
+        for projection in projections
+        for table in projection.tables
+        for index in sorted(table.indexes, key=lambda index: str(index.name))
+        if not index.unique
+    ]
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, inspect
 from typer.testing import CliRunner
 
 from socialtrading.commands.models import RegisterTrader
@@ -27,6 +27,7 @@ from socialtrading.projections.accounts import (
 )
 from socialtrading.projections.book import BookProjection, depth
 from socialtrading.projections.candles import INTERVALS, candles_page
+from socialtrading.projections.decoding import EventDecoder
 from socialtrading.projections.markets import all_markets, market
 from socialtrading.projections.orders import OrdersProjection, orders_by_ids, orders_of
 from socialtrading.projections.positions import positions_of
@@ -343,6 +344,99 @@ def test_a_projection_killed_mid_batch_ends_as_a_clean_rebuild(
     clean = dump(read_engine)
     assert resumed == clean
     assert restarted == clean
+
+
+def _query_indexes(engine: Engine | Connection) -> set[tuple[str, str]]:
+    """(table, index) of every non-unique index of the read models."""
+    inspector = inspect(engine)
+    return {
+        (table, str(index["name"]))
+        for table in inspector.get_table_names()
+        for index in inspector.get_indexes(table)
+        if not index["unique"]
+    }
+
+
+class IndexProbe(Projection):
+    """A projection that notes the read store's non-unique indexes while it applies."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+
+    def __init__(self, inner: Projection) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.tables = inner.tables  # type: ignore[misc]
+        self.seen: list[set[tuple[str, str]]] = []
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        self.seen.append(_query_indexes(connection))
+        self.inner.apply(connection, items)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+def test_a_catch_up_far_behind_builds_the_query_indexes_once_caught_up(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    run_scenario(scenario)
+    random_flow(scenario, 60, seed=5)
+    store = scenario.writer.store
+    _runner(store, read_engine, batch_size=500, defer_indexes_from=10**9).catch_up()
+    clean = dump(read_engine)
+    indexes = _query_indexes(read_engine)
+    assert ("orders", "ix_orders_account_cursor") in indexes
+
+    probe = IndexProbe(OrdersProjection())
+    accounts = next(p for p in all_projections() if p.name == "accounts")
+    runner = _runner(store, read_engine, [probe, accounts], batch_size=13, defer_indexes_from=5)
+    assert runner.rebuild(["orders"]) > 5
+    assert len(probe.seen) > 1
+    for seen in probe.seen:  # the lagging projection's indexes only
+        assert ("orders", "ix_orders_account_cursor") not in seen
+        assert ("api_tokens", "ix_api_tokens_account") in seen
+    assert _query_indexes(read_engine) == indexes
+    assert dump(read_engine) == clean
+
+
+def test_setup_builds_the_indexes_a_crashed_catch_up_left_out(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    run_scenario(scenario)
+    store = scenario.writer.store
+    runner = _runner(
+        store, read_engine, [Failing(OrdersProjection(), batch=2, after_writes=True)], batch_size=7
+    )
+    runner.defer_indexes_from = 1
+    with pytest.raises(RuntimeError, match="killed"):
+        runner.catch_up()
+    indexes = _query_indexes(read_engine)
+    assert ("orders", "ix_orders_block_id") in indexes  # built again on the way out
+    with read_engine.begin() as connection:  # a crash that left them out
+        for table, name in sorted(indexes):
+            if table == "orders":
+                connection.exec_driver_sql(f"DROP INDEX {name}")
+    assert ("orders", "ix_orders_block_id") not in _query_indexes(read_engine)
+    _runner(store, read_engine, [OrdersProjection()]).catch_up()
+    assert _query_indexes(read_engine) == indexes
+
+
+def test_the_runners_decoder_gives_the_mappers_events(scenario: Scenario) -> None:
+    run_scenario(scenario)
+    random_flow(scenario, 40, seed=7)
+    store = scenario.writer.store
+    notifications = store.recorder.select_notifications(None, 10_000)
+    assert notifications
+    decoded = EventDecoder(store.mapper).decode(notifications)
+    for notification, (position, event) in zip(notifications, decoded, strict=True):
+        expected = store.mapper.to_domain_event(notification)
+        assert position == notification.id
+        assert type(event) is type(expected)
+        assert vars(event) == vars(expected)
+        assert [type(value) for value in vars(event).values()] == [
+            type(value) for value in vars(expected).values()
+        ]
 
 
 # ---------------------------------------------------------------------- following
