@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoder, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Notification,
+    StoredEvent,
+    Transcoder,
+    Transcoding,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
@@ -46,11 +52,29 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+class Row(NamedTuple):
+    """A stored event with its position in the log, as `Exchange.read` returns it."""
+
+    id: int  # the notification id
+    originator_id: UUID | str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+# Originator ids seen by `Exchange.read` (a log names few aggregates, many times each).
+_IDS_KEPT = 100_000
+
+
 class Exchange(Application[UUID]):
     """The exchange's event store. Its name prefixes the PostgreSQL tables (exchange_events)."""
 
     name = "exchange"
     is_snapshotting_enabled = True
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._ids: dict[Any, Any] = {}  # originator ids as stored -> parsed, for `read`
 
     def append(self, stored_events: Sequence[StoredEvent]) -> int:
         """Insert events in one transaction; return the last one's notification id.
@@ -73,6 +97,41 @@ class Exchange(Application[UUID]):
         assert ids, "the recorder returned no notification ids"
         return ids[-1]
 
+    def read(self, after: int, limit: int) -> list[Row]:
+        """Up to `limit` stored events with notification ids above `after`, in log order.
+
+        What `recorder.select_notifications` gives, as plain tuples: on SQLite the library
+        builds a `Notification` and parses a `UUID` per row, which costs a catching-up
+        projection more than decoding the event; here each originator id is parsed once.
+        """
+        recorder = self.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            return self._read_sqlite(recorder, after, limit)
+        rows = recorder.select_notifications(after + 1, limit)
+        return [_row(n) for n in rows]
+
+    def _read_sqlite(
+        self, recorder: SQLiteApplicationRecorder, after: int, limit: int
+    ) -> list[Row]:
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (after, limit))
+            fetched = cursor.fetchall()
+        ids = self._ids
+        if len(ids) > _IDS_KEPT:
+            ids.clear()
+        convert = recorder.convert_originator_id
+        rows = []
+        for notification_id, text, version, topic, state in fetched:
+            originator = ids.get(text)
+            if originator is None:
+                originator = ids[text] = convert(text)
+            rows.append(Row(notification_id, originator, version, topic, state))
+        return rows
+
     def put_snapshots(self, snapshots: Sequence[Any]) -> None:
         """Store snapshots in one transaction (a binary COPY on PostgreSQL, as `append`)."""
         store = self.snapshots
@@ -93,6 +152,16 @@ class Exchange(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(OrderBookAsDict())
+
+
+def _row(notification: Notification) -> Row:
+    return Row(
+        notification.id,
+        notification.originator_id,
+        notification.originator_version,
+        notification.topic,
+        notification.state,
+    )
 
 
 def _copy_events(

@@ -22,6 +22,7 @@ import orjson
 from eventsourcing.persistence import DatetimeAsISO, Mapper, Notification, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
+from socialtrading.infra.store import Row
 from socialtrading.infra.transcoder import OrjsonTranscoder
 
 _MARK = b'"_type_"'
@@ -43,11 +44,11 @@ class EventDecoder:
         # topic -> (class, its class_version, originator id convertor)
         self._classes: dict[tuple[str, type], tuple[type, int, Callable[[Any], Any]]] = {}
 
-    def decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
-        """(notification id, domain event) of each notification, in order."""
+    def decode(self, rows: Sequence[Row]) -> list[tuple[int, Any]]:
+        """(notification id, domain event) of each stored row, in order."""
         if not self._fast:
             to_event = self.mapper.to_domain_event
-            return [(n.id, to_event(n)) for n in notifications]
+            return [(row.id, to_event(_notification(row))) for row in rows]
         transcoder = self.mapper.transcoder
         classes = self._classes
         loads = orjson.loads
@@ -57,14 +58,12 @@ class EventDecoder:
         ids: dict[Any, Any] = {}  # one object per originator id in this batch
         items: list[tuple[int, Any]] = []
         append = items.append
-        for notification in notifications:
-            originator_id = notification.originator_id
-            key = (notification.topic, type(originator_id))
+        for notification_id, originator_id, originator_version, topic, data in rows:
+            key = (topic, type(originator_id))
             known = classes.get(key)
             if known is None:
                 known = classes[key] = self._resolve(*key)
             cls, version, convert = known
-            data = notification.state
             marks = data.count(_MARK)
             state = loads(data)
             if marks:
@@ -85,12 +84,12 @@ class EventDecoder:
             if shared is None:
                 shared = ids[key_id] = convert(originator_id)
             state["originator_id"] = shared
-            state["originator_version"] = notification.originator_version
+            state["originator_version"] = originator_version
             if version != 1 or "class_version" in state:
                 self._upcast(cls, version, state)
             event: Any = new(cls)
             setattr_(event, "__dict__", state)
-            append((notification.id, event))
+            append((notification_id, event))
         return items
 
     @staticmethod
@@ -105,3 +104,13 @@ class EventDecoder:
         while from_version < version:
             getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
+
+
+def _notification(row: Row) -> Notification:
+    return Notification(
+        id=row.id,
+        originator_id=row.originator_id,
+        originator_version=row.originator_version,
+        topic=row.topic,
+        state=row.state,
+    )

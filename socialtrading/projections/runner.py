@@ -165,12 +165,10 @@ class ProjectionRunner:
     def run_once(self) -> int:
         """Apply one batch; return how many notifications it held (0: caught up)."""
         start = self.position
-        notifications = self.store.recorder.select_notifications(
-            start or None, self.batch_size, inclusive_of_start=start == 0
-        )
-        if not notifications:
+        rows = self.store.read(start, self.batch_size)
+        if not rows:
             return 0
-        items: list[Item] = self._decoder.decode(notifications)
+        items: list[Item] = self._decoder.decode(rows)
         last = items[-1][0]
         applied: list[tuple[Projection, Sequence[Item]]] = []
         try:
@@ -201,7 +199,7 @@ class ProjectionRunner:
                 projection.after_commit(mine)
             except Exception:  # a subscriber's failure must not stop the read models
                 log.exception("publishing live updates of %s failed", projection.name)
-        return len(notifications)
+        return len(rows)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply batches until no notification is left; return how many were applied."""

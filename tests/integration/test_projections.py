@@ -428,7 +428,12 @@ def test_the_runners_decoder_gives_the_mappers_events(scenario: Scenario) -> Non
     store = scenario.writer.store
     notifications = store.recorder.select_notifications(None, 10_000)
     assert notifications
-    decoded = EventDecoder(store.mapper).decode(notifications)
+    rows = store.read(0, 10_000)  # what the runner reads: the library's notifications
+    assert [tuple(row) for row in rows] == [
+        (n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications
+    ]
+    assert store.read(notifications[2].id, 2) == rows[3:5]
+    decoded = EventDecoder(store.mapper).decode(rows)
     for notification, (position, event) in zip(notifications, decoded, strict=True):
         expected = store.mapper.to_domain_event(notification)
         assert position == notification.id
