@@ -16,6 +16,9 @@ Rules (all in the market's integer units: ticks, lots, and quote units of tick x
 - Fees are not part of the PnL: each trade costs its taker floor(price x lots x taker bps /
   10,000) and its maker the same at the maker rate, as in `domain/settlement.py`; they add
   up in `fees_paid`.
+- Unrealized PnL marks the open quantity to the market's last trade price (the mark, kept in
+  `positions_marks`): long, quantity x mark - cost; short, cost - |quantity| x mark; flat, 0.
+  Computed when read, so it follows the mark without rewriting every position.
 """
 
 from __future__ import annotations
@@ -55,6 +58,14 @@ positions = Table(
     Column("updated_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
 )
 
+positions_marks = Table(
+    "positions_marks",
+    metadata,
+    Column("market", String(32), primary_key=True),
+    Column("price", BigInteger, nullable=False),  # ticks of the market's last trade
+    Column("updated_at", BigInteger, nullable=False),  # that trade's time
+)
+
 _BPS = 10_000
 ZERO = Decimal(0)
 # Forget cached positions beyond this many accounts (read again when next needed).
@@ -70,7 +81,7 @@ class PositionsProjection(TradeFedProjection):
     """Positions from the `trade` records of the market events."""
 
     name: ClassVar[str] = "positions"
-    tables: ClassVar[tuple[Table, ...]] = (positions_markets, positions)
+    tables: ClassVar[tuple[Table, ...]] = (positions_markets, positions, positions_marks)
 
     def __init__(self) -> None:
         self.markets = MarketDirectory(positions_markets)
@@ -113,6 +124,16 @@ class PositionsProjection(TradeFedProjection):
                 position[_UPDATED] = ts
                 changed[(account, symbol)] = position
         specs = {spec.symbol: spec for spec, _ in priced}
+        marks = {spec.symbol: (record[3], record[2]) for spec, record in priced}  # last wins
+        upsert(
+            connection,
+            positions_marks,
+            [
+                {"market": symbol, "price": price, "updated_at": ts}
+                for symbol, (price, ts) in marks.items()
+            ],
+            ["market"],
+        )
         rows = []
         for (account, symbol), position in changed.items():
             unit = specs[symbol].tick_size * specs[symbol].lot_size
@@ -194,13 +215,25 @@ def positions_of(
             .order_by(positions.c.account_id, positions.c.market)
         )
         rows.extend(connection.execute(statement).all())
-    specs = specs_by_symbol(connection, positions_markets, {row.market for row in rows})
+    symbols = {row.market for row in rows}
+    specs = specs_by_symbol(connection, positions_markets, symbols)
+    marks: dict[str, int] = {}
+    if symbols:
+        statement = select(positions_marks.c.market, positions_marks.c.price).where(
+            positions_marks.c.market.in_(sorted(symbols))
+        )
+        marks = {row.market: row.price for row in connection.execute(statement)}
     for row in rows:
         spec = specs[row.market]
         quantity = row.quantity
         average = None
         if quantity:
             average = clean(Decimal(row.cost) / abs(quantity) * spec.tick_size)
+        mark = marks.get(row.market)
+        unrealized = None
+        if mark is not None:
+            units = quantity * mark - row.cost if quantity >= 0 else row.cost + quantity * mark
+            unrealized = clean(spec.quote(units)) if quantity else ZERO
         found[row.account_id].append(
             PositionRow(
                 account_id=row.account_id,
@@ -209,6 +242,8 @@ def positions_of(
                 average_entry_price=average,
                 realized_pnl=clean(row.realized_pnl),
                 fees_paid=clean(row.fees_paid),
+                mark_price=None if mark is None else clean(spec.price(mark)),
+                unrealized_pnl=unrealized,
             )
         )
     return found

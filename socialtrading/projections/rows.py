@@ -112,3 +112,5 @@ class PositionRow:
     average_entry_price: Decimal | None
     realized_pnl: Decimal  # in the quote asset, fees not included
     fees_paid: Decimal  # quote asset
+    mark_price: Decimal | None = None  # the market's last trade price
+    unrealized_pnl: Decimal | None = None  # the open quantity marked to it, quote asset

@@ -67,7 +67,7 @@ query Me {
     id handle
     balances { asset available reserved }
     openOrders { id status openQuantity }
-    positions { market quantity averageEntryPrice }
+    positions { market quantity averageEntryPrice markPrice unrealizedPnl }
   }
 }
 """

@@ -104,7 +104,15 @@ def watch_the_trade(
     me = server.gql(ME, token=alice)["me"]
     assert me["id"] == alice_id and me["handle"] == "alice"
     assert me["openOrders"] == []
-    assert me["positions"] == [{"market": "BTC-USD", "quantity": "1", "averageEntryPrice": "100"}]
+    assert me["positions"] == [
+        {
+            "market": "BTC-USD",
+            "quantity": "1",
+            "averageEntryPrice": "100",
+            "markPrice": "100",
+            "unrealizedPnl": "0",
+        }
+    ]
     bob_me = server.gql(ME, token=bob)["me"]
     assert [(o["status"], o["openQuantity"]) for o in bob_me["openOrders"]] == [
         ("PARTIALLY_FILLED", "0.5")

@@ -257,6 +257,33 @@ def test_read_models_agree_with_the_writers_state(scenario: Scenario, read_engin
         assert sum(p.fees_paid for p in held.values()) == fees.available("USD")
 
 
+def test_positions_are_marked_to_the_last_trade_and_trading_is_zero_sum(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    run_scenario(scenario)
+    random_flow(scenario, 120, seed=5)  # trades at many prices: positions with open PnL
+    _runner(scenario.writer.store, read_engine, batch_size=50).catch_up()
+    accounts = [str(account_id) for account_id in scenario.writer.state.accounts]
+    with read_engine.connect() as connection:
+        held = [p for rows in positions_of(connection, accounts).values() for p in rows]
+        for symbol in scenario.writer.state.markets:
+            tape = trades_page(connection, symbol, first=1000)
+            last = max(tape, key=lambda row: row.seq).price
+            in_market = [p for p in held if p.market == symbol]
+            assert in_market and {p.mark_price for p in in_market} == {last}
+            assert any(p.unrealized_pnl for p in in_market)
+            # marked to one price, trading is zero-sum (fees aside): every account's
+            # realized plus unrealized PnL add up to nothing, exactly
+            assert sum(p.realized_pnl + (p.unrealized_pnl or 0) for p in in_market) == 0
+            for p in in_market:
+                if p.quantity == 0:
+                    assert p.unrealized_pnl == 0
+                else:
+                    assert p.average_entry_price is not None and p.unrealized_pnl is not None
+                    expected = (last - p.average_entry_price) * p.quantity
+                    assert abs(p.unrealized_pnl - expected) < Decimal("0.01")
+
+
 def test_positions_average_realize_and_flip() -> None:
     from socialtrading.projections.positions import _trade
 

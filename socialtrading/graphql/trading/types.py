@@ -114,6 +114,11 @@ class Position:
     quantity: Decimal = strawberry.field(description="Signed base quantity: > 0 long, < 0 short")
     average_entry_price: Decimal | None
     realized_pnl: Decimal = strawberry.field(description="In the quote asset, fees not included")
+    unrealized_pnl: Decimal | None = strawberry.field(
+        description="The open quantity marked to `markPrice`, in the quote asset (fees not "
+        "included); null before the market's first trade"
+    )
+    mark_price: Decimal | None = strawberry.field(description="The market's last trade price")
     fees_paid: Decimal = strawberry.field(description="In the quote asset")
 
     @classmethod
@@ -124,6 +129,8 @@ class Position:
             quantity=row.quantity,
             average_entry_price=row.average_entry_price,
             realized_pnl=row.realized_pnl,
+            unrealized_pnl=row.unrealized_pnl,
+            mark_price=row.mark_price,
             fees_paid=row.fees_paid,
         )
 
