@@ -90,7 +90,9 @@ class Exchange(Application[UUID]):
             raise ValueError("nothing to append")
         recorder = self.recorder
         if isinstance(recorder, PostgresApplicationRecorder):
-            return _copy_events(recorder, stored_events)
+            last = _copy_in(recorder, stored_events)
+            assert last is not None
+            return last
         if isinstance(recorder, SQLiteApplicationRecorder):
             return _insert_many(recorder, stored_events)
         ids = recorder.insert_events(stored_events)
@@ -140,7 +142,7 @@ class Exchange(Application[UUID]):
         stored = [store.mapper.to_stored_event(snapshot) for snapshot in snapshots]
         recorder = store.recorder
         if isinstance(recorder, PostgresAggregateRecorder):
-            _copy_snapshots(recorder, stored)
+            _copy_in(recorder, stored)
         else:
             recorder.insert_events(stored)
 
@@ -164,36 +166,31 @@ def _row(notification: Notification) -> Row:
     )
 
 
-def _copy_events(
-    recorder: PostgresApplicationRecorder, stored_events: Sequence[StoredEvent]
-) -> int:
+def _copy_in(
+    recorder: PostgresAggregateRecorder, stored_events: Sequence[StoredEvent]
+) -> int | None:
+    """COPY the rows in one transaction. Into the application's log (an application
+    recorder), first take the library's table lock and NOTIFY, and return the batch's last
+    notification id; into the snapshots table, just the rows."""
     table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+    logged = isinstance(recorder, PostgresApplicationRecorder)
     with (
         recorder.datastore.get_connection() as connection,
         connection.transaction(),
         connection.cursor() as cursor,
     ):
-        for statement in recorder.lock_table_statements:
-            cursor.execute(statement)
-        cursor.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
+        if isinstance(recorder, PostgresApplicationRecorder):
+            for statement in recorder.lock_table_statements:
+                cursor.execute(statement)
+            cursor.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
         _copy_rows(cursor, table, recorder.datastore.originator_id_type, stored_events)
+        if not logged:
+            return None
         # The table is locked until commit: the newest id is this batch's last.
         last = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
         row = cursor.execute(last).fetchone()
     assert row is not None and row["last"] is not None
     return int(row["last"])
-
-
-def _copy_snapshots(
-    recorder: PostgresAggregateRecorder, stored_events: Sequence[StoredEvent]
-) -> None:
-    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-    with (
-        recorder.datastore.get_connection() as connection,
-        connection.transaction(),
-        connection.cursor() as cursor,
-    ):
-        _copy_rows(cursor, table, recorder.datastore.originator_id_type, stored_events)
 
 
 def _copy_rows(
