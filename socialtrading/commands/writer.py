@@ -315,8 +315,7 @@ class Writer:
             # What Application.save does, less the Recording and Notification objects per
             # event it builds and we never read: one insert, one transaction.
             events = [event for aggregate in touched for event in aggregate.collect_events()]
-            to_stored = self.store.mapper.to_stored_event
-            last = self.store.append([to_stored(e) for e in events]) if events else 0
+            last = self.store.append(self.store.to_stored(events)) if events else 0
             commit_seconds = time.perf_counter() - started
             self.stats.commit_seconds += commit_seconds
         except Exception as error:
