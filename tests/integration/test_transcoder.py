@@ -68,15 +68,19 @@ def test_every_stored_event_is_what_the_library_would_write(
     ]
     assert len(stored) > 200 and len(snapshots) > 5
     # the writer's own path from events to rows gives the mapper's rows, byte for byte
-    events = [store.mapper.to_domain_event(record) for record in stored]
-    for record, mine, mapped in zip(
+    events = [store.mapper.to_domain_event(notification) for notification in stored]
+    for notification, mine, mapped in zip(
         stored,
         store.to_stored(events),
         [store.mapper.to_stored_event(e) for e in events],
         strict=True,
     ):
-        expected = (record.originator_id, record.originator_version, record.topic, record.state)
-        assert (mine.originator_id, mine.originator_version, mine.topic, mine.state) == expected
+        assert (mine.originator_id, mine.originator_version, mine.topic, mine.state) == (
+            notification.originator_id,
+            notification.originator_version,
+            notification.topic,
+            notification.state,
+        )
         assert mine == mapped
     for record in [*stored, *snapshots]:
         # (decoded states are compared through their encodings: an order book in a market
