@@ -4,8 +4,8 @@ One thread owns every account and market in memory. Commands wait in a queue; th
 takes them in arrival order (that order is the sequence), stamps each with the sequencer time
 (microseconds, never going backwards), applies it, and collects every aggregate it touched. A
 batch closes when it holds `batch_max` commands, when `batch_ms` have passed since it opened,
-or when the queue is empty: then ONE `save` stores every touched aggregate's events in one
-transaction, and only then are the batch's commands acknowledged. So a lightly loaded writer
+or when the queue is empty: then ONE `Exchange.append` stores every touched aggregate's events
+in one transaction, and only then are the batch's commands acknowledged. So a lightly loaded writer
 commits each command at once, and a busy one commits many per transaction.
 
 If the commit fails, every command of the batch gets CommitFailed and the writer rebuilds its
