@@ -10,21 +10,26 @@ from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR
 
 
-def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
-    make_writer: Callable[..., Writer],
-) -> None:
-    writer = make_writer()
-    writer.execute(
+def _list_btc_usd(writer: Writer, maker_fee_bps: int, taker_fee_bps: int) -> None:
+    outcome = writer.execute(
         ListMarket(
             command_id="m",
             actor=SYSTEM_ACTOR,
             symbol="BTC-USD",
             tick_size=Decimal("0.01"),
             lot_size=Decimal("0.0001"),
-            maker_fee_bps=10,
-            taker_fee_bps=20,
+            maker_fee_bps=maker_fee_bps,
+            taker_fee_bps=taker_fee_bps,
         )
     )
+    assert outcome.accepted, outcome
+
+
+def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
+    make_writer: Callable[..., Writer],
+) -> None:
+    writer = make_writer()
+    _list_btc_usd(writer, 10, 20)
     alice = writer.execute(RegisterTrader(command_id="r", handle="alice")).account_id
     bob = writer.execute(RegisterTrader(command_id="r", handle="bob")).account_id
     assert alice is not None and bob is not None
@@ -89,19 +94,9 @@ def test_a_market_is_snapshotted_after_at_least_half_its_live_orders_in_events(
     snapshotted after max(5, live orders // 2) events; an account every 5; a restart from
     the snapshots restores the same state."""
     writer = make_writer(snapshot_interval=5)
-    listed = writer.execute(
-        ListMarket(
-            command_id="m",
-            actor=SYSTEM_ACTOR,
-            symbol="BTC-USD",
-            tick_size=Decimal("0.01"),
-            lot_size=Decimal("0.0001"),
-            maker_fee_bps=0,
-            taker_fee_bps=0,
-        )
-    )
+    _list_btc_usd(writer, 0, 0)
     alice = writer.execute(RegisterTrader(command_id="r", handle="alice")).account_id
-    assert alice is not None and listed.accepted
+    assert alice is not None
     writer.execute(
         Deposit(command_id="d", actor=alice, account=alice, asset="USD", amount=Decimal("1e6"))
     )
