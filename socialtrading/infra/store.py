@@ -11,7 +11,6 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     JSONTranscoder,
-    Notification,
     StoredEvent,
     Transcoder,
     Transcoding,
@@ -145,35 +144,40 @@ class Exchange(Application[UUID]):
     def read(self, after: int, limit: int) -> list[Row]:
         """Up to `limit` stored events with notification ids above `after`, in log order.
 
-        What `recorder.select_notifications` gives, as plain tuples: on SQLite the library
-        builds a `Notification` and parses a `UUID` per row, which costs a catching-up
-        projection more than decoding the event; here each originator id is parsed once.
+        What `recorder.select_notifications` gives, as plain tuples, with ONE object per
+        originator id in the process: on SQLite the library builds a `Notification` and
+        parses a `UUID` per row, which costs a catching-up projection more than decoding the
+        event; and read models look markets and accounts up by these ids, where the same
+        object compares by identity instead of running UUID's Python-level equality.
         """
         recorder = self.recorder
+        fetched: Sequence[tuple[int, Any, int, str, bytes]]
+        convert: Any
         if isinstance(recorder, SQLiteApplicationRecorder):
-            return self._read_sqlite(recorder, after, limit)
-        rows = recorder.select_notifications(after + 1, limit)
-        return [_row(n) for n in rows]
-
-    def _read_sqlite(
-        self, recorder: SQLiteApplicationRecorder, after: int, limit: int
-    ) -> list[Row]:
-        statement = (
-            "SELECT rowid, originator_id, originator_version, topic, state "
-            f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
-        )
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (after, limit))
-            fetched = cursor.fetchall()
+            statement = (
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, (after, limit))
+                fetched = cursor.fetchall()
+            convert = recorder.convert_originator_id  # text as stored
+        else:
+            fetched = [
+                (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                for n in recorder.select_notifications(after + 1, limit)
+            ]
+            convert = None  # parsed already
         ids = self._ids
         if len(ids) > _IDS_KEPT:
             ids.clear()
-        convert = recorder.convert_originator_id
         rows = []
-        for notification_id, text, version, topic, state in fetched:
-            originator = ids.get(text)
+        for notification_id, stored_id, version, topic, state in fetched:
+            # keyed by text or by the UUID's integer: UUID's own hash runs Python code
+            key = stored_id.int if type(stored_id) is UUID else stored_id
+            originator = ids.get(key)
             if originator is None:
-                originator = ids[text] = convert(text)
+                originator = ids[key] = stored_id if convert is None else convert(stored_id)
             rows.append(Row(notification_id, originator, version, topic, state))
         return rows
 
@@ -182,7 +186,7 @@ class Exchange(Application[UUID]):
         store = self.snapshots
         if store is None or not snapshots:
             return
-        stored = [store.mapper.to_stored_event(snapshot) for snapshot in snapshots]
+        stored = self.to_stored(snapshots)  # the snapshot store shares the mapper
         recorder = store.recorder
         if isinstance(recorder, PostgresAggregateRecorder):
             _copy_in(recorder, stored)
@@ -197,16 +201,6 @@ class Exchange(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(OrderBookAsDict())
-
-
-def _row(notification: Notification) -> Row:
-    return Row(
-        notification.id,
-        notification.originator_id,
-        notification.originator_version,
-        notification.topic,
-        notification.state,
-    )
 
 
 def _copy_in(

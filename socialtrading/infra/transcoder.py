@@ -36,7 +36,7 @@ _DUMP_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_NON_STR_KEYS
 )
-_MARK = b'"_type_"'
+MARK = b'"_type_"'  # how many typed values stored JSON holds: data.count(MARK)
 
 
 class OrjsonTranscoder(JSONTranscoder):
@@ -74,8 +74,10 @@ class OrjsonTranscoder(JSONTranscoder):
             raise
 
     def decode(self, data: bytes) -> Any:
-        obj = orjson.loads(data)
-        marks = data.count(_MARK)
+        return self.revive(orjson.loads(data), data.count(MARK))
+
+    def revive(self, obj: Any, marks: int) -> Any:
+        """`obj`, parsed from JSON that holds `marks` typed values, with those decoded."""
         if not marks:
             return obj
         if type(obj) is dict:

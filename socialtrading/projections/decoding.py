@@ -6,9 +6,8 @@ event. Catching up, that costs about as much as applying the event to every read
 `EventDecoder` gives the same objects for the store's format (the library's JSON, read with
 orjson, neither compressed nor encrypted) with less work per event: classes are resolved once
 per topic, and an event whose only typed value is its `timestamp` (nearly all of them) has it
-parsed directly; anything else goes through the transcoder as before. Originator ids are
-shared per batch, so the projections' lookups by market or account id mostly compare an
-object with itself. Any other store configuration uses the mapper itself.
+parsed directly; anything else is revived by the transcoder from the same parse. Originator
+ids come shared from `Exchange.read`. Any other store configuration uses the mapper itself.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ from eventsourcing.persistence import DatetimeAsISO, Mapper, Notification, find_
 from eventsourcing.utils import resolve_topic
 
 from socialtrading.infra.store import Row
-from socialtrading.infra.transcoder import OrjsonTranscoder
+from socialtrading.infra.transcoder import MARK, OrjsonTranscoder
 
-_MARK = b'"_type_"'
 _DATETIME = "datetime_iso"
 
 
@@ -50,12 +48,12 @@ class EventDecoder:
             to_event = self.mapper.to_domain_event
             return [(row.id, to_event(_notification(row))) for row in rows]
         transcoder = self.mapper.transcoder
+        assert isinstance(transcoder, OrjsonTranscoder)  # `_fast` says so
         classes = self._classes
         loads = orjson.loads
         fromisoformat = datetime.fromisoformat
         new = object.__new__
         setattr_ = object.__setattr__
-        ids: dict[Any, Any] = {}  # one object per originator id in this batch
         items: list[tuple[int, Any]] = []
         append = items.append
         for notification_id, originator_id, originator_version, topic, data in rows:
@@ -64,7 +62,7 @@ class EventDecoder:
             if known is None:
                 known = classes[key] = self._resolve(*key)
             cls, version, convert = known
-            marks = data.count(_MARK)
+            marks = data.count(MARK)
             state = loads(data)
             if marks:
                 stamp = state.get("timestamp")
@@ -77,13 +75,8 @@ class EventDecoder:
                 ):
                     state["timestamp"] = fromisoformat(stamp["_data_"])
                 else:
-                    state = transcoder.decode(data)
-            # keyed by the id's integer: a UUID's own hash and equality run in Python
-            key_id = originator_id.int if type(originator_id) is UUID else originator_id
-            shared = ids.get(key_id)
-            if shared is None:
-                shared = ids[key_id] = convert(originator_id)
-            state["originator_id"] = shared
+                    state = transcoder.revive(state, marks)
+            state["originator_id"] = convert(originator_id)
             state["originator_version"] = originator_version
             if version != 1 or "class_version" in state:
                 self._upcast(cls, version, state)
