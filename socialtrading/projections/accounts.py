@@ -71,14 +71,11 @@ class AccountsProjection(Projection):
         if len(self._balances) > _CACHE_ACCOUNTS:
             self._balances = {}
         cache = self._balances
-        money = {event.originator_id for _, event in items if type(event) in _MONEY}
-        wanted = {account for account in map(str, money) if account not in cache}
-        self._read_balances(connection, wanted)
         # (account, asset) -> the amounts to add to (available, reserved), in log order: summed
         # once per batch, in C (the same additions in the same order as one by one)
         pending: dict[str, dict[str, tuple[list[Any], list[Any]]]] = {}
         changed_accounts: dict[str, dict[str, Any]] = {}
-        account_updates: dict[str, dict[str, Any]] = {}
+        account_updates: set[str] = set()  # accounts whose KYC level or roles changed
         tokens: list[dict[str, Any]] = []
         for _, event in items:
             kind = type(event)
@@ -115,7 +112,7 @@ class AccountsProjection(Projection):
                 }
                 cache.setdefault(account, {})
             elif kind is Account.KycVerified or kind is Account.RoleGranted:
-                account_updates.setdefault(str(event.originator_id), {})
+                account_updates.add(str(event.originator_id))
             elif kind is Account.TokenIssued:
                 tokens.append(
                     {
@@ -124,6 +121,8 @@ class AccountsProjection(Projection):
                         "issued_at": micros(event.timestamp),
                     }
                 )
+        # balances of accounts not held yet (one registered in this batch is held, empty)
+        self._read_balances(connection, {account for account in pending if account not in cache})
         rows = []
         for account in sorted(pending):
             held = cache[account]
@@ -168,30 +167,23 @@ class AccountsProjection(Projection):
         connection: Connection,
         items: Sequence[Item],
         changed_accounts: dict[str, dict[str, Any]],
-        account_updates: dict[str, dict[str, Any]],
+        account_updates: set[str],
     ) -> None:
         """KYC levels and roles: read the accounts they change, then apply in log order."""
-        missing = sorted(set(account_updates) - set(changed_accounts))
+        missing = sorted(account_updates - changed_accounts.keys())
         for part in chunks(missing):
             statement = select(accounts).where(accounts.c.id.in_(part))
             for found in connection.execute(statement).mappings():
                 changed_accounts[found["id"]] = dict(found)
-        for _, event in items:
+        for _, event in items:  # (an account registered in this batch starts as registered)
             kind = type(event)
-            if kind is Account.Registered:
-                account = str(event.originator_id)
-                changed_accounts[account]["kyc_level"] = 0
-                changed_accounts[account]["roles"] = ",".join(sorted(event.roles))
-            elif kind is Account.KycVerified:
+            if kind is Account.KycVerified:
                 changed_accounts[str(event.originator_id)]["kyc_level"] = event.level
             elif kind is Account.RoleGranted:
                 row = changed_accounts[str(event.originator_id)]
                 roles = set(filter(None, row["roles"].split(",")))
                 roles.add(event.role)
                 row["roles"] = ",".join(sorted(roles))
-
-
-_MONEY = frozenset({Account.LedgerPosted, Account.FundsDeposited, Account.FundsWithdrawn})
 
 
 # ---------------------------------------------------------------------- queries
