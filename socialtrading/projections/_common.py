@@ -31,9 +31,12 @@ from socialtrading.projections.runner import Item, Projection, metadata
 from socialtrading.projections.types import DecimalText
 
 __all__ = [
+    "LIVE_STATUSES",
     "Bulk",
     "MarketDirectory",
+    "PricedTrades",
     "Spec",
+    "TradeFedProjection",
     "bulk_upsert",
     "chunks",
     "clean",
@@ -42,6 +45,8 @@ __all__ = [
     "moment",
     "release_scan",
     "scan",
+    "spec_by_symbol",
+    "specs_by_symbol",
 ]
 
 T = TypeVar("T")
@@ -297,6 +302,10 @@ _query_specs: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, Spec]]] = (
 _query_lock = threading.Lock()
 
 
+# A batch's trades with their market's spec: (spec, trade record), in log order.
+PricedTrades = list[tuple[Spec, Sequence[Any]]]
+
+
 class TradeFedProjection(Projection):
     """A read model fed by its batch's trades (found by the shared `scan`), keeping its own
     copy of the market specs. Subclasses set `markets` and implement `apply_trades`."""
@@ -314,15 +323,20 @@ class TradeFedProjection(Projection):
         for event in found.listed:
             self.markets.listed(connection, event)
         if found.trades:
-            self.apply_trades(connection, self.markets.load(connection), found.trades)
+            directory = self.markets.load(connection)
+            priced: PricedTrades = []
+            last_market = None  # ids are shared objects (Exchange.read): compare identity
+            spec: Spec | None = None
+            for market_id, record in found.trades:
+                if market_id is not last_market:
+                    spec = directory[market_id]
+                    last_market = market_id
+                assert spec is not None
+                priced.append((spec, record))
+            self.apply_trades(connection, priced)
 
-    def apply_trades(
-        self,
-        connection: Connection,
-        directory: dict[UUID, Spec],
-        trades: list[tuple[UUID, Sequence[Any]]],
-    ) -> None:
-        """Apply the batch's trades: (market id, trade record) in log order."""
+    def apply_trades(self, connection: Connection, trades: PricedTrades) -> None:
+        """Apply the batch's trades: (the market's spec, trade record) in log order."""
         raise NotImplementedError
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
-from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, select
 
 from socialtrading.projections._common import (
     MarketDirectory,
-    Spec,
+    PricedTrades,
     TradeFedProjection,
     market_table,
     micros,
@@ -71,16 +70,11 @@ class CandlesProjection(TradeFedProjection):
         super().reset()
         self._newest = {}
 
-    def apply_trades(
-        self,
-        connection: Connection,
-        directory: dict[UUID, Spec],
-        trades: list[tuple[UUID, Sequence[Any]]],
-    ) -> None:
+    def apply_trades(self, connection: Connection, trades: PricedTrades) -> None:
         newest = self._newest
         changed: dict[tuple[str, str, int], list[int]] = {}
-        for market_id, record in trades:
-            symbol = directory[market_id].symbol
+        for spec, record in trades:
+            symbol = spec.symbol
             ts, price, qty = record[2], record[3], record[4]
             for interval, width in _WIDTHS:
                 start = ts - ts % width

@@ -26,14 +26,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
-from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
 from socialtrading.engine.book import BUY
 from socialtrading.projections._common import (
     MarketDirectory,
-    Spec,
+    PricedTrades,
     TradeFedProjection,
     chunks,
     clean,
@@ -92,13 +91,7 @@ class PositionsProjection(TradeFedProjection):
         super().reset()
         self._positions = {}
 
-    def apply_trades(
-        self,
-        connection: Connection,
-        directory: dict[UUID, Spec],
-        trades: list[tuple[UUID, Sequence[Any]]],
-    ) -> None:
-        priced = [(directory[market_id], record) for market_id, record in trades]
+    def apply_trades(self, connection: Connection, priced: PricedTrades) -> None:
         if len(self._positions) > _CACHE_ACCOUNTS:
             self._positions = {}
         held = self._positions

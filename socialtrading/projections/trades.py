@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
@@ -18,6 +17,7 @@ from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import (
     Bulk,
     MarketDirectory,
+    PricedTrades,
     Spec,
     TradeFedProjection,
     market_table,
@@ -64,23 +64,17 @@ class TradesProjection(TradeFedProjection):
         super().reset()
         self._new = {}
 
-    def apply_trades(
-        self,
-        connection: Connection,
-        directory: dict[UUID, Spec],
-        executed: list[tuple[UUID, Sequence[Any]]],
-    ) -> None:
+    def apply_trades(self, connection: Connection, executed: PricedTrades) -> None:
         new = self._new
         rows: list[tuple[Any, ...]] = []
-        last_market = None
+        last_spec = None
         batch: list[tuple[Any, ...]] = []
         symbol = ""
-        for market_id, record in executed:
-            if market_id != last_market:
-                spec = directory[market_id]
+        for spec, record in executed:
+            if spec is not last_spec:
                 symbol = spec.symbol
                 batch = new.setdefault(symbol, (spec, []))[1]
-                last_market = market_id
+                last_spec = spec
             if record[7] == BUY:
                 buyer, seller = record[8], record[9]
             else:
