@@ -9,7 +9,6 @@ by that hash in the accounts read model, once per request (once per websocket co
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -23,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import ADMIN, COMPLIANCE
+from socialtrading.domain.tokens import hash_token
 from socialtrading.graphql.loaders import Loaders, make_loaders
 from socialtrading.graphql.ratelimit import RateLimiter
 from socialtrading.infra.bus import Bus
@@ -34,11 +34,6 @@ from socialtrading.projections.runner import ProjectionRunner
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def hash_token(token: str) -> str:
-    """The stored form of an API token: SHA-256, hex."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def bearer(value: object) -> str | None:

@@ -7,8 +7,6 @@ new at each start (a token is shown once; its hash is all the store keeps).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,16 +24,11 @@ from socialtrading.commands.models import (
 )
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
+from socialtrading.domain.tokens import new_token
 
 
 class BootstrapError(RuntimeError):
     """A bootstrap command was refused."""
-
-
-def new_token() -> tuple[str, str]:
-    """A fresh API token and its stored form (SHA-256, hex)."""
-    token = secrets.token_urlsafe(32)
-    return token, hashlib.sha256(token.encode()).hexdigest()
 
 
 def _run(writer: Writer, command: Command) -> Outcome:

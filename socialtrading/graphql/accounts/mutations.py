@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -19,9 +18,10 @@ from socialtrading.commands.models import (
     Withdraw,
 )
 from socialtrading.domain.account import ADMIN
+from socialtrading.domain.tokens import new_token
 from socialtrading.graphql.accounts.types import Account, Balance, Role
 from socialtrading.graphql.commands import execute, new_command_id
-from socialtrading.graphql.context import Info, hash_token
+from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import Rejection
 from socialtrading.graphql.loaders import load_fresh
 from socialtrading.graphql.permissions import IsAdmin, IsAuthenticated, guarded
@@ -94,14 +94,14 @@ class AccountMutations:
     async def register_trader(
         self, info: Info, handle: str, display_name: str | None = None
     ) -> RegisterResult:
-        token = secrets.token_urlsafe(32)
+        token, token_hash = new_token()
         outcome = await execute(
             info.context,
             lambda: RegisterTrader(
                 command_id=new_command_id(),
                 handle=handle,
                 display_name=display_name,
-                token_hash=hash_token(token),
+                token_hash=token_hash,
             ),
         )
         if isinstance(outcome, Rejection):
@@ -167,14 +167,14 @@ class AccountMutations:
     )
     async def issue_token(self, info: Info) -> IssueTokenResult:
         actor = await info.context.actor()
-        token = secrets.token_urlsafe(32)
+        token, token_hash = new_token()
         outcome = await execute(
             info.context,
             lambda: IssueToken(
                 command_id=new_command_id(),
                 actor=actor,
                 account=actor,
-                token_hash=hash_token(token),
+                token_hash=token_hash,
             ),
         )
         if isinstance(outcome, Rejection):
