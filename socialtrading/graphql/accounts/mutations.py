@@ -85,6 +85,16 @@ async def _account(info: Info, account: UUID) -> Account | Rejection:
     return Account.from_row(row)
 
 
+async def _balance(info: Info, account: UUID, asset: str, lagging: Decimal) -> Balance:
+    """The account's balance of `asset` after a command; `lagging` is what to say is
+    available if the read models have not caught up within the wait."""
+    rows = await load_fresh(info.context.loaders.balances, str(account))
+    return next(
+        (Balance.from_row(row) for row in rows if row.asset == asset),
+        Balance(asset=asset, available=lagging, reserved=Decimal(0)),
+    )
+
+
 @strawberry.type
 class AccountMutations:
     @strawberry.mutation(
@@ -154,12 +164,7 @@ class AccountMutations:
         )
         if isinstance(outcome, Rejection):
             return outcome
-        rows = await load_fresh(info.context.loaders.balances, str(target))
-        balance = next(
-            (Balance.from_row(row) for row in rows if row.asset == asset),
-            Balance(asset=asset, available=amount, reserved=Decimal(0)),  # the read models lag
-        )
-        return DepositSuccess(balance=balance)
+        return DepositSuccess(balance=await _balance(info, target, asset, lagging=amount))
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated),
@@ -196,12 +201,7 @@ class AccountMutations:
         )
         if isinstance(outcome, Rejection):
             return outcome
-        rows = await load_fresh(info.context.loaders.balances, str(actor))
-        balance = next(
-            (Balance.from_row(row) for row in rows if row.asset == asset),
-            Balance(asset=asset, available=Decimal(0), reserved=Decimal(0)),
-        )
-        return WithdrawSuccess(balance=balance)
+        return WithdrawSuccess(balance=await _balance(info, actor, asset, lagging=Decimal(0)))
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated, IsAdmin),

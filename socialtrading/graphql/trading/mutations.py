@@ -43,6 +43,14 @@ async def _order(info: Info, order_id: str) -> Order | None:
     return None if row is None else Order.from_row(row)
 
 
+async def _readable_order(info: Info, order_id: str) -> Order | Rejection:
+    """The order after a cancel or amend, or the Rejection saying it is not readable yet."""
+    order = await _order(info, order_id)
+    if order is None:
+        return Rejection(code="unavailable", message="The order is not readable yet; retry")
+    return order
+
+
 def _provisional(outcome: Outcome, order: PlaceOrderInput, account: str) -> Order:
     """The order as the command described it, when the read models lag behind."""
     now = datetime.now(UTC)
@@ -109,10 +117,8 @@ class TradingMutations:
         )
         if isinstance(outcome, Rejection):
             return outcome
-        order = await _order(info, order_id)
-        if order is None:
-            return Rejection(code="unavailable", message="The order is not readable yet; retry")
-        return CancelOrderSuccess(order=order)
+        order = await _readable_order(info, order_id)
+        return order if isinstance(order, Rejection) else CancelOrderSuccess(order=order)
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated, CanTrade),
@@ -138,7 +144,5 @@ class TradingMutations:
         )
         if isinstance(outcome, Rejection):
             return outcome
-        order = await _order(info, order_id)
-        if order is None:
-            return Rejection(code="unavailable", message="The order is not readable yet; retry")
-        return AmendOrderSuccess(order=order)
+        order = await _readable_order(info, order_id)
+        return order if isinstance(order, Rejection) else AmendOrderSuccess(order=order)
