@@ -113,6 +113,8 @@ class Context:
             self._viewer = asyncio.ensure_future(
                 self.services.read(accounts.account_for_token, hash_token(self.token))
             )
+        elif self._viewer.done():  # asked by every guard and private field: answer at once
+            return self._viewer.result()
         return await asyncio.shield(self._viewer)
 
     def forget_viewer(self) -> None:
