@@ -37,6 +37,7 @@ __all__ = [
     "PricedTrades",
     "Spec",
     "TradeFedProjection",
+    "bulk_insert",
     "bulk_upsert",
     "chunks",
     "clean",
@@ -151,6 +152,11 @@ class Bulk:
         """Execute the statement once per row (one executemany)."""
         if rows:
             connection.exec_driver_sql(self.sql(connection.dialect.name), list(rows))
+
+
+def bulk_insert(table: Table) -> Bulk:
+    """A `Bulk` insert of every column of `table`, rows given in column order."""
+    return Bulk(table.insert(), [column.name for column in table.columns])
 
 
 def bulk_upsert(table: Table, keys: Sequence[str]) -> Bulk:

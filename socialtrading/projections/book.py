@@ -51,6 +51,7 @@ from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import (
     Bulk,
     MarketDirectory,
+    bulk_insert,
     bulk_upsert,
     market_table,
     spec_by_symbol,
@@ -97,7 +98,7 @@ _ENDS = frozenset({CANCELLED, EXPIRED})
 _MARKET, _SEQ, _SIDE, _PRICE, _OPEN, _STATE, _STORED = range(7)
 
 _key = and_(book_orders.c.market == bindparam("k_market"), book_orders.c.seq == bindparam("k_seq"))
-_insert_order = Bulk(book_orders.insert(), [column.name for column in book_orders.columns])
+_insert_order = bulk_insert(book_orders)
 _update_order = Bulk(
     book_orders.update()
     .where(_key)

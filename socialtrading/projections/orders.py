@@ -70,6 +70,7 @@ from socialtrading.projections._common import (
     LIVE_STATUSES,
     Bulk,
     MarketDirectory,
+    bulk_insert,
     chunks,
     market_table,
     moment,
@@ -114,7 +115,7 @@ _CURSOR, _STATUS, _PRICE, _QUANTITY, _OPEN, _FILLED, _ACCOUNT, _REASON, _UPDATED
 
 _RARE_KINDS = frozenset({EXPIRED, AMENDED, TRIGGERED})
 
-_insert = Bulk(orders.insert(), [column.name for column in orders.columns])
+_insert = bulk_insert(orders)
 _update = Bulk(
     orders.update()
     .where(and_(orders.c.cursor == bindparam("k_cursor"), orders.c.id == bindparam("k_id")))

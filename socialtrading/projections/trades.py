@@ -15,11 +15,11 @@ from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 from socialtrading.engine.book import BUY
 from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import (
-    Bulk,
     MarketDirectory,
     PricedTrades,
     Spec,
     TradeFedProjection,
+    bulk_insert,
     market_table,
     moment,
     spec_by_symbol,
@@ -46,7 +46,7 @@ trades = Table(
 )
 
 
-_insert = Bulk(trades.insert(), [column.name for column in trades.columns])
+_insert = bulk_insert(trades)
 
 
 class TradesProjection(TradeFedProjection):
