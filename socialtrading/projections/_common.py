@@ -80,10 +80,6 @@ class Spec(NamedTuple):
         """The decimal price of `ticks`."""
         return self.tick_size * ticks
 
-    def qty(self, lots: int) -> Decimal:
-        """The decimal quantity of `lots`."""
-        return self.lot_size * lots
-
     def quote(self, units: int) -> Decimal:
         """The decimal quote amount of `units` (tick x lot)."""
         return self.tick_size * self.lot_size * units
@@ -285,17 +281,7 @@ class MarketDirectory:
         known = self.load(connection)
         spec = spec_of_listing(event)
         if event.originator_id not in known:
-            connection.execute(
-                self.table.insert(),
-                {
-                    "market_id": spec.market_id,
-                    "symbol": spec.symbol,
-                    "tick_size": spec.tick_size,
-                    "lot_size": spec.lot_size,
-                    "maker_fee_bps": spec.maker_fee_bps,
-                    "taker_fee_bps": spec.taker_fee_bps,
-                },
-            )
+            connection.execute(self.table.insert(), spec._asdict())  # columns named as fields
             known[event.originator_id] = spec
         return known[event.originator_id]
 

@@ -129,12 +129,12 @@ class PositionsProjection(TradeFedProjection):
         )
         rows = []
         for (account, symbol), position in changed.items():
-            unit = specs[symbol].tick_size * specs[symbol].lot_size
+            spec = specs[symbol]
             if position[_REALIZED_UNITS]:
-                position[_REALIZED] += unit * position[_REALIZED_UNITS]
+                position[_REALIZED] += spec.quote(position[_REALIZED_UNITS])
                 position[_REALIZED_UNITS] = 0
             if position[_FEE_UNITS]:
-                position[_FEES] += unit * position[_FEE_UNITS]
+                position[_FEES] += spec.quote(position[_FEE_UNITS])
                 position[_FEE_UNITS] = 0
             rows.append(
                 {
