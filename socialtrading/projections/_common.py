@@ -18,7 +18,19 @@ from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Column, Connection, Engine, Executable, Integer, String, Table, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Executable,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -45,6 +57,7 @@ __all__ = [
     "micros",
     "moment",
     "release_scan",
+    "rows_in",
     "scan",
     "spec_by_symbol",
     "specs_by_symbol",
@@ -100,6 +113,18 @@ def micros(moment: datetime) -> int:
 def moment(us: int) -> datetime:
     """The aware UTC datetime of `us` microseconds since the epoch."""
     return to_datetime(us)
+
+
+def rows_in(
+    connection: Connection,
+    statement: Select[Any],
+    column: ColumnElement[Any],
+    values: Iterable[str],
+) -> Iterator[Row[Any]]:
+    """The rows of `statement` whose `column` is one of `values`: one `IN (...)` per chunk of
+    the sorted values (an ORDER BY in `statement` orders within each chunk)."""
+    for part in chunks(sorted(set(values))):
+        yield from connection.execute(statement.where(column.in_(part)))
 
 
 def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, select
 
 from socialtrading.domain.account import Account
-from socialtrading.projections._common import chunks, clean, micros, moment
+from socialtrading.projections._common import clean, micros, moment, rows_in
 from socialtrading.projections.rows import AccountRow, BalanceRow
 from socialtrading.projections.runner import Item, Projection, metadata, upsert
 from socialtrading.projections.types import DecimalText
@@ -157,10 +157,8 @@ class AccountsProjection(Projection):
         cache = self._balances
         for account in wanted:
             cache[account] = {}
-        for part in chunks(sorted(wanted)):
-            statement = select(balances).where(balances.c.account_id.in_(part))
-            for row in connection.execute(statement):
-                cache[row.account_id][row.asset] = [row.available, row.reserved]
+        for row in rows_in(connection, select(balances), balances.c.account_id, wanted):
+            cache[row.account_id][row.asset] = [row.available, row.reserved]
 
     def _apply_profile_changes(
         self,
@@ -170,11 +168,9 @@ class AccountsProjection(Projection):
         account_updates: set[str],
     ) -> None:
         """KYC levels and roles: read the accounts they change, then apply in log order."""
-        missing = sorted(account_updates - changed_accounts.keys())
-        for part in chunks(missing):
-            statement = select(accounts).where(accounts.c.id.in_(part))
-            for found in connection.execute(statement).mappings():
-                changed_accounts[found["id"]] = dict(found)
+        missing = account_updates - changed_accounts.keys()
+        for found in rows_in(connection, select(accounts), accounts.c.id, missing):
+            changed_accounts[found.id] = dict(found._mapping)
         for _, event in items:  # (an account registered in this batch starts as registered)
             kind = type(event)
             if kind is Account.KycVerified:
@@ -203,9 +199,8 @@ def _account_row(row: Any) -> AccountRow:
 def accounts_by_ids(connection: Connection, ids: Sequence[str]) -> dict[str, AccountRow]:
     """The accounts with these ids (unknown ids are left out)."""
     found: dict[str, AccountRow] = {}
-    for part in chunks(sorted(set(ids))):
-        for row in connection.execute(select(accounts).where(accounts.c.id.in_(part))):
-            found[row.id] = _account_row(row)
+    for row in rows_in(connection, select(accounts), accounts.c.id, ids):
+        found[row.id] = _account_row(row)
     return found
 
 
@@ -230,14 +225,9 @@ def account_for_token(connection: Connection, token_hash: str) -> AccountRow | N
 def balances_of(connection: Connection, account_ids: Sequence[str]) -> dict[str, list[BalanceRow]]:
     """Each account's balances sorted by asset (an account without any maps to [])."""
     found: dict[str, list[BalanceRow]] = {account: [] for account in account_ids}
-    for part in chunks(sorted(set(account_ids))):
-        statement = (
-            select(balances)
-            .where(balances.c.account_id.in_(part))
-            .order_by(balances.c.account_id, balances.c.asset)
+    statement = select(balances).order_by(balances.c.account_id, balances.c.asset)
+    for row in rows_in(connection, statement, balances.c.account_id, account_ids):
+        found[row.account_id].append(
+            BalanceRow(row.account_id, row.asset, clean(row.available), clean(row.reserved))
         )
-        for row in connection.execute(statement):
-            found[row.account_id].append(
-                BalanceRow(row.account_id, row.asset, clean(row.available), clean(row.reserved))
-            )
     return found

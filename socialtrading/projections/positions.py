@@ -34,9 +34,9 @@ from socialtrading.projections._common import (
     MarketDirectory,
     PricedTrades,
     TradeFedProjection,
-    chunks,
     clean,
     market_table,
+    rows_in,
     specs_by_symbol,
 )
 from socialtrading.projections.rows import PositionRow
@@ -153,18 +153,16 @@ class PositionsProjection(TradeFedProjection):
         held = self._positions
         for account in accounts:
             held[account] = {}
-        for part in chunks(sorted(accounts)):
-            statement = select(positions).where(positions.c.account_id.in_(part))
-            for row in connection.execute(statement):
-                held[row.account_id][row.market] = [
-                    row.quantity,
-                    row.cost,
-                    0,
-                    0,
-                    row.realized_pnl,
-                    row.fees_paid,
-                    row.updated_at,
-                ]
+        for row in rows_in(connection, select(positions), positions.c.account_id, accounts):
+            held[row.account_id][row.market] = [
+                row.quantity,
+                row.cost,
+                0,
+                0,
+                row.realized_pnl,
+                row.fees_paid,
+                row.updated_at,
+            ]
 
 
 def _trade(position: list[Any], price: int, delta: int) -> None:
@@ -201,13 +199,8 @@ def positions_of(
     """Each account's positions by market (an account without any maps to [])."""
     found: dict[str, list[PositionRow]] = {account: [] for account in account_ids}
     rows: list[Any] = []
-    for part in chunks(sorted(set(account_ids))):
-        statement = (
-            select(positions)
-            .where(positions.c.account_id.in_(part))
-            .order_by(positions.c.account_id, positions.c.market)
-        )
-        rows.extend(connection.execute(statement).all())
+    statement = select(positions).order_by(positions.c.account_id, positions.c.market)
+    rows.extend(rows_in(connection, statement, positions.c.account_id, account_ids))
     symbols = {row.market for row in rows}
     specs = specs_by_symbol(connection, positions_markets, symbols)
     marks: dict[str, int] = {}
