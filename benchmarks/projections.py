@@ -70,8 +70,13 @@ class Timed(Projection):
     def reset(self) -> None:
         self.inner.reset()
 
-    def after_commit(self, items: Sequence[Item]) -> None:
-        self.inner.after_commit(items)
+    def flush(self, connection: Connection) -> None:
+        started = time.perf_counter()
+        self.inner.flush(connection)
+        self.seconds += time.perf_counter() - started
+
+    def after_commit(self) -> None:
+        self.inner.after_commit()
 
 
 def _generate(store: Exchange, events: int, traders: int, seed: int) -> None:
@@ -96,7 +101,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--traders", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=20_000, help="notifications per batch")
+    parser.add_argument(
+        "--batch-size", type=int, default=200_000, help="notifications per catch-up transaction"
+    )
+    parser.add_argument(
+        "--read-size", type=int, default=20_000, help="notifications read and decoded at a time"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep/reuse the SQLite store")
     parser.add_argument("--read-store", type=Path, default=None, help="keep the SQLite read store")
     args = parser.parse_args()
@@ -122,7 +132,13 @@ def main() -> None:
             _generate(store, args.events, args.traders, args.seed)
             generate_seconds = time.perf_counter() - started
         timed = [Timed(projection) for projection in all_projections()]
-        runner = ProjectionRunner(store, engine, timed, batch_size=args.batch_size)
+        runner = ProjectionRunner(
+            store,
+            engine,
+            timed,
+            catch_up_batch_size=args.batch_size,
+            read_size=args.read_size,
+        )
         runner.setup()
         started = time.perf_counter()
         cpu = time.process_time()
@@ -136,6 +152,7 @@ def main() -> None:
             "events_per_sec": round(applied / seconds),
             "cpu_seconds": round(cpu, 2),
             "batch_size": args.batch_size,
+            "read_size": args.read_size,
             "apply_seconds": {p.name: round(p.seconds, 2) for p in timed},
             "generate_seconds": round(generate_seconds, 1),
         }

@@ -164,7 +164,7 @@ def projections_rebuild(
         list[str] | None,
         typer.Argument(help="Projections to rebuild (default: all).", show_default=False),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Notifications per transaction.")] = 20_000,
+    batch_size: Annotated[int, typer.Option(help="Notifications per transaction.")] = 200_000,
 ) -> None:
     """Drop read models and rebuild them from the event store, with progress.
 
@@ -183,7 +183,7 @@ def projections_rebuild(
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections(), batch_size=batch_size)
+        runner = ProjectionRunner(store, engine, all_projections(), catch_up_batch_size=batch_size)
         known = [p.name for p in runner.projections]
         unknown = sorted(set(names or ()) - set(known))
         if unknown:

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 from sqlalchemy import (
@@ -39,7 +39,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from socialtrading.domain.market import Market
 from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, TRADE, UNCROSSED
-from socialtrading.projections.runner import Item, Projection, metadata
+from socialtrading.projections.runner import Chunk, Item, Projection, metadata
 from socialtrading.projections.types import DecimalText
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "market_table",
     "micros",
     "moment",
-    "release_scan",
     "rows_in",
     "scan",
     "spec_by_symbol",
@@ -203,19 +202,19 @@ class Scan(NamedTuple):
 
 
 _CONTROL_KINDS = frozenset({HALTED, RESUMED, AUCTION_STARTED, UNCROSSED})
-_last_scan: tuple[Sequence[Any], Scan] | None = None
 
 
 def scan(items: Sequence[Any]) -> Scan:
-    """The listings, trades and control records of a batch of (position, event) items.
+    """The listings, trades and control records of a chunk of (position, event) items.
 
-    The runner hands every projection that is level with it the same list, so the result
-    for the latest list is kept and shared until `release_scan`.
+    The runner hands every projection that is level with it the same `Chunk`, so the scan
+    is made once per chunk and kept on it (and freed with it).
     """
-    global _last_scan  # noqa: PLW0603 (a one-entry cache shared by the projections)
-    last = _last_scan
-    if last is not None and last[0] is items:
-        return last[1]
+    shared = items.shared if isinstance(items, Chunk) else None
+    if shared is not None:
+        known = shared.get("scan")
+        if known is not None:
+            return cast(Scan, known)
     found = Scan([], [], [])
     trades = found.trades
     controls = found.controls
@@ -230,16 +229,9 @@ def scan(items: Sequence[Any]) -> Scan:
                     controls.append((market, record))
         elif isinstance(event, Market.Listed):
             found.listed.append(event)
-    _last_scan = (items, found)
+    if shared is not None:
+        shared["scan"] = found
     return found
-
-
-def release_scan(items: Sequence[Any]) -> None:
-    """Forget the shared scan of `items` (after its batch committed, or failed)."""
-    global _last_scan  # noqa: PLW0603
-    last = _last_scan
-    if last is not None and last[0] is items:
-        _last_scan = None
 
 
 def market_table(name: str) -> Table:
@@ -331,9 +323,6 @@ class TradeFedProjection(Projection):
 
     def reset(self) -> None:
         self.markets.reset()
-
-    def after_commit(self, items: Sequence[Item]) -> None:
-        release_scan(items)
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
         found = scan(items)

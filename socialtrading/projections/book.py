@@ -131,12 +131,16 @@ class BookProjection(Projection):
         self._orders: dict[str, list[Any]] | None = None  # order id -> tracked order
         self._levels: dict[tuple[str, str, int], list[int]] = {}  # -> [quantity, orders]
         self._changed_markets: set[str] = set()
+        # the batch's changes, until `flush`
+        self._dirty: dict[str, list[Any]] = {}  # orders whose row may change
+        self._touched: set[tuple[str, str, int]] = set()  # levels that changed
 
     def reset(self) -> None:
         self.markets.reset()
         self._orders = None
         self._levels = {}
         self._changed_markets = set()
+        self._dirty, self._touched = {}, set()
 
     def _load(self, connection: Connection) -> dict[str, list[Any]]:
         if self._orders is None:
@@ -154,8 +158,8 @@ class BookProjection(Projection):
         tracked = self._load(connection)
         levels = self._levels
         directory = self.markets.load(connection)
-        dirty: dict[str, list[Any]] = {}  # orders whose row may change
-        touched: set[tuple[str, str, int]] = set()  # levels that changed
+        dirty = self._dirty
+        touched = self._touched
 
         def take(order_id: str, qty: int) -> None:
             """Take `qty` off a tracked order (a fill, cancel or expiry) and off its level."""
@@ -260,6 +264,10 @@ class BookProjection(Projection):
                     order = tracked[order_id]
                     order[_STATE] = _FLIGHT
                     dirty[order_id] = order
+
+    def flush(self, connection: Connection) -> None:
+        dirty, touched = self._dirty, self._touched
+        self._dirty, self._touched = {}, set()
         self._write(connection, dirty, touched)
         self._changed_markets.update(key[0] for key in touched)
 
@@ -312,7 +320,7 @@ class BookProjection(Projection):
         _delete_level.run(connection, gone)
         _upsert_level.run(connection, upserts)
 
-    def after_commit(self, items: Sequence[Item]) -> None:
+    def after_commit(self) -> None:
         changed, self._changed_markets = self._changed_markets, set()
         bus = self.bus
         if bus is not None:

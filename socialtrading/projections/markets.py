@@ -17,7 +17,7 @@ from socialtrading.domain.market import Market
 from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, UNCROSSED
 from socialtrading.engine.spec import AUCTION, CONTINUOUS
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import clean, micros, moment, release_scan, scan
+from socialtrading.projections._common import clean, micros, moment, scan
 from socialtrading.projections.rows import MarketRow
 from socialtrading.projections.runner import Item, Projection, metadata, upsert
 from socialtrading.projections.types import DecimalText
@@ -54,11 +54,11 @@ class MarketsProjection(Projection):
     def __init__(self, bus: Bus | None = None) -> None:
         self.bus = bus
         self._rows: dict[UUID, dict[str, Any]] | None = None  # market id -> row, every market
-        self._changed: list[dict[str, Any]] = []
+        self._changed: dict[UUID, dict[str, Any]] = {}  # published after the commit
 
     def reset(self) -> None:
         self._rows = None
-        self._changed = []
+        self._changed = {}
 
     def _load(self, connection: Connection) -> dict[UUID, dict[str, Any]]:
         if self._rows is None:
@@ -94,13 +94,12 @@ class MarketsProjection(Projection):
             changed[market_id] = row
         if changed:
             upsert(connection, markets, [dict(row) for row in changed.values()], ["symbol"])
-            self._changed = list(changed.values())
+            self._changed.update(changed)
 
-    def after_commit(self, items: Sequence[Item]) -> None:
-        release_scan(items)
-        changed, self._changed = self._changed, []
+    def after_commit(self) -> None:
+        changed, self._changed = self._changed, {}
         if changed and self.bus is not None and self.bus.subscriber_count("markets"):
-            self.bus.publish("markets", [_market_row(row) for row in changed])
+            self.bus.publish("markets", [_market_row(row) for row in changed.values()])
 
 
 def _listed_row(event: Market.Listed) -> dict[str, Any]:

@@ -28,8 +28,10 @@ of that index (a plain index on the random ids costs a random page write per ord
 SQLite), and a lookup probes each block.
 
 The projection keeps every live order's mutable state in memory (read from the table after a
-reset), so a batch needs no reads. Publishes `orders:{account_id}` with the changed OrderRows
-of that account (oldest first) after each commit, for accounts with subscribers.
+reset), so a batch needs no reads, and holds a batch's new and changed orders until `flush`:
+an order placed and done within one batch is inserted once, in its final state. Publishes
+`orders:{account_id}` with the changed OrderRows of that account (oldest first) after each
+commit, for accounts with subscribers.
 """
 
 from __future__ import annotations
@@ -145,11 +147,16 @@ class OrdersProjection(Projection):
         self._strings: dict[str, str] = {}  # one copy of each account id string
         self._engine: Engine | None = None
         self._published: dict[str, list[str]] = {}  # account -> changed order ids
+        # the batch's changes, until `flush`
+        self._fixed: dict[str, tuple[Any, ...]] = {}  # new order id -> its fixed columns
+        self._new: dict[str, list[Any]] = {}  # new order id -> its state
+        self._changed: dict[str, list[Any]] = {}  # existing order id -> its state
 
     def reset(self) -> None:
         self.markets.reset()
         self._live = None
         self._published = {}
+        self._fixed, self._new, self._changed = {}, {}, {}
 
     def _load(self, connection: Connection) -> dict[str, list[Any]]:
         if self._live is None:
@@ -187,9 +194,9 @@ class OrdersProjection(Projection):
         live = self._load(connection)
         directory = self.markets.load(connection)
         intern = self._strings.setdefault
-        fixed: dict[str, tuple[Any, ...]] = {}  # new order id -> its fixed columns
-        new: dict[str, list[Any]] = {}  # new order id -> its state
-        changed: dict[str, list[Any]] = {}  # existing order id -> its state
+        fixed = self._fixed
+        new = self._new
+        changed = self._changed
         book_changed = Market.BookChanged
         last_market = None  # the market of the previous event, and its symbol
         symbol = ""
@@ -315,6 +322,10 @@ class OrdersProjection(Projection):
                             order[_STATUS] = status
                     # triggered: the stop order enters; the records after it decide its status
                 # halted, resumed, auction_started, uncrossed: nothing of an order
+
+    def flush(self, connection: Connection) -> None:
+        fixed, new, changed = self._fixed, self._new, self._changed
+        self._fixed, self._new, self._changed = {}, {}, {}
         self._write(connection, fixed, new, changed)
         if self.bus is None:
             return
@@ -324,8 +335,8 @@ class OrdersProjection(Projection):
         for order_id, order in changed.items():
             published.setdefault(order[_ACCOUNT], []).append(order_id)
 
+    @staticmethod
     def _write(
-        self,
         connection: Connection,
         fixed: dict[str, tuple[Any, ...]],
         new: dict[str, list[Any]],
@@ -376,7 +387,7 @@ class OrdersProjection(Projection):
             ],
         )
 
-    def after_commit(self, items: Sequence[Item]) -> None:
+    def after_commit(self) -> None:
         published, self._published = self._published, {}
         bus = self.bus
         if bus is None or self._engine is None:

@@ -1,10 +1,19 @@
 """The projection runner: read models that follow the notification log, exactly once.
 
 Each projection owns SQLAlchemy tables and applies batches of domain events to them. The
-runner reads a batch of notifications once, decodes it once, hands every projection the
-events past its own position, and records each projection's new position in the SAME
-transaction as its read-model changes. A crash at any point therefore leaves every read model
-at a position it fully reached: on restart it resumes there, and nothing is applied twice.
+runner reads notifications once, decodes them once, hands every projection the events past
+its own position, and records each projection's new position in the SAME transaction as its
+read-model changes. A crash at any point therefore leaves every read model at a position it
+fully reached: on restart it resumes there, and nothing is applied twice.
+
+A transaction (a batch) may span several chunks of notifications: the runner reads and
+decodes `read_size` notifications at a time and applies each chunk before reading the next,
+so memory holds one chunk of decoded events however large the batch. A projection may keep
+its changes in memory across the chunks (an order placed and filled within the batch is then
+written once, as filled) and writes them in `flush`, once per batch, before the positions are
+recorded. Following the log, batches hold up to `batch_size` notifications, so a caller
+waiting for its write is answered soon; a catch-up uses `catch_up_batch_size`, larger, which
+makes fewer and more coalesced writes.
 
 The runner catches up from its positions, then follows: woken by the writer after each commit
 (embedded mode) or by polling every `poll_seconds` (another process writes). Callers that need
@@ -23,7 +32,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -59,6 +68,17 @@ positions = Table(
 Item = tuple[int, Any]
 
 
+class Chunk(list[Item]):
+    """The items of one chunk of notifications, with what projections derive from them and
+    share (`shared`: for example `_common.scan`); it is freed with the chunk."""
+
+    __slots__ = ("shared",)
+
+    def __init__(self, items: Iterable[Item] = ()) -> None:
+        super().__init__(items)
+        self.shared: dict[str, Any] = {}
+
+
 class Projection:
     """A read model: its tables, and how a batch of events changes them."""
 
@@ -66,14 +86,19 @@ class Projection:
     tables: ClassVar[tuple[Table, ...]]
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        """Apply events (in log order) inside the runner's transaction."""
+        """Apply events (in log order) inside the runner's transaction: one chunk of the
+        batch; the changes may be held in memory until `flush`."""
         raise NotImplementedError
 
-    def reset(self) -> None:
-        """Forget any in-memory cache (after a rebuild or a failed batch)."""
+    def flush(self, connection: Connection) -> None:
+        """Write the changes `apply` held back: once per batch, before the commit."""
 
-    def after_commit(self, items: Sequence[Item]) -> None:
-        """Publish live updates for events now committed (subscriptions)."""
+    def reset(self) -> None:
+        """Forget any in-memory cache and held-back change (after a rebuild or a failed
+        batch)."""
+
+    def after_commit(self) -> None:
+        """Publish live updates for the batch now committed (subscriptions)."""
 
 
 @dataclass
@@ -116,12 +141,16 @@ class ProjectionRunner:
         batch_size: int = 20_000,
         poll_seconds: float = 0.5,
         defer_indexes_from: int = 100_000,
+        catch_up_batch_size: int = 200_000,
+        read_size: int = 20_000,
     ) -> None:
         self.store = store
         self.engine = engine
         self.projections = list(projections)
         self._decoder = EventDecoder(store.mapper)
         self.batch_size = batch_size
+        self.catch_up_batch_size = catch_up_batch_size
+        self.read_size = read_size
         self.poll_seconds = poll_seconds
         self.defer_indexes_from = defer_indexes_from
         self._positions: dict[str, int] = {}
@@ -162,44 +191,65 @@ class ProjectionRunner:
 
     # ------------------------------------------------------------------ processing
 
-    def run_once(self) -> int:
-        """Apply one batch; return how many notifications it held (0: caught up)."""
-        start = self.position
-        rows = self.store.read(start, self.batch_size)
-        if not rows:
-            return 0
-        items: list[Item] = self._decoder.decode(rows)
-        last = items[-1][0]
-        applied: list[tuple[Projection, Sequence[Item]]] = []
+    def run_once(
+        self, limit: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply one batch of up to `limit` notifications (`batch_size` by default) in one
+        transaction; return how many it held (0: caught up). `progress(position)` is told
+        after each chunk is applied (not committed yet)."""
+        limit = limit or self.batch_size
+        start = read = self.position
+        count = 0
+        applied: dict[str, Projection] = {}
         try:
             with self.engine.begin() as connection:
-                for projection in self.projections:
-                    position = self._positions[projection.name]
-                    mine: Sequence[Item] = (
-                        items if position <= start else [i for i in items if i[0] > position]
-                    )
-                    if not mine:
-                        continue
-                    projection.apply(connection, mine)
+                while count < limit:
+                    rows = self.store.read(read, min(self.read_size, limit - count))
+                    if not rows:
+                        break
+                    count += len(rows)
+                    self._apply_chunk(connection, Chunk(self._decoder.decode(rows)), applied)
+                    read = rows[-1].id
+                    del rows  # the chunk's events are freed before the next is read
+                    if progress is not None:
+                        progress(read)
+                if not count:
+                    return 0
+                for projection in applied.values():
+                    projection.flush(connection)
                     connection.execute(
                         positions.update().where(positions.c.name == projection.name),
-                        {"position": last},
+                        {"position": read},
                     )
-                    applied.append((projection, mine))
         except BaseException:
             for projection in self.projections:
                 projection.reset()  # caches may hold changes the rollback undid
             raise
+        assert read > start
         with self._progress:
-            for projection, _ in applied:
-                self._positions[projection.name] = last
+            for name in applied:
+                self._positions[name] = read
             self._progress.notify_all()
-        for projection, mine in applied:
+        for projection in applied.values():
             try:
-                projection.after_commit(mine)
+                projection.after_commit()
             except Exception:  # a subscriber's failure must not stop the read models
                 log.exception("publishing live updates of %s failed", projection.name)
-        return len(rows)
+        return count
+
+    def _apply_chunk(
+        self, connection: Connection, items: Chunk, applied: dict[str, Projection]
+    ) -> None:
+        """Hand each projection the chunk's events past its own position."""
+        first = items[0][0]
+        for projection in self.projections:
+            position = self._positions[projection.name]
+            mine: Sequence[Item] = (
+                items if position < first else [i for i in items if i[0] > position]
+            )
+            if mine:
+                projection.apply(connection, mine)
+                applied[projection.name] = projection
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply batches until no notification is left; return how many were applied."""
@@ -215,14 +265,17 @@ class ProjectionRunner:
                     index.drop(connection, checkfirst=True)
         try:
             with _fewer_collections():
+
+                def chunk_applied(position: int) -> None:
+                    if progress is not None:
+                        progress(position, max(head, position))
+
                 while True:
-                    count = self.run_once()
+                    count = self.run_once(self.catch_up_batch_size, chunk_applied)
                     if count == 0:
                         return total
                     gc.collect(1)
                     total += count
-                    if progress is not None:
-                        progress(self.position, max(head, self.position))
         finally:
             if deferred:
                 with self.engine.begin() as connection:

@@ -25,7 +25,7 @@ from socialtrading.projections._common import (
     spec_by_symbol,
 )
 from socialtrading.projections.rows import TradeRow
-from socialtrading.projections.runner import Item, metadata
+from socialtrading.projections.runner import metadata
 
 trades_markets = market_table("trades_markets")
 
@@ -95,8 +95,7 @@ class TradesProjection(TradeFedProjection):
             batch.append(row)
         _insert.run(connection, rows)
 
-    def after_commit(self, items: Sequence[Item]) -> None:
-        super().after_commit(items)
+    def after_commit(self) -> None:
         new, self._new = self._new, {}
         bus = self.bus
         if bus is None:
