@@ -9,8 +9,12 @@ store is created and `ProjectionRunner.catch_up()` is timed from position zero. 
 JSON object:
 
 - events, seconds, events_per_sec: notifications applied by the catch-up and its wall time
-- apply_seconds: time inside each projection's `apply` (the rest is reading and decoding the
-  notifications, and committing)
+- apply_seconds: time inside each projection's `apply` and `flush`
+- read_seconds, decode_seconds: reading the notifications from the store, and decoding them
+  into events (the rest of `seconds` is the runner's own work, freeing events and committing)
+- sql_seconds: time inside the read store's driver for statements (part of apply_seconds):
+  what the read models' writes cost in the database itself, and the part of the figure
+  that no change of Python code can reduce
 - cpu_seconds: the process's CPU time during the catch-up (the machine may be shared)
 - generate_seconds: how long writing the events took (not part of the figure)
 
@@ -29,12 +33,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Engine, Table, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -77,6 +81,37 @@ class Timed(Projection):
 
     def after_commit(self) -> None:
         self.inner.after_commit()
+
+
+class Stopwatch:
+    """Seconds spent in the wrapped callables and in the read store's statements."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = 0.0
+
+    def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        self.seconds[name] = 0.0
+
+        def timed(*args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                self.seconds[name] += time.perf_counter() - started
+
+        return timed
+
+    def watch_statements(self, engine: Engine) -> None:
+        self.seconds["sql"] = 0.0
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def before(*_: Any) -> None:
+            self._started = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def after(*_: Any) -> None:
+            self.seconds["sql"] += time.perf_counter() - self._started
 
 
 def _generate(store: Exchange, events: int, traders: int, seed: int) -> None:
@@ -140,6 +175,11 @@ def main() -> None:
             read_size=args.read_size,
         )
         runner.setup()
+        watch = Stopwatch()
+        store.read = watch.wrap("read", store.read)  # type: ignore[method-assign]
+        decoder = runner._decoder  # measured, not changed
+        decoder.decode = watch.wrap("decode", decoder.decode)  # type: ignore[method-assign]
+        watch.watch_statements(engine)
         started = time.perf_counter()
         cpu = time.process_time()
         applied = runner.catch_up()
@@ -154,6 +194,7 @@ def main() -> None:
             "batch_size": args.batch_size,
             "read_size": args.read_size,
             "apply_seconds": {p.name: round(p.seconds, 2) for p in timed},
+            **{f"{name}_seconds": round(value, 2) for name, value in watch.seconds.items()},
             "generate_seconds": round(generate_seconds, 1),
         }
         print(json.dumps(result))
