@@ -63,7 +63,9 @@ class Outcome:
     """What a command did. `accepted` False means refused, with a stable `code`.
 
     `position` is the notification id up to which the command's batch is stored (0 when
-    nothing was stored): a reader that has applied it sees the command's effects.
+    nothing was stored): a reader that has applied it sees the command's effects. `event` is
+    the (market id, version) of the stored market event a market command's outcome is read
+    from: the writer remembers that instead of the records (see `Remembered`).
     """
 
     command_id: str
@@ -76,6 +78,13 @@ class Outcome:
     records: tuple[Record, ...] = ()
     stored: bool = True
     position: int = 0
+    event: tuple[UUID, int] | None = None
+
+
+# What the writer remembers of a past command for de-duplication: its outcome, or for a
+# market command the (market id, version) of the event its outcome is read from again (the
+# records would make every remembered order outcome a hundred times larger).
+Remembered = Outcome | tuple[UUID, int]
 
 
 @dataclass
@@ -88,7 +97,7 @@ class State:
     texts: dict[UUID, str] = field(default_factory=dict)  # account id -> str(account id)
     markets: dict[str, Market] = field(default_factory=dict)  # symbol -> market
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # symbol -> ledger
-    outcomes: dict[tuple[UUID, str], Outcome] = field(default_factory=dict)
+    outcomes: dict[tuple[UUID, str], Remembered] = field(default_factory=dict)
     # the aggregates the current batch changed, in the order first changed (keyed by object
     # identity: hashing an aggregate's UUID id runs Python code, several times per command)
     touched: dict[int, Aggregate] = field(default_factory=dict)
@@ -193,9 +202,14 @@ def _post(state: State, symbol: str, postings: Sequence[Posting]) -> None:
 
 
 def book_outcome(
-    command_id: str, symbol: str, order_id: str | None, records: Sequence[Record]
+    command_id: str,
+    symbol: str,
+    order_id: str | None,
+    records: Sequence[Record],
+    event: tuple[UUID, int],
 ) -> Outcome:
-    """The outcome of a market command, read from its records (live and after a restart)."""
+    """The outcome of a market command, read from its records (live, and from its stored
+    `event` for a repeat)."""
     for record in records:
         if record[0] == REJECTED and record[4] == order_id:
             return Outcome(
@@ -206,8 +220,16 @@ def book_outcome(
                 market=symbol,
                 order_id=order_id,
                 records=tuple(records),
+                event=event,
             )
-    return Outcome(command_id, True, market=symbol, order_id=order_id, records=tuple(records))
+    return Outcome(
+        command_id,
+        True,
+        market=symbol,
+        order_id=order_id,
+        records=tuple(records),
+        event=event,
+    )
 
 
 def _store_book(
@@ -238,7 +260,7 @@ def _store_book(
     )
     state.touch(market)
     _post(state, market.symbol, postings)
-    return book_outcome(command_id, market.symbol, order_id, records)
+    return book_outcome(command_id, market.symbol, order_id, records, (market.id, market.version))
 
 
 # ---------------------------------------------------------------------- accounts

@@ -17,7 +17,10 @@ much as applying the command (profiled). Acks are plain objects that the writer 
 whole batch at a time, waking every waiting thread with one notification per batch.
 
 A repeated (actor, command_id) gets the first outcome back and changes nothing. Outcomes of
-stored commands are rebuilt from the events on start, so this holds after a restart too.
+stored commands are rebuilt from the events on start, so this holds after a restart too. A
+market command is remembered by the (market id, version) of its event, not by its records,
+and a repeat reads that event back from the store: memory per remembered command stays small,
+and start-up reads each event's few fields through the lean decoder.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
+from socialtrading.commands.handlers import HANDLERS, Outcome, Remembered, State, book_outcome
 from socialtrading.commands.models import Command
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
+from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
 
 log = logging.getLogger(__name__)
@@ -198,6 +202,7 @@ class Writer:
         self._listeners: list[Callable[[int], None]] = []
         self._observers: list[BatchObserver] = []
         self._last_ts = 0
+        self._head = 0  # the newest notification id stored
         self._snapshot_at: dict[UUID, int] = {}
         self.state = self._load()
 
@@ -292,9 +297,9 @@ class Writer:
                 command = ack.command
                 ts = self._now()
                 key = (command.actor, command.command_id)
-                prior = state.outcomes.get(key) or fresh.get(key)
+                prior = fresh.get(key) or state.outcomes.get(key)
                 if prior is not None:
-                    results.append(prior)
+                    results.append(prior if isinstance(prior, Outcome) else self._recall(prior))
                     continue
                 try:
                     outcome = HANDLERS[type(command)](state, command, ts)
@@ -327,10 +332,13 @@ class Writer:
             self.state = self._reload()
             return
         if last:
+            self._head = last
             for outcome in fresh.values():
                 if outcome.stored:
                     outcome.position = last
-        state.outcomes.update(fresh)
+        remembered = state.outcomes
+        for key, outcome in fresh.items():
+            remembered[key] = outcome.event if outcome.event is not None else outcome
         self.stats.batches += 1
         self.stats.commands += len(batch)
         self.stats.events += len(events)
@@ -401,31 +409,28 @@ class Writer:
                 delay = min(delay * 2, 2.0)
 
     def _load(self) -> State:
-        """Rebuild the in-memory state from the store: snapshots plus later events."""
+        """Rebuild the in-memory state from the store: snapshots plus later events, and the
+        de-duplication entries of every stored command (from a pass over the log)."""
         state = State(demo_funding=self.demo_funding)
         accounts: list[UUID] = []
-        markets: dict[UUID, str] = {}
-        recorder = self.store.recorder
-        mapper = self.store.mapper
-        position: int | None = None
-        while True:
-            notifications = recorder.select_notifications(
-                position, 1000, inclusive_of_start=position is None
-            )
-            if not notifications:
-                break
-            for notification in notifications:
-                event = mapper.to_domain_event(notification)
+        markets: list[UUID] = []
+        decoder = EventDecoder(self.store.mapper)
+        actors: dict[str, UUID] = {}  # one UUID object per actor
+        position = 0
+        while rows := self.store.read(position, 10_000):
+            for _, event in decoder.decode(rows):
                 if isinstance(event, Account.Registered):
                     accounts.append(event.originator_id)
                 elif isinstance(event, Market.Listed):
-                    markets[event.originator_id] = event.symbol
-                remembered = _remembered_outcome(event, markets)
+                    markets.append(event.originator_id)
+                remembered = _remembered(event, actors)
                 if remembered is not None:
                     state.outcomes[remembered[0]] = remembered[1]
-            position = notifications[-1].id
+            position = rows[-1].id
+        self._head = position
         for outcome in state.outcomes.values():
-            outcome.position = position or 0  # stored by then, with its batch's ledger events
+            if isinstance(outcome, Outcome):
+                outcome.position = position  # stored by then, with its batch's ledger events
         repository = self.store.repository
         self._snapshot_at = {}
         for aggregate_id in accounts:
@@ -439,19 +444,37 @@ class Writer:
         self._last_ts = max((m.book.ts for m in state.markets.values()), default=0)
         return state
 
+    def outcome(self, actor: UUID, command_id: str) -> Outcome | None:
+        """The outcome a repeat of (actor, command_id) would get, None for a new command.
+        Only while the writer thread is stopped (it reads the state that thread owns)."""
+        remembered = self.state.outcomes.get((actor, command_id))
+        if remembered is None or isinstance(remembered, Outcome):
+            return remembered
+        return self._recall(remembered)
 
-def _remembered_outcome(
-    event: Any, markets: dict[UUID, str]
-) -> tuple[tuple[UUID, str], Outcome] | None:
+    def _recall(self, event: tuple[UUID, int]) -> Outcome:
+        """The outcome of a stored market command, read again from its event (a repeat)."""
+        market_id, version = event
+        stored = self.store.recorder.select_events(market_id, gt=version - 1, lte=version)
+        if len(stored) != 1:
+            raise LookupError(f"market {market_id} has no stored event {version}")
+        found = self.store.mapper.to_domain_event(stored[0])
+        assert isinstance(found, Market.BookChanged), found
+        symbol = next(m.symbol for m in self.state.markets.values() if m.id == market_id)
+        records = [tuple(record) for record in found.records]  # JSON made them lists
+        outcome = book_outcome(found.command_id, symbol, found.order_id, records, event)
+        outcome.position = self._head  # stored by then
+        return outcome
+
+
+def _remembered(event: Any, actors: dict[str, UUID]) -> tuple[tuple[UUID, str], Remembered] | None:
     """The de-duplication entry a stored event stands for, if it came from a command."""
     if isinstance(event, Market.BookChanged):
-        symbol = markets.get(event.originator_id, "")
-        records = [tuple(record) for record in event.records]  # JSON made them lists
-        outcome = book_outcome(event.command_id, symbol, event.order_id, records)
-        return (UUID(event.actor), event.command_id), outcome
+        key = (_actor(actors, event.actor), event.command_id)
+        return key, (event.originator_id, event.originator_version)
     if isinstance(event, Market.Listed):
         outcome = Outcome(event.command_id, True, market=event.symbol)
-        return (UUID(event.by), event.command_id), outcome
+        return (_actor(actors, event.by), event.command_id), outcome
     if isinstance(event, Account.Registered):
         outcome = Outcome(event.command_id, True, account_id=event.originator_id)
         return (event.originator_id, event.command_id), outcome
@@ -460,7 +483,7 @@ def _remembered_outcome(
         Account.KycVerified | Account.RoleGranted | Account.FundsDeposited | Account.TokenIssued,
     ):
         outcome = Outcome(event.command_id, True, account_id=event.originator_id)
-        return (UUID(event.by), event.command_id), outcome
+        return (_actor(actors, event.by), event.command_id), outcome
     if isinstance(event, Account.FundsWithdrawn):
         outcome = Outcome(event.command_id, True, account_id=event.originator_id)
         return (event.originator_id, event.command_id), outcome
@@ -474,3 +497,11 @@ def _remembered_outcome(
         )
         return (event.originator_id, event.command_id), outcome
     return None
+
+
+def _actor(actors: dict[str, UUID], text: str) -> UUID:
+    """The one UUID object of an actor id written as text."""
+    actor = actors.get(text)
+    if actor is None:
+        actor = actors[text] = UUID(text)
+    return actor

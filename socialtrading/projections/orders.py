@@ -206,7 +206,7 @@ class OrdersProjection(Projection):
                     self.markets.listed(connection, event)
                 continue
             market = event.originator_id
-            if market is not last_market:  # ids are shared per batch (see decoding.py)
+            if market is not last_market:  # ids are shared per batch (see infra/decoding.py)
                 symbol = directory[market].symbol
                 last_market = market
             for record in event.records:

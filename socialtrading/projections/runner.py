@@ -50,8 +50,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
-from socialtrading.projections.decoding import EventDecoder
 
 log = logging.getLogger(__name__)
 

@@ -173,7 +173,9 @@ def test_a_killed_writer_keeps_every_acknowledged_command_exactly_once(
     # commands left nothing.
     for key, said in acks.items():
         assert key in state.outcomes, f"acknowledged, then lost: {key}"
-        assert summary(state.outcomes[key]) == said, key
+        outcome = writer.outcome(*key)
+        assert outcome is not None
+        assert summary(outcome) == said, key
     for key in (first.invalid | second.invalid) - acks.keys():
         assert key not in state.outcomes, key
 
@@ -234,7 +236,7 @@ def test_a_killed_writer_keeps_every_acknowledged_command_exactly_once(
 
     # Re-sending every acknowledged command returns the stored outcome and stores nothing.
     before = store.recorder.max_notification_id()
-    expected = {key: state.outcomes[key] for key in acks}
+    expected = {key: writer.outcome(*key) for key in acks}
     commands = commands_for(set(acks))
     futures = {key: writer.submit(command) for key, command in commands.items()}
     for key, future in futures.items():

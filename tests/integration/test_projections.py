@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from socialtrading.commands.models import RegisterTrader
 from socialtrading.commands.writer import Writer
 from socialtrading.infra.bus import Bus
+from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange
@@ -27,7 +28,6 @@ from socialtrading.projections.accounts import (
 )
 from socialtrading.projections.book import BookProjection, depth
 from socialtrading.projections.candles import INTERVALS, candles_page
-from socialtrading.projections.decoding import EventDecoder
 from socialtrading.projections.markets import all_markets, market
 from socialtrading.projections.orders import OrdersProjection, orders_by_ids, orders_of
 from socialtrading.projections.positions import positions_of

@@ -62,6 +62,10 @@ def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
     assert bought.accepted
     assert [r[0] for r in bought.records] == ["accepted", "trade"]
     state = writer.state
+    market_id = state.markets["BTC-USD"].id
+    assert bought.event == (market_id, state.markets["BTC-USD"].version)
+    # remembered for repeats by its stored event, not by its records
+    assert state.outcomes[(alice, "o")] == bought.event
     assert state.accounts[alice].available("BTC") == 1
     assert state.accounts[alice].available("USD") == Decimal("899.8")  # 100 + 0.2 taker fee
     assert state.accounts[bob].available("USD") == Decimal("99.9")  # 100 - 0.1 maker fee
@@ -83,7 +87,8 @@ def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
             quantity=Decimal("1"),
         )
     )
-    assert again == bought  # the first outcome, and nothing changed
+    assert again == bought  # the first outcome, read back from its event; nothing changed
+    assert restarted.state.outcomes[(alice, "o")] == bought.event
     assert restarted.state.accounts[alice].available("BTC") == 1
 
 

@@ -1,4 +1,4 @@
-"""Notifications into domain events for the projections: the store mapper's result, cheaper.
+"""Notifications into domain events, for catch-ups and start-ups: the mapper's result, cheaper.
 
 `Mapper.to_domain_event` resolves the topic, decodes the state through the transcoder's
 generic revival of typed values, finds the originator id's convertor and upcasts, for every
