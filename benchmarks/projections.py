@@ -35,10 +35,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy import Connection, Engine, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -49,21 +49,16 @@ from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange, open_store
 from socialtrading.projections.registry import all_projections
-from socialtrading.projections.runner import Item, Projection, ProjectionRunner
+from socialtrading.projections.runner import Delegating, Item, Projection, ProjectionRunner
 
 EVENTS_PER_ORDER = 1.027  # the stream's measured ratio: one market event per order, plus ledger
 
 
-class Timed(Projection):
-    """A projection whose `apply` time is measured."""
-
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
+class Timed(Delegating):
+    """A projection whose `apply` and `flush` time is measured."""
 
     def __init__(self, inner: Projection) -> None:
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]
-        self.tables = inner.tables  # type: ignore[misc]
+        super().__init__(inner)
         self.seconds = 0.0
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
@@ -71,16 +66,10 @@ class Timed(Projection):
         self.inner.apply(connection, items)
         self.seconds += time.perf_counter() - started
 
-    def reset(self) -> None:
-        self.inner.reset()
-
     def flush(self, connection: Connection) -> None:
         started = time.perf_counter()
         self.inner.flush(connection)
         self.seconds += time.perf_counter() - started
-
-    def after_commit(self) -> None:
-        self.inner.after_commit()
 
 
 class Stopwatch:

@@ -101,6 +101,31 @@ class Projection:
         """Publish live updates for the batch now committed (subscriptions)."""
 
 
+class Delegating(Projection):
+    """A projection that hands everything to `inner`: the base of wrappers that observe or
+    measure one (they override what they change, and cannot forget to pass `flush` on)."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+
+    def __init__(self, inner: Projection) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.tables = inner.tables  # type: ignore[misc]
+
+    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
+        self.inner.apply(connection, items)
+
+    def flush(self, connection: Connection) -> None:
+        self.inner.flush(connection)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def after_commit(self) -> None:
+        self.inner.after_commit()
+
+
 @dataclass
 class Status:
     """Where a projection stands."""

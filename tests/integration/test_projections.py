@@ -7,10 +7,10 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, Table, inspect
+from sqlalchemy import Connection, Engine, inspect
 from typer.testing import CliRunner
 
 from socialtrading.commands.models import RegisterTrader
@@ -33,7 +33,7 @@ from socialtrading.projections.orders import OrdersProjection, orders_by_ids, or
 from socialtrading.projections.positions import positions_of
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.rows import LevelRow, OrderRow, TradeRow
-from socialtrading.projections.runner import Item, Projection, ProjectionRunner
+from socialtrading.projections.runner import Delegating, Item, Projection, ProjectionRunner
 from socialtrading.projections.trades import trades_page
 from tests.integration.projection_scenario import (
     EXPECTED,
@@ -305,16 +305,11 @@ def test_positions_average_realize_and_flip() -> None:
 # ---------------------------------------------------------------------- crashes
 
 
-class Failing(Projection):
+class Failing(Delegating):
     """A projection that fails on its Nth batch, before or after writing its changes."""
 
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-
     def __init__(self, inner: Projection, batch: int, after_writes: bool) -> None:
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]
-        self.tables = inner.tables  # type: ignore[misc]
+        super().__init__(inner)
         self.batch = batch
         self.after_writes = after_writes
         self.batches = 0
@@ -330,12 +325,6 @@ class Failing(Projection):
         if fail:
             self.inner.flush(connection)  # its held-back changes are written, then lost
             raise RuntimeError("killed after writing")
-
-    def flush(self, connection: Connection) -> None:
-        self.inner.flush(connection)
-
-    def reset(self) -> None:
-        self.inner.reset()
 
 
 @pytest.mark.parametrize(
@@ -391,27 +380,16 @@ def _query_indexes(engine: Engine | Connection) -> set[tuple[str, str]]:
     }
 
 
-class IndexProbe(Projection):
+class IndexProbe(Delegating):
     """A projection that notes the read store's non-unique indexes while it applies."""
 
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-
     def __init__(self, inner: Projection) -> None:
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]
-        self.tables = inner.tables  # type: ignore[misc]
+        super().__init__(inner)
         self.seen: list[set[tuple[str, str]]] = []
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
         self.seen.append(_query_indexes(connection))
         self.inner.apply(connection, items)
-
-    def flush(self, connection: Connection) -> None:
-        self.inner.flush(connection)
-
-    def reset(self) -> None:
-        self.inner.reset()
 
 
 def test_a_catch_up_far_behind_builds_the_query_indexes_once_caught_up(
@@ -535,12 +513,7 @@ def test_rebuilding_one_projection_leaves_the_others_untouched(
     before = dump(read_engine)
     head = runner.head()
 
-    class Untouchable(Projection):
-        def __init__(self, inner: Projection) -> None:
-            self.inner = inner
-            self.name = inner.name  # type: ignore[misc]
-            self.tables = inner.tables  # type: ignore[misc]
-
+    class Untouchable(Delegating):
         def apply(self, connection: Connection, items: Sequence[Item]) -> None:
             raise AssertionError(f"{self.name} must not be applied")
 
