@@ -65,7 +65,7 @@ class Outcome:
     `position` is the notification id up to which the command's batch is stored (0 when
     nothing was stored): a reader that has applied it sees the command's effects. `event` is
     the (market id, version) of the stored market event a market command's outcome is read
-    from: the writer remembers that instead of the records (see `Remembered`).
+    from: the command index keeps that instead of the records (see `commands/remembered.py`).
     """
 
     command_id: str
@@ -81,15 +81,10 @@ class Outcome:
     event: tuple[UUID, int] | None = None
 
 
-# What the writer remembers of a past command for de-duplication: its outcome, or for a
-# market command the (market id, version) of the event its outcome is read from again (the
-# records would make every remembered order outcome a hundred times larger).
-Remembered = Outcome | tuple[UUID, int]
-
-
 @dataclass
 class State:
-    """Everything the writer owns in memory: every account and market, and past outcomes."""
+    """Everything the writer owns in memory: every account and market (past outcomes are in
+    the store's command index, see `commands/remembered.py`)."""
 
     demo_funding: bool = False
     accounts: dict[UUID, Account] = field(default_factory=dict)
@@ -97,7 +92,6 @@ class State:
     texts: dict[UUID, str] = field(default_factory=dict)  # account id -> str(account id)
     markets: dict[str, Market] = field(default_factory=dict)  # symbol -> market
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # symbol -> ledger
-    outcomes: dict[tuple[UUID, str], Remembered] = field(default_factory=dict)
     # the aggregates the current batch changed, in the order first changed (keyed by object
     # identity: hashing an aggregate's UUID id runs Python code, several times per command)
     touched: dict[int, Aggregate] = field(default_factory=dict)
@@ -354,6 +348,10 @@ def deposit(state: State, command: Deposit, ts: int) -> Outcome:
     return Outcome(command.command_id, True, account_id=account.id)
 
 
+# The message of a withdrawal refused for funds (stored as WithdrawalRefused, with its reason).
+WITHDRAWAL_REFUSED = "not enough available funds"
+
+
 def withdraw(state: State, command: Withdraw, ts: int) -> Outcome:
     """Debit the actor's own account, if the funds are available."""
     account = _actor(state, command.actor)
@@ -364,9 +362,7 @@ def withdraw(state: State, command: Withdraw, ts: int) -> Outcome:
     reason = account.withdraw(command.asset, command.amount, command.command_id, ts)
     state.touch(account)
     if reason is not None:
-        return Outcome(
-            command.command_id, False, reason, "not enough available funds", account_id=account.id
-        )
+        return Outcome(command.command_id, False, reason, WITHDRAWAL_REFUSED, account_id=account.id)
     return Outcome(command.command_id, True, account_id=account.id)
 
 

@@ -16,11 +16,13 @@ a condition of its own, and building, resolving and waiting on one per command c
 much as applying the command (profiled). Acks are plain objects that the writer resolves a
 whole batch at a time, waking every waiting thread with one notification per batch.
 
-A repeated (actor, command_id) gets the first outcome back and changes nothing. Outcomes of
-stored commands are rebuilt from the events on start, so this holds after a restart too. A
-market command is remembered by the (market id, version) of its event, not by its records,
-and a repeat reads that event back from the store: memory per remembered command stays small,
-and start-up reads each event's few fields through the lean decoder.
+A repeated (actor, command_id) gets the first outcome back and changes nothing, also after a
+restart. The writer keeps no outcome in memory for this: each batch's transaction writes one
+row per command into the command index beside its events (`infra/command_index.py`), a
+market command's row naming the market event its outcome is read from again. Each batch
+looks its commands up in the index with one query. The index also lists every account and
+market, so a start-up loads them from their snapshots and later events without reading the
+whole log: its time and memory depend on the aggregates, not on the log's length.
 """
 
 from __future__ import annotations
@@ -37,12 +39,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from socialtrading.commands.handlers import HANDLERS, Outcome, Remembered, State, book_outcome
+from socialtrading.commands import remembered
+from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
 from socialtrading.commands.models import Command
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
-from socialtrading.infra.decoding import EventDecoder
+from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
 from socialtrading.infra.store import Exchange
 
 log = logging.getLogger(__name__)
@@ -292,14 +295,20 @@ class Writer:
         results: list[Outcome | Exception] = []
         fresh: dict[tuple[UUID, str], Outcome] = {}
         try:
+            # One query for the whole batch: which of its commands are repeats.
+            keys = [(ack.command.actor, ack.command.command_id) for ack in batch]
+            known = {(row.actor, row.command_id): row for row in self.store.find_commands(keys)}
             ts = self._now()
-            for ack in batch:
+            for ack, key in zip(batch, keys, strict=True):
                 command = ack.command
                 ts = self._now()
-                key = (command.actor, command.command_id)
-                prior = fresh.get(key) or state.outcomes.get(key)
-                if prior is not None:
-                    results.append(prior if isinstance(prior, Outcome) else self._recall(prior))
+                first = fresh.get(key)
+                if first is not None:
+                    results.append(first)
+                    continue
+                row = known.get(key)
+                if row is not None:
+                    results.append(self._recall(row))
                     continue
                 try:
                     outcome = HANDLERS[type(command)](state, command, ts)
@@ -318,9 +327,22 @@ class Writer:
                     aggregate.flush(ts)
             started = time.perf_counter()
             # What Application.save does, less the Recording and Notification objects per
-            # event it builds and we never read: one insert, one transaction.
-            events = [event for aggregate in touched for event in aggregate.collect_events()]
-            last = self.store.append(self.store.to_stored(events)) if events else 0
+            # event it builds and we never read: one insert, one transaction, which also
+            # holds the batch's command rows and the aggregates it created.
+            events: list[Any] = []
+            created: list[Created] = []
+            for aggregate in touched:
+                pending = aggregate.collect_events()
+                if pending and pending[0].originator_version == 1:
+                    kind = MARKET if isinstance(aggregate, Market) else ACCOUNT
+                    created.append(Created(aggregate.id, kind))
+                events.extend(pending)
+            rows = [remembered.row_of(key[0], outcome) for key, outcome in fresh.items()]
+            last = (
+                self.store.append(self.store.to_stored(events), rows, created)
+                if events or rows
+                else 0
+            )
             commit_seconds = time.perf_counter() - started
             self.stats.commit_seconds += commit_seconds
         except Exception as error:
@@ -336,9 +358,6 @@ class Writer:
             for outcome in fresh.values():
                 if outcome.stored:
                     outcome.position = last
-        remembered = state.outcomes
-        for key, outcome in fresh.items():
-            remembered[key] = outcome.event if outcome.event is not None else outcome
         self.stats.batches += 1
         self.stats.commands += len(batch)
         self.stats.events += len(events)
@@ -409,52 +428,41 @@ class Writer:
                 delay = min(delay * 2, 2.0)
 
     def _load(self) -> State:
-        """Rebuild the in-memory state from the store: snapshots plus later events, and the
-        de-duplication entries of every stored command (from a pass over the log)."""
+        """Rebuild the in-memory state from the store: every account and market from its
+        snapshot plus later events. A store written before the command index existed gets
+        it first, from one pass over its log."""
+        store = self.store
+        if store.open_index(lambda: remembered.derive(store)):
+            log.info("created the command index from the log")
         state = State(demo_funding=self.demo_funding)
-        accounts: list[UUID] = []
-        markets: list[UUID] = []
-        decoder = EventDecoder(self.store.mapper)
-        actors: dict[str, UUID] = {}  # one UUID object per actor
-        position = 0
-        while rows := self.store.read(position, 10_000):
-            for _, event in decoder.decode(rows):
-                if isinstance(event, Account.Registered):
-                    accounts.append(event.originator_id)
-                elif isinstance(event, Market.Listed):
-                    markets.append(event.originator_id)
-                remembered = _remembered(event, actors)
-                if remembered is not None:
-                    state.outcomes[remembered[0]] = remembered[1]
-            position = rows[-1].id
-        self._head = position
-        for outcome in state.outcomes.values():
-            if isinstance(outcome, Outcome):
-                outcome.position = position  # stored by then, with its batch's ledger events
-        repository = self.store.repository
+        repository = store.repository
         self._snapshot_at = {}
-        for aggregate_id in accounts:
-            account: Account = repository.get(aggregate_id)
-            state.add_account(account)
-            self._snapshot_at[aggregate_id] = account.version
-        for aggregate_id in markets:
-            market: Market = repository.get(aggregate_id)
-            state.add_market(market)
-            self._snapshot_at[aggregate_id] = market.version
+        for aggregate_id, kind in store.aggregates():
+            if kind == MARKET:
+                market: Market = repository.get(aggregate_id)
+                state.add_market(market)
+                self._snapshot_at[aggregate_id] = market.version
+            else:
+                account: Account = repository.get(aggregate_id)
+                state.add_account(account)
+                self._snapshot_at[aggregate_id] = account.version
+        self._head = store.recorder.max_notification_id() or 0
         self._last_ts = max((m.book.ts for m in state.markets.values()), default=0)
         return state
 
     def outcome(self, actor: UUID, command_id: str) -> Outcome | None:
         """The outcome a repeat of (actor, command_id) would get, None for a new command.
         Only while the writer thread is stopped (it reads the state that thread owns)."""
-        remembered = self.state.outcomes.get((actor, command_id))
-        if remembered is None or isinstance(remembered, Outcome):
-            return remembered
-        return self._recall(remembered)
+        rows = self.store.find_commands([(actor, command_id)])
+        return self._recall(rows[0]) if rows else None
 
-    def _recall(self, event: tuple[UUID, int]) -> Outcome:
-        """The outcome of a stored market command, read again from its event (a repeat)."""
-        market_id, version = event
+    def _recall(self, row: CommandRow) -> Outcome:
+        """The first outcome of a remembered command (for a repeat): a market command's is
+        read again from its stored event, any other's is the row itself."""
+        if row.market_id is None:
+            return remembered.plain_outcome(row, self._head)
+        market_id, version = row.market_id, row.market_version
+        assert version is not None, row
         stored = self.store.recorder.select_events(market_id, gt=version - 1, lte=version)
         if len(stored) != 1:
             raise LookupError(f"market {market_id} has no stored event {version}")
@@ -462,46 +470,8 @@ class Writer:
         assert isinstance(found, Market.BookChanged), found
         symbol = next(m.symbol for m in self.state.markets.values() if m.id == market_id)
         records = [tuple(record) for record in found.records]  # JSON made them lists
-        outcome = book_outcome(found.command_id, symbol, found.order_id, records, event)
+        outcome = book_outcome(
+            found.command_id, symbol, found.order_id, records, (market_id, version)
+        )
         outcome.position = self._head  # stored by then
         return outcome
-
-
-def _remembered(event: Any, actors: dict[str, UUID]) -> tuple[tuple[UUID, str], Remembered] | None:
-    """The de-duplication entry a stored event stands for, if it came from a command."""
-    if isinstance(event, Market.BookChanged):
-        key = (_actor(actors, event.actor), event.command_id)
-        return key, (event.originator_id, event.originator_version)
-    if isinstance(event, Market.Listed):
-        outcome = Outcome(event.command_id, True, market=event.symbol)
-        return (_actor(actors, event.by), event.command_id), outcome
-    if isinstance(event, Account.Registered):
-        outcome = Outcome(event.command_id, True, account_id=event.originator_id)
-        return (event.originator_id, event.command_id), outcome
-    if isinstance(
-        event,
-        Account.KycVerified | Account.RoleGranted | Account.FundsDeposited | Account.TokenIssued,
-    ):
-        outcome = Outcome(event.command_id, True, account_id=event.originator_id)
-        return (_actor(actors, event.by), event.command_id), outcome
-    if isinstance(event, Account.FundsWithdrawn):
-        outcome = Outcome(event.command_id, True, account_id=event.originator_id)
-        return (event.originator_id, event.command_id), outcome
-    if isinstance(event, Account.WithdrawalRefused):
-        outcome = Outcome(
-            event.command_id,
-            False,
-            event.reason,
-            "not enough available funds",
-            account_id=event.originator_id,
-        )
-        return (event.originator_id, event.command_id), outcome
-    return None
-
-
-def _actor(actors: dict[str, UUID], text: str) -> UUID:
-    """The one UUID object of an actor id written as text."""
-    actor = actors.get(text)
-    if actor is None:
-        actor = actors[text] = UUID(text)
-    return actor

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -22,6 +22,8 @@ from psycopg import sql
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.spec import MarketSpec
+from socialtrading.infra import command_index
+from socialtrading.infra.command_index import CommandRow, Created
 from socialtrading.infra.settings import Settings, persistence_env
 from socialtrading.infra.transcoder import OrjsonTranscoder
 
@@ -62,6 +64,8 @@ class Row(NamedTuple):
     state: bytes
 
 
+_T = TypeVar("_T")
+
 # Originator ids seen by `Exchange.read` (a log names few aggregates, many times each).
 _IDS_KEPT = 100_000
 
@@ -77,8 +81,15 @@ class Exchange(Application[UUID]):
         self._ids: dict[Any, Any] = {}  # originator ids as stored -> parsed, for `read`
         self._topics: dict[type, tuple[str, int]] = {}  # event class -> topic, class version
 
-    def append(self, stored_events: Sequence[StoredEvent]) -> int:
-        """Insert events in one transaction; return the last one's notification id.
+    def append(
+        self,
+        stored_events: Sequence[StoredEvent],
+        commands: Sequence[CommandRow] = (),
+        created: Sequence[Created] = (),
+    ) -> int:
+        """Insert events, with the commands they answer and the aggregates they create (see
+        `command_index`), in one transaction; return the last event's notification id (0 when
+        there are only command rows).
 
         On PostgreSQL the library inserts with `unnest` over an array of composite values,
         which psycopg builds in Python, value by value: profiled, about 40% of the writer's
@@ -87,18 +98,64 @@ class Exchange(Application[UUID]):
         the NOTIFY that wakes listeners. On SQLite the library runs one `execute` per event
         to collect every row id; one `executemany` and the last row id do the same job.
         """
-        if not stored_events:
+        if not stored_events and not commands:
             raise ValueError("nothing to append")
         recorder = self.recorder
         if isinstance(recorder, PostgresApplicationRecorder):
-            last = _copy_in(recorder, stored_events)
-            assert last is not None
-            return last
+            return _copy_in(recorder, stored_events, commands, created) or 0
         if isinstance(recorder, SQLiteApplicationRecorder):
-            return _insert_many(recorder, stored_events)
-        ids = recorder.insert_events(stored_events)
-        assert ids, "the recorder returned no notification ids"
-        return ids[-1]
+            return _insert_many(recorder, stored_events, commands, created)
+        raise TypeError(f"the writer needs SQLite or PostgreSQL, not {type(recorder).__name__}")
+
+    def open_index(self, derive: Callable[[], tuple[list[CommandRow], list[Created]]]) -> bool:
+        """Create the command and aggregate tables if they are missing, filled with
+        `derive()` (read from the log) in the same transaction; True if they were created.
+        Only the writer calls this, before it starts."""
+        recorder = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            schema = recorder.datastore.schema
+            with recorder.datastore.transaction(commit=False) as cursor:
+                if command_index.pg_exists(cursor, schema):
+                    return False
+            commands, created = derive()
+            with recorder.datastore.transaction(commit=True) as cursor:
+                command_index.pg_create(cursor, schema)
+                command_index.pg_write(cursor, schema, commands, created)
+            return True
+        assert isinstance(recorder, SQLiteApplicationRecorder), type(recorder).__name__
+        with recorder.datastore.transaction(commit=False) as cursor:
+            if command_index.sqlite_exists(cursor):
+                return False
+        commands, created = derive()
+        with recorder.datastore.transaction(commit=True) as cursor:
+            command_index.sqlite_create(cursor)
+            command_index.sqlite_write(cursor, commands, created)
+        return True
+
+    def find_commands(self, keys: Sequence[tuple[UUID, str]]) -> list[CommandRow]:
+        """The remembered commands among these (actor, command_id) keys."""
+        return self._read_index(
+            lambda cursor, schema: command_index.pg_find(cursor, schema, keys),
+            lambda cursor: command_index.sqlite_find(cursor, keys),
+        )
+
+    def all_commands(self) -> list[CommandRow]:
+        """Every remembered command (audits and tests)."""
+        return self._read_index(command_index.pg_all, command_index.sqlite_all)
+
+    def aggregates(self) -> list[Created]:
+        """Every account and market, in the order created."""
+        return self._read_index(command_index.pg_aggregates, command_index.sqlite_aggregates)
+
+    def _read_index(self, postgres: Callable[[Any, str], _T], sqlite: Callable[[Any], _T]) -> _T:
+        """Run a read of the command index's tables on this store's backend."""
+        recorder = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            with recorder.datastore.transaction(commit=False) as cursor:
+                return postgres(cursor, recorder.datastore.schema)
+        assert isinstance(recorder, SQLiteApplicationRecorder), type(recorder).__name__
+        with recorder.datastore.transaction(commit=False) as cursor:
+            return sqlite(cursor)
 
     def to_stored(self, events: Sequence[Any]) -> list[StoredEvent]:
         """`mapper.to_stored_event` of each event, with less work per event.
@@ -204,24 +261,31 @@ class Exchange(Application[UUID]):
 
 
 def _copy_in(
-    recorder: PostgresAggregateRecorder, stored_events: Sequence[StoredEvent]
+    recorder: PostgresAggregateRecorder,
+    stored_events: Sequence[StoredEvent],
+    commands: Sequence[CommandRow] = (),
+    created: Sequence[Created] = (),
 ) -> int | None:
     """COPY the rows in one transaction. Into the application's log (an application
     recorder), first take the library's table lock and NOTIFY, and return the batch's last
-    notification id; into the snapshots table, just the rows."""
-    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+    notification id (None if it held no events); into the snapshots table, just the rows."""
+    datastore = recorder.datastore
+    table = sql.Identifier(datastore.schema, recorder.events_table_name)
     logged = isinstance(recorder, PostgresApplicationRecorder)
     with (
-        recorder.datastore.get_connection() as connection,
+        datastore.get_connection() as connection,
         connection.transaction(),
         connection.cursor() as cursor,
     ):
-        if isinstance(recorder, PostgresApplicationRecorder):
-            for statement in recorder.lock_table_statements:
-                cursor.execute(statement)
-            cursor.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
-        _copy_rows(cursor, table, recorder.datastore.originator_id_type, stored_events)
-        if not logged:
+        if stored_events:
+            if isinstance(recorder, PostgresApplicationRecorder):
+                for statement in recorder.lock_table_statements:
+                    cursor.execute(statement)
+                channel = sql.Identifier(recorder.channel_name)
+                cursor.execute(sql.SQL("NOTIFY {}").format(channel))
+            _copy_rows(cursor, table, datastore.originator_id_type, stored_events)
+        command_index.pg_write(cursor, datastore.schema, commands, created)
+        if not logged or not stored_events:
             return None
         # The table is locked until commit: the newest id is this batch's last.
         last = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
@@ -247,7 +311,12 @@ def _copy_rows(
             )
 
 
-def _insert_many(recorder: SQLiteApplicationRecorder, stored_events: Sequence[StoredEvent]) -> int:
+def _insert_many(
+    recorder: SQLiteApplicationRecorder,
+    stored_events: Sequence[StoredEvent],
+    commands: Sequence[CommandRow],
+    created: Sequence[Created],
+) -> int:
     rows = [
         (
             e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
@@ -257,11 +326,14 @@ def _insert_many(recorder: SQLiteApplicationRecorder, stored_events: Sequence[St
         )
         for e in stored_events
     ]
+    last = 0
     with recorder.datastore.transaction(commit=True) as cursor:
-        cursor.executemany(recorder.insert_events_statement, rows)
-        # the connection's last inserted row id: this batch's last notification id
-        cursor.execute("SELECT last_insert_rowid()")
-        (last,) = cursor.fetchone()
+        if rows:
+            cursor.executemany(recorder.insert_events_statement, rows)
+            # the connection's last inserted row id: this batch's last notification id
+            cursor.execute("SELECT last_insert_rowid()")
+            (last,) = cursor.fetchone()
+        command_index.sqlite_write(cursor, commands, created)
     return int(last)
 
 

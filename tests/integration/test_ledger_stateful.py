@@ -14,8 +14,9 @@ with the store unreachable for the reload too), and restarts the writer. After e
   deposits minus successful withdrawals: trading and fees only move money around.
 
 Each restart (and the end of each example) stops the writer and starts a new one over the same
-store: the rebuilt accounts, books, terms and remembered outcomes equal the live ones (the
-outcomes' commit positions aside), and it remembers no outcome the live run never produced.
+store: the rebuilt accounts, books and terms equal the live ones; every command of the run is
+answered with its first outcome (commit positions aside); the command index remembers exactly
+the run's commands, and agrees with what the log says of them.
 A failed commit stores nothing and leaves the writer's state as it was before the batch. Every
 example runs on a fresh store (a new SQLite file or PostgreSQL schema) on both backends.
 """
@@ -45,6 +46,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from socialtrading.commands import remembered
 from socialtrading.commands.handlers import Outcome, State
 from socialtrading.commands.models import (
     AmendOrder,
@@ -65,7 +67,7 @@ from socialtrading.commands.models import (
 )
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
 from socialtrading.domain.errors import InvalidCommand
-from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, order_id
+from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange, open_store
 
@@ -108,7 +110,6 @@ TRADERS = ("alice", "bob", "carol", "dave")
 ASSETS = ("USD", "BTC", "ETH")
 UNIT = {"USD": Decimal("0.01"), "BTC": Decimal("0.001"), "ETH": Decimal("0.01")}
 FIRST_DEPOSIT = {"USD": Decimal(20), "BTC": Decimal("0.05"), "ETH": Decimal("0.5")}
-FEE_ACCOUNT = account_id(FEE_ACCOUNT_HANDLE)
 
 # Order-related refusals that random traffic can legitimately meet.
 ORDER_REFUSALS = frozenset(
@@ -366,6 +367,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def _expect_ok(self, command: Command) -> Outcome:
         outcome = self.writer.execute(command)
         assert outcome.accepted, outcome
+        self.history.append((command, outcome))
         return outcome
 
     def _command(self, intent: Intent) -> Command:
@@ -604,18 +606,17 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.step():
             before = comparable(self.state)
             position = _max_notification(self.store)
-            recorder = self.store.recorder
-            select = recorder.select_notifications
+            aggregates = self.store.aggregates
             down = [outage]
 
-            def flaky_select(*args: Any, **kwargs: Any) -> Any:
+            def flaky_aggregates() -> Any:
                 if down and down.pop():
                     raise RuntimeError("database unreachable")
-                return select(*args, **kwargs)
+                return aggregates()
 
             with (
                 mock.patch.object(self.store, "append", side_effect=RuntimeError("disk full")),
-                mock.patch.object(recorder, "select_notifications", side_effect=flaky_select),
+                mock.patch.object(self.store, "aggregates", side_effect=flaky_aggregates),
             ):
                 futures = [self.writer.submit(self._command(intent)) for intent in batch]
                 for future in futures:
@@ -652,19 +653,20 @@ class LedgerMachine(RuleBasedStateMachine):
         try:
             rebuilt = writer.state
             assert comparable(rebuilt) == comparable(live)
-            for key in live.outcomes:
-                outcome = self.writer.outcome(*key)
-                assert outcome is not None
-                if outcome.stored:
-                    assert unpositioned(writer.outcome(*key)) == unpositioned(outcome), key
-            # The rebuild remembers no outcome that no command of the live run produced,
-            # bar the fee account's opening (a part of the first ListMarket).
-            phantom = {
-                key
-                for key in rebuilt.outcomes.keys() - live.outcomes.keys()
-                if key[0] != FEE_ACCOUNT
+            # Every command of the live run is answered with its first outcome; the index
+            # remembers those commands and no others, and its stored ones (all but refusals
+            # that stored nothing) are what the log says.
+            for command, outcome in self.history:
+                key = (command.actor, command.command_id)
+                assert unpositioned(writer.outcome(*key)) == unpositioned(outcome), key
+            index = store.all_commands()
+            assert {(row.actor, row.command_id) for row in index} == {
+                (command.actor, command.command_id) for command, _ in self.history
             }
-            assert not phantom, phantom
+            derived, created = remembered.derive(store)
+            assert len(derived) == len(set(derived))
+            assert set(derived) == {row for row in index if row.stored}
+            assert created == store.aggregates()
         except BaseException:
             writer.stop()
             store.close()

@@ -65,7 +65,8 @@ def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
     market_id = state.markets["BTC-USD"].id
     assert bought.event == (market_id, state.markets["BTC-USD"].version)
     # remembered for repeats by its stored event, not by its records
-    assert state.outcomes[(alice, "o")] == bought.event
+    (row,) = writer.store.find_commands([(alice, "o")])
+    assert (row.market_id, row.market_version) == bought.event
     assert state.accounts[alice].available("BTC") == 1
     assert state.accounts[alice].available("USD") == Decimal("899.8")  # 100 + 0.2 taker fee
     assert state.accounts[bob].available("USD") == Decimal("99.9")  # 100 - 0.1 maker fee
@@ -88,7 +89,7 @@ def test_a_trade_settles_and_a_restarted_writer_has_the_same_state(
         )
     )
     assert again == bought  # the first outcome, read back from its event; nothing changed
-    assert restarted.state.outcomes[(alice, "o")] == bought.event
+    assert restarted.outcome(alice, "o") == bought
     assert restarted.state.accounts[alice].available("BTC") == 1
 
 

@@ -1,0 +1,142 @@
+"""What the writer remembers of past commands, as rows of the command index.
+
+The writer answers a repeated (actor, command_id) with the first outcome. It keeps no
+outcome in memory: each batch's transaction writes a `CommandRow` per command beside its
+events (`row_of`), and a repeat is answered from the row (`Writer._recall`). `derive` reads
+the same rows, and every account and market created, off the log: for a store written before
+the index existed, and to check that the index and the log agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from socialtrading.commands.handlers import WITHDRAWAL_REFUSED, Outcome
+from socialtrading.domain.account import TRADER, Account
+from socialtrading.domain.market import Market
+from socialtrading.engine.records import REJECTED
+from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
+from socialtrading.infra.decoding import EventDecoder
+from socialtrading.infra.store import Exchange
+
+
+def row_of(actor: UUID, outcome: Outcome) -> CommandRow:
+    """The index row of a command's outcome (a market command's names its event)."""
+    if outcome.event is not None:
+        market_id, version = outcome.event
+        return CommandRow(
+            actor,
+            outcome.command_id,
+            outcome.accepted,
+            outcome.stored,
+            market_id=market_id,
+            market_version=version,
+        )
+    return CommandRow(
+        actor,
+        outcome.command_id,
+        outcome.accepted,
+        outcome.stored,
+        outcome.code,
+        outcome.message,
+        outcome.account_id,
+        outcome.market,
+    )
+
+
+def plain_outcome(row: CommandRow, position: int) -> Outcome:
+    """The outcome a row holds in full (not a market command's)."""
+    assert row.market_id is None, row
+    return Outcome(
+        row.command_id,
+        row.accepted,
+        row.code,
+        row.message,
+        account_id=row.account_id,
+        market=row.market,
+        stored=row.stored,
+        position=position if row.stored else 0,
+    )
+
+
+def derive(store: Exchange) -> tuple[list[CommandRow], list[Created]]:
+    """Every stored command's row and every aggregate created, from one pass over the log.
+
+    Refusals that stored nothing have no event, so they are not found here: the index is
+    the only place that remembers them.
+    """
+    rows: dict[tuple[UUID, str], CommandRow] = {}
+    created: list[Created] = []
+    decoder = EventDecoder(store.mapper)
+    actors: dict[str, UUID] = {}  # one UUID object per actor
+    position = 0
+    while notifications := store.read(position, 10_000):
+        for _, event in decoder.decode(notifications):
+            if isinstance(event, Account.Registered):
+                created.append(Created(event.originator_id, ACCOUNT))
+            elif isinstance(event, Market.Listed):
+                created.append(Created(event.originator_id, MARKET))
+            row = _row_of_event(event, actors)
+            if row is not None:
+                rows.setdefault((row.actor, row.command_id), row)
+        position = notifications[-1].id
+    return list(rows.values()), created
+
+
+def _row_of_event(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
+    """The row of the command a stored event answers, if it answers one."""
+    if isinstance(event, Market.BookChanged):
+        accepted = not any(r[0] == REJECTED and r[4] == event.order_id for r in event.records)
+        return CommandRow(
+            _actor(actors, event.actor),
+            event.command_id,
+            accepted,
+            True,
+            market_id=event.originator_id,
+            market_version=event.originator_version,
+        )
+    if isinstance(event, Market.Listed):
+        return CommandRow(
+            _actor(actors, event.by), event.command_id, True, True, market=event.symbol
+        )
+    if isinstance(event, Account.Registered):
+        if TRADER not in event.roles:  # the fee account, an admin: opened by another command
+            return None
+        return CommandRow(
+            event.originator_id, event.command_id, True, True, account_id=event.originator_id
+        )
+    if isinstance(
+        event,
+        Account.KycVerified | Account.RoleGranted | Account.FundsDeposited | Account.TokenIssued,
+    ):
+        return CommandRow(
+            _actor(actors, event.by),
+            event.command_id,
+            True,
+            True,
+            account_id=event.originator_id,
+        )
+    if isinstance(event, Account.FundsWithdrawn):
+        return CommandRow(
+            event.originator_id, event.command_id, True, True, account_id=event.originator_id
+        )
+    if isinstance(event, Account.WithdrawalRefused):
+        return CommandRow(
+            event.originator_id,
+            event.command_id,
+            False,
+            True,
+            event.reason,
+            WITHDRAWAL_REFUSED,
+            account_id=event.originator_id,
+        )
+    return None
+
+
+def _actor(actors: dict[str, UUID], text: str) -> UUID:
+    """The one UUID object of an actor id written as text."""
+    actor = actors.get(text)
+    if actor is None:
+        actor = actors[text] = UUID(text)
+    return actor
