@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any, NamedTuple, TypeVar
+from functools import cached_property
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import psycopg
@@ -22,8 +24,13 @@ from psycopg import sql
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.spec import MarketSpec
-from socialtrading.infra import command_index
-from socialtrading.infra.command_index import CommandRow, Created
+from socialtrading.infra.command_index import (
+    CommandIndex,
+    CommandRow,
+    Created,
+    PostgresIndex,
+    SQLiteIndex,
+)
 from socialtrading.infra.settings import Settings, persistence_env
 from socialtrading.infra.transcoder import OrjsonTranscoder
 
@@ -64,8 +71,6 @@ class Row(NamedTuple):
     state: bytes
 
 
-_T = TypeVar("_T")
-
 # Originator ids seen by `Exchange.read` (a log names few aggregates, many times each).
 _IDS_KEPT = 100_000
 
@@ -102,60 +107,56 @@ class Exchange(Application[UUID]):
             raise ValueError("nothing to append")
         recorder = self.recorder
         if isinstance(recorder, PostgresApplicationRecorder):
-            return _copy_in(recorder, stored_events, commands, created) or 0
+            return _copy_in(recorder, stored_events, (self.index, commands, created)) or 0
         if isinstance(recorder, SQLiteApplicationRecorder):
-            return _insert_many(recorder, stored_events, commands, created)
+            return _insert_many(recorder, stored_events, self.index, commands, created)
         raise TypeError(f"the writer needs SQLite or PostgreSQL, not {type(recorder).__name__}")
+
+    @cached_property
+    def index(self) -> CommandIndex:
+        """The command index's statements for this store's backend (see `command_index`)."""
+        recorder = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            return PostgresIndex(self.name, recorder.datastore.schema)
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            return SQLiteIndex(self.name)
+        raise TypeError(f"no command index on {type(recorder).__name__}")
 
     def open_index(self, derive: Callable[[], tuple[list[CommandRow], list[Created]]]) -> bool:
         """Create the command and aggregate tables if they are missing, filled with
         `derive()` (read from the log) in the same transaction; True if they were created.
         Only the writer calls this, before it starts."""
-        recorder = self.recorder
-        if isinstance(recorder, PostgresApplicationRecorder):
-            schema = recorder.datastore.schema
-            with recorder.datastore.transaction(commit=False) as cursor:
-                if command_index.pg_exists(cursor, schema):
-                    return False
-            commands, created = derive()
-            with recorder.datastore.transaction(commit=True) as cursor:
-                command_index.pg_create(cursor, schema)
-                command_index.pg_write(cursor, schema, commands, created)
-            return True
-        assert isinstance(recorder, SQLiteApplicationRecorder), type(recorder).__name__
-        with recorder.datastore.transaction(commit=False) as cursor:
-            if command_index.sqlite_exists(cursor):
+        index = self.index
+        with self._transaction(commit=False) as cursor:
+            if index.exists(cursor):
                 return False
         commands, created = derive()
-        with recorder.datastore.transaction(commit=True) as cursor:
-            command_index.sqlite_create(cursor)
-            command_index.sqlite_write(cursor, commands, created)
+        with self._transaction(commit=True) as cursor:
+            index.create(cursor)
+            index.write(cursor, commands, created)
         return True
 
     def find_commands(self, keys: Sequence[tuple[UUID, str]]) -> list[CommandRow]:
         """The remembered commands among these (actor, command_id) keys."""
-        return self._read_index(
-            lambda cursor, schema: command_index.pg_find(cursor, schema, keys),
-            lambda cursor: command_index.sqlite_find(cursor, keys),
-        )
+        with self._transaction(commit=False) as cursor:
+            return self.index.find(cursor, keys)
 
     def all_commands(self) -> list[CommandRow]:
         """Every remembered command (audits and tests)."""
-        return self._read_index(command_index.pg_all, command_index.sqlite_all)
+        with self._transaction(commit=False) as cursor:
+            return self.index.all(cursor)
 
     def aggregates(self) -> list[Created]:
         """Every account and market, in the order created."""
-        return self._read_index(command_index.pg_aggregates, command_index.sqlite_aggregates)
+        with self._transaction(commit=False) as cursor:
+            return self.index.created(cursor)
 
-    def _read_index(self, postgres: Callable[[Any, str], _T], sqlite: Callable[[Any], _T]) -> _T:
-        """Run a read of the command index's tables on this store's backend."""
-        recorder = self.recorder
-        if isinstance(recorder, PostgresApplicationRecorder):
-            with recorder.datastore.transaction(commit=False) as cursor:
-                return postgres(cursor, recorder.datastore.schema)
-        assert isinstance(recorder, SQLiteApplicationRecorder), type(recorder).__name__
-        with recorder.datastore.transaction(commit=False) as cursor:
-            return sqlite(cursor)
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        """A transaction on the event store's database, as a cursor."""
+        datastore: Any = getattr(self.recorder, "datastore", None)
+        if datastore is None:
+            raise TypeError(f"no database behind {type(self.recorder).__name__}")
+        return cast(AbstractContextManager[Any], datastore.transaction(commit=commit))
 
     def to_stored(self, events: Sequence[Any]) -> list[StoredEvent]:
         """`mapper.to_stored_event` of each event, with less work per event.
@@ -263,12 +264,12 @@ class Exchange(Application[UUID]):
 def _copy_in(
     recorder: PostgresAggregateRecorder,
     stored_events: Sequence[StoredEvent],
-    commands: Sequence[CommandRow] = (),
-    created: Sequence[Created] = (),
+    index: tuple[CommandIndex, Sequence[CommandRow], Sequence[Created]] | None = None,
 ) -> int | None:
     """COPY the rows in one transaction. Into the application's log (an application
     recorder), first take the library's table lock and NOTIFY, and return the batch's last
-    notification id (None if it held no events); into the snapshots table, just the rows."""
+    notification id (None if it held no events); into the snapshots table, just the rows.
+    `index`: the command index and the rows to write into it in the same transaction."""
     datastore = recorder.datastore
     table = sql.Identifier(datastore.schema, recorder.events_table_name)
     logged = isinstance(recorder, PostgresApplicationRecorder)
@@ -284,7 +285,9 @@ def _copy_in(
                 channel = sql.Identifier(recorder.channel_name)
                 cursor.execute(sql.SQL("NOTIFY {}").format(channel))
             _copy_rows(cursor, table, datastore.originator_id_type, stored_events)
-        command_index.pg_write(cursor, datastore.schema, commands, created)
+        if index is not None:
+            command_index, commands, created = index
+            command_index.write(cursor, commands, created)
         if not logged or not stored_events:
             return None
         # The table is locked until commit: the newest id is this batch's last.
@@ -314,6 +317,7 @@ def _copy_rows(
 def _insert_many(
     recorder: SQLiteApplicationRecorder,
     stored_events: Sequence[StoredEvent],
+    index: CommandIndex,
     commands: Sequence[CommandRow],
     created: Sequence[Created],
 ) -> int:
@@ -333,7 +337,7 @@ def _insert_many(
             # the connection's last inserted row id: this batch's last notification id
             cursor.execute("SELECT last_insert_rowid()")
             (last,) = cursor.fetchone()
-        command_index.sqlite_write(cursor, commands, created)
+        index.write(cursor, commands, created)
     return int(last)
 
 

@@ -16,7 +16,7 @@ from socialtrading.commands import remembered
 from socialtrading.commands.models import Deposit, ListMarket, PlaceOrder, RegisterTrader, Withdraw
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
-from socialtrading.infra.command_index import ACCOUNT, AGGREGATES, COMMANDS, MARKET
+from socialtrading.infra.command_index import ACCOUNT, MARKET
 from socialtrading.infra.store import Exchange
 
 
@@ -82,14 +82,15 @@ def _commands() -> list[tuple[UUID, str]]:
 def _drop_index(store: Exchange) -> None:
     """Make the store look as one written before the command index existed."""
     recorder = store.recorder
+    tables = (store.index.commands, store.index.aggregates)
     if isinstance(recorder, PostgresApplicationRecorder):
         with recorder.datastore.transaction(commit=True) as cursor:
-            for table in (COMMANDS, AGGREGATES):
+            for table in tables:
                 name = sql.Identifier(recorder.datastore.schema, table)
                 cursor.execute(sql.SQL("DROP TABLE {}").format(name))
         return
     with recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-        for table in (COMMANDS, AGGREGATES):
+        for table in tables:
             cursor.execute(f"DROP TABLE {table}")
 
 
