@@ -4,7 +4,7 @@ The writer answers a repeated (actor, command_id) with the first outcome. It kee
 outcome in memory: each batch's transaction writes a `CommandRow` per command beside its
 events (`row_of`), and a repeat is answered from the row (`Writer._recall`). `derive` reads
 the same rows, and every account and market created, off the log: for a store written before
-the index existed, and to check that the index and the log agree.
+the index existed, and to check that the index and the log agree (`disagreements`).
 """
 
 from __future__ import annotations
@@ -82,6 +82,35 @@ def derive(store: Exchange) -> tuple[list[CommandRow], list[Created]]:
                 rows.setdefault((row.actor, row.command_id), row)
         position = notifications[-1].id
     return list(rows.values()), created
+
+
+def disagreements(store: Exchange, limit: int = 20) -> list[str]:
+    """Where the command index and the log disagree (at most `limit` lines; none: they agree).
+
+    Every stored command's row must be what the log says, and the aggregates table must list
+    the log's accounts and markets in order. Rows of refusals that stored nothing have no
+    event to check against. Read while no writer appends, or a batch in between shows up.
+    """
+    derived, created = derive(store)
+    index = {(row.actor, row.command_id): row for row in store.all_commands()}
+    found: list[str] = []
+    for row in derived:
+        key = (row.actor, row.command_id)
+        kept = index.get(key)
+        if kept is None:
+            found.append(f"command {key} is in the log, not in the index")
+        elif kept != row:
+            found.append(f"command {key}: the index says {kept}, the log says {row}")
+    logged = {(row.actor, row.command_id) for row in derived}
+    found.extend(
+        f"command {key} is in the index as stored, not in the log"
+        for key, row in index.items()
+        if row.stored and key not in logged
+    )
+    listed = store.aggregates()
+    if listed != created:
+        found.append(f"aggregates: the index lists {len(listed)}, the log created {len(created)}")
+    return found[:limit]
 
 
 def _row_of_event(event: Any, actors: dict[str, UUID]) -> CommandRow | None:

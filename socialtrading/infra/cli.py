@@ -236,6 +236,35 @@ def projections_status() -> None:
         store.close()
 
 
+store_app = typer.Typer(help="The event store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("verify")
+def store_verify() -> None:
+    """Check that the command index (what repeats are answered from, and the accounts and
+    markets a start-up loads) agrees with the event log. Read-only; run it while the server
+    is stopped. Exits 1 if they disagree."""
+    from socialtrading.commands.remembered import disagreements
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+
+    store = open_store(Settings())
+    try:
+        if not store.index_exists():
+            typer.echo("no command index yet: the writer creates it from the log when it starts")
+            return
+        found = disagreements(store)
+        commands, aggregates = len(store.all_commands()), len(store.aggregates())
+    finally:
+        store.close()
+    for line in found:
+        typer.echo(line, err=True)
+    if found:
+        raise typer.Exit(1)
+    typer.echo(f"the index agrees with the log: {commands} commands, {aggregates} aggregates")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -127,14 +127,18 @@ class Exchange(Application[UUID]):
         `derive()` (read from the log) in the same transaction; True if they were created.
         Only the writer calls this, before it starts."""
         index = self.index
-        with self._transaction(commit=False) as cursor:
-            if index.exists(cursor):
-                return False
+        if self.index_exists():
+            return False
         commands, created = derive()
         with self._transaction(commit=True) as cursor:
             index.create(cursor)
             index.write(cursor, commands, created)
         return True
+
+    def index_exists(self) -> bool:
+        """Whether the command index's tables are there (the writer creates them)."""
+        with self._transaction(commit=False) as cursor:
+            return self.index.exists(cursor)
 
     def find_commands(self, keys: Sequence[tuple[UUID, str]]) -> list[CommandRow]:
         """The remembered commands among these (actor, command_id) keys."""

@@ -1,5 +1,6 @@
 """The command index on each backend: repeats answered from it, start-ups that never read the
-log, and a store written before the index existed getting it from its log."""
+log, a store written before the index existed getting it from its log, and `store verify`
+finding where the index and the log disagree."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
+from typer.testing import CliRunner
 
 from socialtrading.commands import remembered
 from socialtrading.commands.models import Deposit, ListMarket, PlaceOrder, RegisterTrader, Withdraw
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
+from socialtrading.infra.cli import app
 from socialtrading.infra.command_index import ACCOUNT, MARKET
+from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange
 
 
@@ -79,19 +83,23 @@ def _commands() -> list[tuple[UUID, str]]:
     ]
 
 
-def _drop_index(store: Exchange) -> None:
-    """Make the store look as one written before the command index existed."""
+def _on_tables(store: Exchange, statement: str, *tables: str) -> None:
+    """Run `statement` (its `{}` the table's name) on each of the index's tables."""
     recorder = store.recorder
-    tables = (store.index.commands, store.index.aggregates)
     if isinstance(recorder, PostgresApplicationRecorder):
         with recorder.datastore.transaction(commit=True) as cursor:
             for table in tables:
                 name = sql.Identifier(recorder.datastore.schema, table)
-                cursor.execute(sql.SQL("DROP TABLE {}").format(name))
+                cursor.execute(sql.SQL(statement).format(name))
         return
     with recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
         for table in tables:
-            cursor.execute(f"DROP TABLE {table}")
+            cursor.execute(statement.format(table))
+
+
+def _drop_index(store: Exchange) -> None:
+    """Make the store look as one written before the command index existed."""
+    _on_tables(store, "DROP TABLE {}", store.index.commands, store.index.aggregates)
 
 
 def test_a_restart_reads_no_log_and_answers_every_repeat_with_its_first_outcome(
@@ -172,3 +180,35 @@ def test_a_batch_of_refusals_that_store_nothing_writes_only_their_rows(
     assert writer.store.recorder.max_notification_id() == head
     (row,) = writer.store.find_commands([(bob, "again")])
     assert (row.accepted, row.stored, row.code) == (False, False, "not_authorized")
+
+
+def test_store_verify_says_where_the_index_and_the_log_disagree(
+    make_writer: Callable[..., Writer], store_settings: Settings
+) -> None:
+    env = {"SOCIALTRADING_STORE": store_settings.store}
+    if store_settings.postgres_schema:
+        env["SOCIALTRADING_POSTGRES_SCHEMA"] = store_settings.postgres_schema
+    runner = CliRunner()
+    before = runner.invoke(app, ["store", "verify"], env=env)
+    assert before.exit_code == 0, before.output
+    assert "no command index yet" in before.output
+
+    writer = make_writer()
+    _trade(writer)
+    writer.stop()
+    store = writer.store
+    assert remembered.disagreements(store) == []
+    agreed = runner.invoke(app, ["store", "verify"], env=env)
+    assert agreed.exit_code == 0, agreed.output
+    assert "agrees with the log: 9 commands, 4 aggregates" in agreed.output
+
+    commands = store.index.commands
+    _on_tables(store, "UPDATE {} SET accepted = NOT accepted WHERE command_id = 'buy'", commands)
+    _on_tables(store, "DELETE FROM {} WHERE command_id = 'w'", commands)
+    found = remembered.disagreements(store)
+    assert len(found) == 2, found
+    assert any("'buy'): the index says" in line for line in found), found
+    assert any("'w') is in the log, not in the index" in line for line in found), found
+    broken = runner.invoke(app, ["store", "verify"], env=env)
+    assert broken.exit_code == 1
+    assert "'w') is in the log, not in the index" in broken.output
