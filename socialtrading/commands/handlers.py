@@ -195,6 +195,14 @@ def _post(state: State, symbol: str, postings: Sequence[Posting]) -> None:
         touched[id(account)] = account
 
 
+def refusal(order_id: str | None, records: Sequence[Record]) -> str | None:
+    """The reason code the market rejected the command's order with, None if it did not."""
+    for record in records:
+        if record[0] == REJECTED and record[4] == order_id:
+            return str(record[6])
+    return None
+
+
 def book_outcome(
     command_id: str,
     symbol: str,
@@ -204,18 +212,18 @@ def book_outcome(
 ) -> Outcome:
     """The outcome of a market command, read from its records (live, and from its stored
     `event` for a repeat)."""
-    for record in records:
-        if record[0] == REJECTED and record[4] == order_id:
-            return Outcome(
-                command_id,
-                False,
-                record[6],
-                f"refused by the market: {record[6]}",
-                market=symbol,
-                order_id=order_id,
-                records=tuple(records),
-                event=event,
-            )
+    code = refusal(order_id, records)
+    if code is not None:
+        return Outcome(
+            command_id,
+            False,
+            code,
+            f"refused by the market: {code}",
+            market=symbol,
+            order_id=order_id,
+            records=tuple(records),
+            event=event,
+        )
     return Outcome(
         command_id,
         True,

@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from socialtrading.commands.handlers import WITHDRAWAL_REFUSED, Outcome
+from socialtrading.commands.handlers import WITHDRAWAL_REFUSED, Outcome, refusal
 from socialtrading.domain.account import TRADER, Account
 from socialtrading.domain.market import Market
-from socialtrading.engine.records import REJECTED
 from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
@@ -116,11 +115,10 @@ def disagreements(store: Exchange, limit: int = 20) -> list[str]:
 def _row_of_event(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
     """The row of the command a stored event answers, if it answers one."""
     if isinstance(event, Market.BookChanged):
-        accepted = not any(r[0] == REJECTED and r[4] == event.order_id for r in event.records)
         return CommandRow(
             _actor(actors, event.actor),
             event.command_id,
-            accepted,
+            refusal(event.order_id, event.records) is None,
             True,
             market_id=event.originator_id,
             market_version=event.originator_version,

@@ -437,15 +437,14 @@ class Writer:
         state = State(demo_funding=self.demo_funding)
         repository = store.repository
         self._snapshot_at = {}
-        for aggregate_id, kind in store.aggregates():
-            if kind == MARKET:
-                market: Market = repository.get(aggregate_id)
-                state.add_market(market)
-                self._snapshot_at[aggregate_id] = market.version
+        for aggregate_id, _ in store.aggregates():
+            aggregate: Aggregate = repository.get(aggregate_id)
+            if isinstance(aggregate, Market):
+                state.add_market(aggregate)
             else:
-                account: Account = repository.get(aggregate_id)
-                state.add_account(account)
-                self._snapshot_at[aggregate_id] = account.version
+                assert isinstance(aggregate, Account), aggregate
+                state.add_account(aggregate)
+            self._snapshot_at[aggregate_id] = aggregate.version
         self._head = store.recorder.max_notification_id() or 0
         self._last_ts = max((m.book.ts for m in state.markets.values()), default=0)
         return state

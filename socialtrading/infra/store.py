@@ -106,10 +106,15 @@ class Exchange(Application[UUID]):
         if not stored_events and not commands:
             raise ValueError("nothing to append")
         recorder = self.recorder
+        index = self.index
+
+        def index_rows(cursor: Any) -> None:
+            index.write(cursor, commands, created)
+
         if isinstance(recorder, PostgresApplicationRecorder):
-            return _copy_in(recorder, stored_events, (self.index, commands, created)) or 0
+            return _copy_in(recorder, stored_events, index_rows) or 0
         if isinstance(recorder, SQLiteApplicationRecorder):
-            return _insert_many(recorder, stored_events, self.index, commands, created)
+            return _insert_many(recorder, stored_events, index_rows)
         raise TypeError(f"the writer needs SQLite or PostgreSQL, not {type(recorder).__name__}")
 
     @cached_property
@@ -268,12 +273,12 @@ class Exchange(Application[UUID]):
 def _copy_in(
     recorder: PostgresAggregateRecorder,
     stored_events: Sequence[StoredEvent],
-    index: tuple[CommandIndex, Sequence[CommandRow], Sequence[Created]] | None = None,
+    also: Callable[[Any], None] | None = None,
 ) -> int | None:
     """COPY the rows in one transaction. Into the application's log (an application
     recorder), first take the library's table lock and NOTIFY, and return the batch's last
     notification id (None if it held no events); into the snapshots table, just the rows.
-    `index`: the command index and the rows to write into it in the same transaction."""
+    `also(cursor)` writes more in the same transaction (the command index's rows)."""
     datastore = recorder.datastore
     table = sql.Identifier(datastore.schema, recorder.events_table_name)
     logged = isinstance(recorder, PostgresApplicationRecorder)
@@ -289,9 +294,8 @@ def _copy_in(
                 channel = sql.Identifier(recorder.channel_name)
                 cursor.execute(sql.SQL("NOTIFY {}").format(channel))
             _copy_rows(cursor, table, datastore.originator_id_type, stored_events)
-        if index is not None:
-            command_index, commands, created = index
-            command_index.write(cursor, commands, created)
+        if also is not None:
+            also(cursor)
         if not logged or not stored_events:
             return None
         # The table is locked until commit: the newest id is this batch's last.
@@ -321,10 +325,9 @@ def _copy_rows(
 def _insert_many(
     recorder: SQLiteApplicationRecorder,
     stored_events: Sequence[StoredEvent],
-    index: CommandIndex,
-    commands: Sequence[CommandRow],
-    created: Sequence[Created],
+    also: Callable[[Any], None],
 ) -> int:
+    """Insert the rows in one transaction, `also(cursor)` too; return the last row id."""
     rows = [
         (
             e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
@@ -341,7 +344,7 @@ def _insert_many(
             # the connection's last inserted row id: this batch's last notification id
             cursor.execute("SELECT last_insert_rowid()")
             (last,) = cursor.fetchone()
-        index.write(cursor, commands, created)
+        also(cursor)
     return int(last)
 
 
