@@ -62,14 +62,17 @@ class Timed(Delegating):
         self.seconds = 0.0
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        started = time.perf_counter()
-        self.inner.apply(connection, items)
-        self.seconds += time.perf_counter() - started
+        self._timed(self.inner.apply, connection, items)
 
     def flush(self, connection: Connection) -> None:
+        self._timed(self.inner.flush, connection)
+
+    def _timed(self, method: Callable[..., None], *args: Any) -> None:
         started = time.perf_counter()
-        self.inner.flush(connection)
-        self.seconds += time.perf_counter() - started
+        try:
+            method(*args)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 class Stopwatch:
@@ -140,8 +143,7 @@ def main() -> None:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     read_path = args.read_store or workdir / f"readmodels-{uuid.uuid4().hex[:8]}.db"
     if args.store == "sqlite":
-        for stale in (read_path, Path(f"{read_path}-wal"), Path(f"{read_path}-shm")):
-            stale.unlink(missing_ok=True)
+        _remove_sqlite(read_path)
         settings = Settings(
             store=f"sqlite:///{workdir}/events.db", read_store=f"sqlite:///{read_path}"
         )
@@ -196,8 +198,13 @@ def main() -> None:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
         elif args.read_store is None:
-            for path in (read_path, Path(f"{read_path}-wal"), Path(f"{read_path}-shm")):
-                path.unlink(missing_ok=True)
+            _remove_sqlite(read_path)
+
+
+def _remove_sqlite(path: Path) -> None:
+    """Delete a SQLite database file with its write-ahead log and shared-memory files."""
+    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        part.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ the index existed, and to check that the index and the log agree (`disagreements
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from socialtrading.commands.handlers import WITHDRAWAL_REFUSED, Outcome, refusal
@@ -83,8 +83,16 @@ def derive(store: Exchange) -> tuple[list[CommandRow], list[Created]]:
     return list(rows.values()), created
 
 
-def disagreements(store: Exchange, limit: int = 20) -> list[str]:
-    """Where the command index and the log disagree (at most `limit` lines; none: they agree).
+class IndexCheck(NamedTuple):
+    """What `check` found: the index's sizes, and where it disagrees with the log."""
+
+    commands: int
+    aggregates: int
+    disagreements: list[str]
+
+
+def check(store: Exchange, limit: int = 20) -> IndexCheck:
+    """Compare the command index with the log (at most `limit` disagreements listed).
 
     Every stored command's row must be what the log says, and the aggregates table must list
     the log's accounts and markets in order. Rows of refusals that stored nothing have no
@@ -109,7 +117,12 @@ def disagreements(store: Exchange, limit: int = 20) -> list[str]:
     listed = store.aggregates()
     if listed != created:
         found.append(f"aggregates: the index lists {len(listed)}, the log created {len(created)}")
-    return found[:limit]
+    return IndexCheck(len(index), len(listed), found[:limit])
+
+
+def disagreements(store: Exchange, limit: int = 20) -> list[str]:
+    """Where the command index and the log disagree (none: they agree); see `check`."""
+    return check(store, limit).disagreements
 
 
 def _row_of_event(event: Any, actors: dict[str, UUID]) -> CommandRow | None:

@@ -245,7 +245,7 @@ def store_verify() -> None:
     """Check that the command index (what repeats are answered from, and the accounts and
     markets a start-up loads) agrees with the event log. Read-only; run it while the server
     is stopped. Exits 1 if they disagree."""
-    from socialtrading.commands.remembered import disagreements
+    from socialtrading.commands.remembered import check
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
 
@@ -254,15 +254,16 @@ def store_verify() -> None:
         if not store.index_exists():
             typer.echo("no command index yet: the writer creates it from the log when it starts")
             return
-        found = disagreements(store)
-        commands, aggregates = len(store.all_commands()), len(store.aggregates())
+        result = check(store)
     finally:
         store.close()
-    for line in found:
+    for line in result.disagreements:
         typer.echo(line, err=True)
-    if found:
+    if result.disagreements:
         raise typer.Exit(1)
-    typer.echo(f"the index agrees with the log: {commands} commands, {aggregates} aggregates")
+    typer.echo(
+        f"the index agrees with the log: {result.commands} commands, {result.aggregates} aggregates"
+    )
 
 
 def main() -> None:

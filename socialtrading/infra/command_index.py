@@ -99,6 +99,12 @@ class SQLiteIndex:
             f"VALUES ({', '.join('?' * len(_COLUMNS))})"
         )
         self._insert_created = f"INSERT INTO {self.aggregates} (id, kind) VALUES (?, ?)"
+        # `find`'s statement, but for its VALUES list (as long as each chunk of keys)
+        self._find = (
+            "WITH wanted (actor, command_id) AS (VALUES {}) "
+            f"SELECT {', '.join('c.' + c for c in _COLUMNS)} "
+            f"FROM wanted JOIN {self.commands} AS c USING (actor, command_id)"
+        )
 
     def exists(self, cursor: Any) -> bool:
         statement = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -160,9 +166,7 @@ class SQLiteIndex:
             chunk = keys[start : start + _LOOKUP_CHUNK]
             values = ", ".join(["(?, ?)"] * len(chunk))
             cursor.execute(
-                f"WITH wanted (actor, command_id) AS (VALUES {values}) "
-                f"SELECT {', '.join('c.' + c for c in _COLUMNS)} "
-                f"FROM wanted JOIN {self.commands} AS c USING (actor, command_id)",
+                self._find.format(values),
                 [part for actor, command_id in chunk for part in (actor.bytes, command_id)],
             )
             found.extend(_from_sqlite(row) for row in cursor.fetchall())
@@ -207,6 +211,14 @@ class PostgresIndex:
         self._commands = sql.Identifier(schema, self.commands)
         self._aggregates = sql.Identifier(schema, self.aggregates)
         self._columns = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
+        self._find = sql.SQL(
+            "SELECT {} FROM unnest(%b::uuid[], %b::text[]) AS wanted (actor, command_id) "
+            "CROSS JOIN LATERAL (SELECT * FROM {} AS c WHERE c.actor = wanted.actor "
+            "AND c.command_id = wanted.command_id LIMIT 1) AS c"
+        ).format(
+            sql.SQL(", ").join(sql.Identifier("c", column) for column in _COLUMNS),
+            self._commands,
+        )
 
     def exists(self, cursor: Any) -> bool:
         name = f"{self._schema}.{self.commands}"
@@ -265,17 +277,9 @@ class PostgresIndex:
         than the probes."""
         if not keys:
             return []
-        statement = sql.SQL(
-            "SELECT {} FROM unnest(%b::uuid[], %b::text[]) AS wanted (actor, command_id) "
-            "CROSS JOIN LATERAL (SELECT * FROM {} AS c WHERE c.actor = wanted.actor "
-            "AND c.command_id = wanted.command_id LIMIT 1) AS c"
-        ).format(
-            sql.SQL(", ").join(sql.Identifier("c", column) for column in _COLUMNS),
-            self._commands,
-        )
         actors = [actor for actor, _ in keys]
         command_ids = [command_id for _, command_id in keys]
-        rows = cursor.execute(statement, (actors, command_ids)).fetchall()
+        rows = cursor.execute(self._find, (actors, command_ids)).fetchall()
         return [CommandRow(**row) for row in rows]
 
     def all(self, cursor: Any) -> list[CommandRow]:

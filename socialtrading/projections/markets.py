@@ -71,7 +71,7 @@ class MarketsProjection(Projection):
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
         rows = self._load(connection)
         found = scan(items)
-        changed: dict[UUID, dict[str, Any]] = {}
+        changed = self._changed  # upserted once per transaction, in `flush`
         for event in found.listed:
             row = _listed_row(event)
             rows[event.originator_id] = row
@@ -92,9 +92,10 @@ class MarketsProjection(Projection):
             elif kind == UNCROSSED:
                 row["mode"] = CONTINUOUS
             changed[market_id] = row
-        if changed:
-            upsert(connection, markets, [dict(row) for row in changed.values()], ["symbol"])
-            self._changed.update(changed)
+
+    def flush(self, connection: Connection) -> None:
+        if self._changed:
+            upsert(connection, markets, [dict(row) for row in self._changed.values()], ["symbol"])
 
     def after_commit(self) -> None:
         changed, self._changed = self._changed, {}

@@ -33,6 +33,7 @@ from socialtrading.engine.book import BUY
 from socialtrading.projections._common import (
     MarketDirectory,
     PricedTrades,
+    Spec,
     TradeFedProjection,
     clean,
     market_table,
@@ -97,6 +98,8 @@ class PositionsProjection(TradeFedProjection):
         held = self._positions
         self._read(connection, {a for _, r in priced for a in (r[8], r[9]) if a not in held})
         changed: dict[tuple[str, str], list[Any]] = {}
+        specs: dict[str, Spec] = {}
+        marks: dict[str, tuple[int, int]] = {}  # symbol -> (price, ts) of its last trade
         for spec, record in priced:
             ts, price, qty, taker_side = record[2], record[3], record[4], record[7]
             notional = price * qty
@@ -104,6 +107,8 @@ class PositionsProjection(TradeFedProjection):
             maker_fee = notional * spec.maker_fee_bps // _BPS
             taker_buys = taker_side == BUY
             symbol = spec.symbol
+            specs[symbol] = spec
+            marks[symbol] = (price, ts)
             for account, delta, fee in (
                 (record[8], qty if taker_buys else -qty, taker_fee),
                 (record[9], -qty if taker_buys else qty, maker_fee),
@@ -116,8 +121,6 @@ class PositionsProjection(TradeFedProjection):
                 position[_FEE_UNITS] += fee
                 position[_UPDATED] = ts
                 changed[(account, symbol)] = position
-        specs = {spec.symbol: spec for spec, _ in priced}
-        marks = {spec.symbol: (record[3], record[2]) for spec, record in priced}  # last wins
         upsert(
             connection,
             positions_marks,
@@ -198,17 +201,15 @@ def positions_of(
 ) -> dict[str, list[PositionRow]]:
     """Each account's positions by market (an account without any maps to [])."""
     found: dict[str, list[PositionRow]] = {account: [] for account in account_ids}
-    rows: list[Any] = []
     statement = select(positions).order_by(positions.c.account_id, positions.c.market)
-    rows.extend(rows_in(connection, statement, positions.c.account_id, account_ids))
+    rows = list(rows_in(connection, statement, positions.c.account_id, account_ids))
     symbols = {row.market for row in rows}
     specs = specs_by_symbol(connection, positions_markets, symbols)
-    marks: dict[str, int] = {}
-    if symbols:
-        statement = select(positions_marks.c.market, positions_marks.c.price).where(
-            positions_marks.c.market.in_(sorted(symbols))
-        )
-        marks = {row.market: row.price for row in connection.execute(statement)}
+    prices = select(positions_marks.c.market, positions_marks.c.price)
+    marks = {
+        row.market: row.price
+        for row in rows_in(connection, prices, positions_marks.c.market, symbols)
+    }
     for row in rows:
         spec = specs[row.market]
         quantity = row.quantity
