@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# `make run PORT=8001 HOST=0.0.0.0` serves elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/socialtrading serve --demo
+	$(BIN)/socialtrading serve --demo --host $(HOST) --port $(PORT)
 
 test: lint typecheck pytest
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from socialtrading.engine import journal
 
@@ -15,6 +17,9 @@ app = typer.Typer(
     help="InstantSocialTrading: an event-sourced social trading backend.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's plain help: paragraphs re-wrapped to the terminal, `--port INTEGER` rather than a
+    # column of `<bool>`/`<int>` labels (typer's rich panels kept the docstrings' line breaks).
+    rich_markup_mode=None,
 )
 
 
@@ -38,7 +43,8 @@ def match(
 ) -> None:
     """Run the matching engine over a journal and write one JSON object per result record.
 
-    Unreadable lines are reported on stderr with their line number; the run goes on.
+    Unreadable lines are reported on stderr with their line number and the run goes on;
+    the exit code is then 1, with the number of such lines on stderr.
     """
     errors = 0
     with input.open(encoding="utf-8") as source:
@@ -54,6 +60,7 @@ def match(
                 sink.close()
     if errors:
         typer.echo(f"{errors} line(s) could not be read", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -158,21 +165,41 @@ projections_app = typer.Typer(help="Read models: rebuild them, see where they st
 app.add_typer(projections_app, name="projections", no_args_is_help=True)
 
 
+def rebuild_progress(console: Console | None = None) -> Progress:
+    """The progress bar of a rebuild: label, bar, notifications done of all, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def rebuild_label(names: list[str]) -> str:
+    """A short label, so that the bar and its figures fit an 80-column terminal."""
+    return f"rebuilding {names[0] if len(names) == 1 else f'{len(names)} read models'}"
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Projections to rebuild (default: all).", show_default=False),
+        typer.Argument(
+            help="Projections to rebuild (default: all).", show_default=False, metavar="NAME"
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Notifications per transaction.")] = 200_000,
 ) -> None:
-    """Drop read models and rebuild them from the event store, with progress.
+    """Rebuild read models from the event store, with progress.
+
+    Drops the named read models (all by default) and applies the whole log again.
 
     Uses SOCIALTRADING_STORE and SOCIALTRADING_READ_STORE. Run it while no server follows
     the same read store.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
@@ -194,13 +221,8 @@ def projections_rebuild(
             raise typer.Exit(2)
         runner.setup()
         chosen = names or known
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        ) as progress:
-            task = progress.add_task(f"rebuilding {', '.join(chosen)}", total=runner.head())
+        with rebuild_progress() as progress:
+            task = progress.add_task(rebuild_label(chosen), total=runner.head())
 
             def advance(position: int, head: int) -> None:
                 progress.update(task, completed=position, total=head)
@@ -215,7 +237,10 @@ def projections_rebuild(
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Show each projection's position and how far it lags the event store."""
+    """Show where each read model stands.
+
+    Each projection's position and how far it lags the event store.
+    """
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
@@ -242,9 +267,12 @@ app.add_typer(store_app, name="store")
 
 @store_app.command("verify")
 def store_verify() -> None:
-    """Check that the command index (what repeats are answered from, and the accounts and
-    markets a start-up loads) agrees with the event log. Read-only; run it while the server
-    is stopped. Exits 1 if they disagree."""
+    """Check the command index against the event log.
+
+    The index is what repeated commands are answered from, and lists the accounts and markets
+    a start-up loads. Read-only; run it while the server is stopped. Exits 1 and names each
+    disagreement if they disagree.
+    """
     from socialtrading.commands.remembered import check
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store

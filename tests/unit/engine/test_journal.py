@@ -77,11 +77,8 @@ def test_invalid_market_line_is_an_error_and_later_lines_wait_for_a_market() -> 
     assert out[1]["type"] == "halted"
 
 
-def test_cli_writes_records_and_reports_errors_on_stderr(tmp_path: Path) -> None:
-    source = tmp_path / "in.jsonl"
-    target = tmp_path / "out.jsonl"
-    source.write_text(MARKET + "\n{oops\n" + '{"op": "halt", "ts": 5}\n')
-    done = subprocess.run(
+def _match(source: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -94,8 +91,27 @@ def test_cli_writes_records_and_reports_errors_on_stderr(tmp_path: Path) -> None
         ],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+
+
+def test_cli_writes_records_and_reports_errors_on_stderr_and_exits_1(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    target = tmp_path / "out.jsonl"
+    source.write_text(MARKET + "\n{oops\n" + '{"op": "halt", "ts": 5}\n')
+    done = _match(source, target)
+    assert done.returncode == 1
     assert f"{source}:2:" in done.stderr
+    assert "1 line(s) could not be read" in done.stderr
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["type"] for line in lines] == ["error", "halted"]
+
+
+def test_cli_exits_0_when_every_line_was_read(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    target = tmp_path / "out.jsonl"
+    source.write_text(MARKET + "\n" + '{"op": "halt", "ts": 5}\n')
+    done = _match(source, target)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert [json.loads(line)["type"] for line in target.read_text().splitlines()] == ["halted"]
