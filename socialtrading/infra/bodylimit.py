@@ -2,8 +2,13 @@
 
 A body announced larger than the cap (`Content-Length`) is refused before any of it is read.
 A body without a length (chunked) is counted as it arrives, and refused as soon as it passes
-the cap, so no more than the cap (plus one chunk) is ever held. The 413 closes the
-connection: the rest of the body is not read.
+the cap, so no more than the cap (plus one chunk) is ever held.
+
+The 413 does not ask to close the connection: closing a socket with unread data resets it,
+and the client, still sending, would lose the answer (an httpx client sending 5 MB did).
+Once the response is complete uvicorn reads what still arrives of the body and throws it
+away (memory stays flat), as a proxy's lingering close does; then the connection is free
+for the next request, or ends after the keep-alive timeout.
 """
 
 from __future__ import annotations
@@ -63,7 +68,6 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"text/plain; charset=utf-8"),
                     (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
                 ],
             }
         )
