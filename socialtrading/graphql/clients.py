@@ -4,13 +4,14 @@ The address is the socket peer, unless that peer is one of the configured revers
 (`SOCIALTRADING_TRUSTED_PROXIES`): then it is the right-most address of `X-Forwarded-For`
 that is not a trusted proxy. Each proxy appends the address it saw, so the entries left of
 the last untrusted one were written by the client and prove nothing. Every limit keyed by
-address (rate limits, WebSocket connections, anonymous subscriptions) asks this module.
+address (rate limits, WebSocket connections, anonymous subscriptions) asks this module,
+and counts an IPv6 client by its /64 network, the block one subscriber usually holds whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address, ip_network
 
 from starlette.requests import HTTPConnection
 
@@ -49,6 +50,14 @@ def client_address(connection: HTTPConnection, proxies: TrustedProxies) -> str:
         address = hop
         if not proxies.trusts(hop):
             break
+    return address
+
+
+def address_key(address: str) -> str:
+    """What limits count an address as: itself, or for IPv6 its /64 network."""
+    parsed = _parse(address)
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is None:
+        return str(IPv6Network((parsed, 64), strict=False))
     return address
 
 

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import ADMIN, COMPLIANCE
 from socialtrading.domain.tokens import hash_token
-from socialtrading.graphql.clients import TrustedProxies, client_address
+from socialtrading.graphql.clients import TrustedProxies, address_key, client_address
 from socialtrading.graphql.feeds import Feeds
 from socialtrading.graphql.loaders import Loaders, make_loaders
 from socialtrading.graphql.ratelimit import RateLimiter
@@ -157,7 +157,7 @@ class Context:
         viewer = await self.viewer()
         if viewer is not None:
             return "account:" + viewer.id
-        return "ip:" + self.client_address()
+        return "ip:" + address_key(self.client_address())
 
 
 def make_context(

@@ -37,6 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from socialtrading.graphql.clients import address_key
 from socialtrading.graphql.context import Context, Services, bearer, make_context
 from socialtrading.graphql.errors import ApiError
 
@@ -120,7 +121,7 @@ class GraphQLView(GraphQL[Context, None]):
         services = self._services()
         websocket = WebSocket(scope, receive=receive, send=send)
         context = make_context(services, websocket, websocket)
-        key = "ws:ip:" + context.client_address()
+        key = "ws:ip:" + address_key(context.client_address())
         if not services.slots.acquire(key, services.settings.max_ws_connections_per_address):
             subprotocol = await self.pick_websocket_subprotocol(websocket)
             await websocket.accept(subprotocol=subprotocol)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from socialtrading.graphql.clients import UNKNOWN, TrustedProxies, client_address
+from socialtrading.graphql.clients import UNKNOWN, TrustedProxies, address_key, client_address
 
 
 def request(peer: str | None, *forwarded: str) -> Request:
@@ -49,3 +49,12 @@ def test_ipv6_and_no_peer() -> None:
 def test_a_proxy_list_with_a_bad_entry_is_refused() -> None:
     with pytest.raises(ValueError, match="nope"):
         TrustedProxies(["nope"])
+
+
+def test_limits_count_an_ipv6_client_by_its_64_network() -> None:
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9")
+    assert address_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("198.51.100.7") == "198.51.100.7"
+    assert address_key("::ffff:198.51.100.7") == "::ffff:198.51.100.7"
+    assert address_key(UNKNOWN) == UNKNOWN
