@@ -81,12 +81,14 @@ class _TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             text = f"Too many subscriptions open (at most {limit} per account or address)"
             await self.send_message(_refusal(id, "TOO_MANY_SUBSCRIPTIONS", text))
             return
-        await super().handle_subscribe(message)
-        operation = self.operations.get(id)
-        if operation is None or operation.task is None:
-            services.slots.release(key)
-        else:  # a done callback runs even if the task is cancelled before it starts
-            operation.task.add_done_callback(lambda _: services.slots.release(key))
+        try:
+            await super().handle_subscribe(message)  # KeyError on a malformed message
+        finally:
+            operation = self.operations.get(id)
+            if operation is None or operation.task is None:
+                services.slots.release(key)
+            else:  # a done callback runs even if the task is cancelled before it starts
+                operation.task.add_done_callback(lambda _: services.slots.release(key))
 
 
 class GraphQLView(GraphQL[Context, None]):

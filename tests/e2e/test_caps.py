@@ -235,6 +235,14 @@ def test_subscriptions_are_capped_per_account_across_its_connections(
     eventually(lambda: len(server.services.slots) == 0)  # all given back on close
 
 
+def test_a_malformed_subscribe_gives_its_slot_back(serve: Callable[..., Server]) -> None:
+    server = serve()
+    with server.ws() as subscriber:
+        subscriber.connection.send(json.dumps({"id": "1", "type": "subscribe"}))  # no payload
+        assert close_code(subscriber.connection) == 4400
+    eventually(lambda: len(server.services.slots) == 0)
+
+
 def test_the_tokens_of_one_account_share_one_request_rate_answered_429(
     serve: Callable[..., Server],
 ) -> None:
