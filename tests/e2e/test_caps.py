@@ -358,3 +358,34 @@ def test_tape_subscribers_share_one_listener_and_each_gets_every_trade(
         for subscriber in (one, two):
             for id in ("x", "y"):
                 assert subscriber.next(id)["trades"] == {"price": "100", "quantity": "0.2"}
+
+
+def test_one_client_asking_for_200_book_subscriptions_gets_100_and_the_server_answers(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve()  # the default caps: 20 per connection, 100 per address
+    list_market(server, server.admin())
+    answers: list[str] = []
+    with ExitStack() as stack:
+        connections = [stack.enter_context(server.ws()) for _ in range(8)]
+        for n, subscriber in enumerate(connections):
+            for i in range(25):
+                subscriber.subscribe(f"{n}-{i}", BOOK_100)
+        started = time.monotonic()
+        assert server.http.get("/healthz").status_code == 200
+        assert time.monotonic() - started < 1.0
+        for subscriber in connections:
+            for _ in range(25):
+                message = subscriber.receive()
+                if message["type"] == "next":
+                    answers.append("next")
+                else:
+                    assert message["type"] == "error", message
+                    answers.append(message["payload"][0]["extensions"]["code"])
+        assert answers.count("next") == 100
+        assert set(answers) - {"next"} <= {"TOO_MANY_SUBSCRIPTIONS", "RATE_LIMITED"}
+        assert server.services.feeds.subscribers(("book", "BTC-USD", 100)) == 100
+        ops = server.admin("ops")  # another client is served (its own buckets)
+        assert server.gql("{ me { handle } }", token=ops) == {"me": {"handle": "ops"}}
+    eventually(lambda: len(server.services.slots) == 0)
+    eventually(lambda: server.services.feeds.producers() == 0)
