@@ -40,13 +40,10 @@ from strawberry.types.unset import UnsetType
 from socialtrading.graphql.clients import address_key
 from socialtrading.graphql.context import Context, Services, bearer, make_context
 from socialtrading.graphql.errors import ApiError
+from socialtrading.infra.metrics import LIMIT_REFUSALS, WEBSOCKETS
 
 TOO_MANY = 4429  # graphql-transport-ws: "Too many ..." (as for a second connection_init)
 RATE_LIMITED = "Too many requests: slow down"
-
-
-def _refusal(id: str, code: str, message: str) -> Any:
-    return {"id": id, "type": "error", "payload": [ApiError(code, message).formatted]}
 
 
 class _WebSocketAdapter(ASGIWebSocketAdapter):
@@ -69,17 +66,17 @@ class _TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         if len(self.operations) >= settings.max_subscriptions_per_connection:
             limit = settings.max_subscriptions_per_connection
             text = f"Too many operations on this connection (at most {limit})"
-            await self.send_message(_refusal(id, "TOO_MANY_SUBSCRIPTIONS", text))
+            await self._refuse(id, "connection_operations", "TOO_MANY_SUBSCRIPTIONS", text)
             return
         client = await self.context.client_key()
         if services.query_limiter.wait(client):
-            await self.send_message(_refusal(id, "RATE_LIMITED", RATE_LIMITED))
+            await self._refuse(id, "request_rate", "RATE_LIMITED", RATE_LIMITED)
             return
         key = "subscriptions:" + client
         if not services.slots.acquire(key, settings.max_subscriptions_per_account):
             limit = settings.max_subscriptions_per_account
             text = f"Too many subscriptions open (at most {limit} per account or address)"
-            await self.send_message(_refusal(id, "TOO_MANY_SUBSCRIPTIONS", text))
+            await self._refuse(id, "subscriptions", "TOO_MANY_SUBSCRIPTIONS", text)
             return
         try:
             await super().handle_subscribe(message)  # KeyError on a malformed message
@@ -89,6 +86,11 @@ class _TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                 services.slots.release(key)
             else:  # a done callback runs even if the task is cancelled before it starts
                 operation.task.add_done_callback(lambda _: services.slots.release(key))
+
+    async def _refuse(self, id: str, limit: str, code: str, message: str) -> None:
+        LIMIT_REFUSALS.labels(limit).inc()
+        error = ApiError(code, message).formatted
+        await self.send_message({"id": id, "type": "error", "payload": [error]})
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -125,14 +127,17 @@ class GraphQLView(GraphQL[Context, None]):
         context = make_context(services, websocket, websocket)
         key = "ws:ip:" + address_key(context.client_address())
         if not services.slots.acquire(key, services.settings.max_ws_connections_per_address):
+            LIMIT_REFUSALS.labels("address_websockets").inc()
             subprotocol = await self.pick_websocket_subprotocol(websocket)
             await websocket.accept(subprotocol=subprotocol)
             await websocket.close(TOO_MANY, "Too many connections from this address")
             return
         context.held.append(key)
+        WEBSOCKETS.inc()
         try:
             await self.run(websocket, context=context)
         finally:
+            WEBSOCKETS.dec()
             for held in context.held:
                 services.slots.release(held)
 
@@ -153,6 +158,7 @@ class GraphQLView(GraphQL[Context, None]):
         """Run an HTTP operation if the client's request rate allows it, else answer 429."""
         wait = context.services.query_limiter.wait(await context.client_key())
         if wait:
+            LIMIT_REFUSALS.labels("request_rate").inc()
             sub_response.status_code = 429
             sub_response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             return ExecutionResult(data=None, errors=[ApiError("RATE_LIMITED", RATE_LIMITED)])
@@ -177,6 +183,7 @@ class GraphQLView(GraphQL[Context, None]):
             key = "ws:account:" + viewer.id
             limit = context.services.settings.max_ws_connections_per_account
             if not context.services.slots.acquire(key, limit):
+                LIMIT_REFUSALS.labels("account_websockets").inc()
                 websocket = context.response
                 assert isinstance(websocket, WebSocket)
                 await websocket.close(TOO_MANY, "Too many connections for this account")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from socialtrading.infra.metrics import LIMIT_REFUSALS
+
 
 class _TooLargeError(Exception):
     pass
@@ -60,6 +62,7 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
+        LIMIT_REFUSALS.labels("body").inc()
         body = f"Request body too large (at most {self.max_bytes} bytes)".encode()
         await send(
             {

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -90,6 +91,12 @@ def refusal(subscriber: Subscriber, id: str) -> dict[str, Any]:
             return error
 
 
+def refusals(limit: str) -> float:
+    """How many refusals of `limit` /metrics has counted (in this process)."""
+    value = REGISTRY.get_sample_value("socialtrading_limit_refusals_total", {"limit": limit})
+    return value or 0.0
+
+
 def eventually(condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not condition():
@@ -101,6 +108,7 @@ def test_a_body_over_the_cap_is_answered_413_and_the_server_still_answers(
     serve: Callable[..., Server],
 ) -> None:
     server = serve(max_body_bytes=1024)
+    refused = refusals("body")
     padded = json.dumps({"query": MARKETS + " " * (1024 - 13 - len(MARKETS))}).encode()
     assert len(padded) == 1024  # exactly the cap: served
     response = server.http.post(
@@ -118,6 +126,7 @@ def test_a_body_over_the_cap_is_answered_413_and_the_server_still_answers(
         headers={"content-type": "application/json"},
     )
     assert huge.status_code == 413
+    assert refusals("body") == refused + 2
     assert server.gql(MARKETS) == {"markets": []}
     assert server.http.get("/healthz").status_code == 200
 
@@ -160,9 +169,13 @@ def test_one_websocket_too_many_from_an_address_is_refused(
     serve: Callable[..., Server],
 ) -> None:
     server = serve(max_ws_connections_per_address=2)
+    refused = refusals("address_websockets")
+    open_before = REGISTRY.get_sample_value("socialtrading_websockets")
     with server.ws(), server.ws():
         with raw_ws(server) as third:
             assert close_code(third) == 4429
+        assert refusals("address_websockets") == refused + 1
+        assert REGISTRY.get_sample_value("socialtrading_websockets") == (open_before or 0) + 2
         assert server.services.slots.held("ws:ip:127.0.0.1") == 2
     # closed connections give their slots back
     eventually(lambda: server.services.slots.held("ws:ip:127.0.0.1") == 0)
