@@ -4,6 +4,8 @@ Callers authenticate with an API token: `Authorization: Bearer <token>` on HTTP,
 websocket `connection_init` payload `{"Authorization": "Bearer <token>"}` (the handshake
 header works too). Only the SHA-256 hash of a token is stored; the account is looked up
 by that hash in the accounts read model, once per request (once per websocket connection).
+Limits count per account, whatever token it uses, and anonymous callers per client address
+(graphql/clients.py).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from starlette.websockets import WebSocket
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import ADMIN, COMPLIANCE
 from socialtrading.domain.tokens import hash_token
+from socialtrading.graphql.clients import TrustedProxies, address_key, client_address
+from socialtrading.graphql.feeds import Feeds
 from socialtrading.graphql.loaders import Loaders, make_loaders
 from socialtrading.graphql.ratelimit import RateLimiter
+from socialtrading.graphql.slots import Slots
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.progress import ProgressWatcher
 from socialtrading.infra.settings import Settings
@@ -55,7 +60,12 @@ class Services:
     read_engine: Engine
     bus: Bus
     progress: ProgressWatcher
-    limiter: RateLimiter
+    limiter: RateLimiter  # mutations
+    query_limiter: RateLimiter  # every request and WebSocket operation
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    # Open WebSockets and subscriptions, by client (connection and subscription keys differ).
+    slots: Slots = field(default_factory=Slots)
+    feeds: Feeds = field(default_factory=Feeds)
     # Symbols known to be listed: markets are never delisted, so one lookup each is enough.
     listed_markets: set[str] = field(default_factory=set)
 
@@ -103,6 +113,8 @@ class Context:
     token: str | None = None
     # Set by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
+    # Keys of the Services.slots a websocket holds, given back when it closes.
+    held: list[str] = field(default_factory=list)
     _viewer: asyncio.Future[AccountRow | None] | None = field(default=None, repr=False)
 
     async def viewer(self) -> AccountRow | None:
@@ -133,12 +145,19 @@ class Context:
         viewer = await self.viewer()
         return viewer is not None and bool({ADMIN, COMPLIANCE} & set(viewer.roles))
 
+    def client_address(self) -> str:
+        """The caller's IP address (X-Forwarded-For only from a trusted proxy)."""
+        return client_address(self.request, self.services.proxies)
+
     async def client_key(self) -> str:
-        """Who the rate limit counts: the API token when valid, else the IP address."""
-        if self.token is not None and await self.viewer() is not None:
-            return "token:" + hash_token(self.token)
-        client = self.request.client
-        return "ip:" + (client.host if client is not None else "unknown")
+        """Who the limits count: the account when the token is valid, else the address.
+
+        By account, not by token: an account's tokens share its limits.
+        """
+        viewer = await self.viewer()
+        if viewer is not None:
+            return "account:" + viewer.id
+        return "ip:" + address_key(self.client_address())
 
 
 def make_context(

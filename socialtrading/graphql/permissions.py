@@ -19,6 +19,7 @@ from strawberry.types.field import StrawberryField
 from socialtrading.domain.account import ADMIN, TRADER
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import Rejection
+from socialtrading.infra.metrics import LIMIT_REFUSALS
 
 
 class Rule(BasePermission):
@@ -99,6 +100,7 @@ class Guard(FieldExtension):
     ) -> Any:
         context = info.context
         if not context.services.limiter.allow(await context.client_key()):
+            LIMIT_REFUSALS.labels("mutation_rate").inc()
             return Rejection(code="rate_limited", message="Too many requests: slow down")
         for rule in self.rules:
             if not await rule.has_permission(source, info, **kwargs):

@@ -1,4 +1,8 @@
-"""A token-bucket rate limit on mutations, per client (API token, else IP address)."""
+"""Token-bucket rate limits per client (the account when signed in, else the client address).
+
+Two are used: one for every GraphQL request (HTTP requests and WebSocket operations) and a
+stricter one for mutations.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    """`rate` mutations per second per client, with bursts up to `burst`.
+    """`rate` requests per second per client, with bursts up to `burst`.
 
     Runs on the event loop only (no lock). Memory is bounded: when more than `max_clients`
     buckets exist, the full ones (clients idle long enough to have refilled) are forgotten.
@@ -28,16 +32,22 @@ class RateLimiter:
 
     def allow(self, client: str) -> bool:
         """Take one token from `client`'s bucket; False when it is empty."""
+        return self.wait(client) == 0
+
+    def wait(self, client: str) -> float:
+        """Take one token from `client`'s bucket: 0.0, or the seconds until it has one."""
         now = self._clock()
         tokens, at = self._buckets.get(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - at) * self.rate)
-        allowed = tokens >= 1
-        if allowed:
+        wait = 0.0
+        if tokens >= 1:
             tokens -= 1
+        else:
+            wait = (1 - tokens) / self.rate
         self._buckets[client] = (tokens, now)
         if len(self._buckets) > self.max_clients:
             self._forget_idle(now)
-        return allowed
+        return wait
 
     def _forget_idle(self, now: float) -> None:
         full = [

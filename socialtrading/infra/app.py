@@ -8,6 +8,9 @@ shutdown stops and closes all of it in reverse order. Routes:
 - `/healthz`  the process is up
 - `/readyz`   the event store answers and the projections lag less than `ready_max_lag`
 - `/metrics`  Prometheus metrics
+
+Request bodies are capped (infra/bodylimit.py); `server_options` holds what uvicorn must be
+told for the other caps to hold (the WebSocket message size, no proxy headers of its own).
 """
 
 from __future__ import annotations
@@ -18,19 +21,23 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from socialtrading.commands.writer import Writer
+from socialtrading.graphql.clients import TrustedProxies
 from socialtrading.graphql.context import Services
 from socialtrading.graphql.ratelimit import RateLimiter
 from socialtrading.graphql.schema import Limits, make_schema
 from socialtrading.graphql.view import GraphQLView
 from socialtrading.infra import metrics
+from socialtrading.infra.bodylimit import BodyLimit
 from socialtrading.infra.bootstrap import bootstrap_demo
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.progress import ProgressWatcher
@@ -67,7 +74,7 @@ def create_app(
     schema = make_schema(
         Limits(settings.max_query_depth, settings.max_query_tokens, settings.max_aliases)
     )
-    view = GraphQLView(schema)
+    view = GraphQLView(schema, settings.max_subscriptions_per_connection)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,6 +111,8 @@ def create_app(
                 bus=bus,
                 progress=progress,
                 limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
+                query_limiter=RateLimiter(settings.query_rate, settings.query_burst),
+                proxies=TrustedProxies(settings.trusted_proxies),
             )
             app.state.services = services
             app.state.demo_tokens = {}
@@ -165,4 +174,18 @@ def create_app(
             Route("/metrics", prometheus),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn options the app's caps rely on (`serve` and the tests pass them).
+
+    uvicorn's own proxy headers are off: it would believe `X-Forwarded-For` from 127.0.0.1 by
+    default; the app reads it itself, from `SOCIALTRADING_TRUSTED_PROXIES` only.
+    """
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_ws_message_bytes,
+        "proxy_headers": False,
+    }

@@ -96,19 +96,20 @@ def serve(
     """
     import uvicorn
 
-    from socialtrading.infra.app import create_app
+    from socialtrading.infra.app import create_app, server_options
     from socialtrading.infra.collector import tune_collector
     from socialtrading.infra.settings import Settings
 
     tune_collector()
+    settings = Settings()
     uvicorn.run(
-        create_app(Settings(), demo=demo),
+        create_app(settings, demo=demo),
         host=host,
         port=port,
         log_level=log_level,
         http="httptools",  # the C parser: ~15% more queries/s than h11 (docs/decisions.md)
-        ws="websockets-sansio",
         timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
 
 

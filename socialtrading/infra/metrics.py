@@ -1,4 +1,5 @@
-"""Prometheus metrics: the writer's commands and batches, projection lag, GraphQL latency.
+"""Prometheus metrics: the writer's commands and batches, projection lag, GraphQL latency,
+requests refused by a cap, open WebSockets.
 
 Metrics live in the process-wide default registry (what `/metrics` serves). The writer
 reports through a batch observer; projection lag is sampled when `/metrics` is scraped.
@@ -39,6 +40,13 @@ GRAPHQL_SECONDS = Histogram(
     ["operation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+
+LIMIT_REFUSALS = Counter(
+    "socialtrading_limit_refusals",
+    "Requests, connections and operations refused by a cap, by cap",
+    ["limit"],
+)
+WEBSOCKETS = Gauge("socialtrading_websockets", "Open WebSocket connections")
 
 
 def observe_batch(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -41,10 +43,46 @@ class Settings(BaseSettings):
         default=False, description="Let traders credit themselves and grant KYC 1 on sign-up"
     )
     mutation_rate: float = Field(
-        default=20.0, gt=0, description="GraphQL mutations per second per token (or per IP)"
+        default=20.0,
+        gt=0,
+        description="GraphQL mutations per second per account (anonymous: per client address)",
     )
     mutation_burst: int = Field(
         default=40, ge=1, description="Mutations a client may send at once before the rate applies"
+    )
+    query_rate: float = Field(
+        default=50.0,
+        gt=0,
+        description="GraphQL requests per second per account (anonymous: per client address)",
+    )
+    query_burst: int = Field(
+        default=100, ge=1, description="Requests a client may send at once before the rate applies"
+    )
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest HTTP request body (bytes); more is 413"
+    )
+    max_ws_message_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest WebSocket message (bytes); more closes it"
+    )
+    max_ws_connections_per_account: int = Field(
+        default=20, ge=1, description="Most open WebSockets per account"
+    )
+    max_ws_connections_per_address: int = Field(
+        default=50, ge=1, description="Most open WebSockets per client address"
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=20, ge=1, description="Most operations running at once on one WebSocket"
+    )
+    max_subscriptions_per_account: int = Field(
+        default=100,
+        ge=1,
+        description="Most subscriptions per account over all its WebSockets (anonymous: per "
+        "client address)",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For "
+        "is believed",
     )
     max_page_size: int = Field(default=100, ge=1, description="Largest `first` of a connection")
     max_query_depth: int = Field(default=10, ge=1, description="Deepest GraphQL selection")
@@ -58,6 +96,17 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(
         default=10_000, ge=0, description="/readyz fails when projections lag more notifications"
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """Read `10.0.0.1, 10.1.0.0/16` as a list; refuse what is not an address or network."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                ip_network(str(item), strict=False)  # a ValueError names the bad entry
+        return value
 
 
 def persistence_env(store: str, postgres_schema: str | None = None) -> dict[str, str]:

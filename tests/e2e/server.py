@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from websockets.sync.client import ClientConnection, connect
 
 from socialtrading.graphql.context import Services
-from socialtrading.infra.app import create_app
+from socialtrading.infra.app import create_app, server_options
 from socialtrading.infra.bootstrap import create_admin
 from socialtrading.infra.settings import Settings
 
@@ -157,7 +157,11 @@ def running(settings: Settings, *, demo: bool = False) -> Iterator[Server]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=5
+        app,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import Connection
 
-from socialtrading.graphql.context import Info
+from socialtrading.graphql.context import Info, Services
 from socialtrading.graphql.errors import ApiError
 from socialtrading.graphql.markets.types import Candle, Level, Market, OrderBook, Trade
 from socialtrading.graphql.pagination import Connection as Page
@@ -28,9 +28,8 @@ def book_depth(depth: int | None, maximum: int) -> int:
     return levels
 
 
-async def read_book(info: Info, symbol: str, depth: int) -> OrderBook:
+async def read_book(services: Services, symbol: str, depth: int) -> OrderBook:
     """The book of a listed market, `depth` levels a side."""
-    services = info.context.services
 
     def query(connection: Connection) -> OrderBook | None:
         if not services.is_listed(connection, symbol):
@@ -65,7 +64,7 @@ class MarketQueries:
         self, info: Info, market: str, depth: int | None = DEFAULT_DEPTH
     ) -> OrderBook:
         levels = book_depth(depth, info.context.services.settings.max_page_size)
-        return await read_book(info, market, levels)
+        return await read_book(info.context.services, market, levels)
 
     @strawberry.field(description="The trade tape, newest first")
     async def trades(

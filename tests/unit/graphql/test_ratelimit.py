@@ -32,3 +32,14 @@ def test_idle_clients_are_forgotten_when_there_are_too_many() -> None:
     clock.now = 10
     limiter.allow("c")  # a and b have refilled: forgotten
     assert set(limiter._buckets) == {"c"}
+
+
+def test_an_empty_bucket_says_how_long_until_it_has_a_token() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=0.5, burst=1, clock=clock)
+    assert limiter.wait("a") == 0
+    assert limiter.wait("a") == 2.0  # one token back every two seconds
+    clock.now = 1.5
+    assert limiter.wait("a") == 0.5  # a refusal takes nothing
+    clock.now = 2.0
+    assert limiter.wait("a") == 0
