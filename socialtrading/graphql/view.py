@@ -12,6 +12,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from socialtrading.graphql import graphiql
 from socialtrading.graphql.context import Context, Services, bearer, make_context
 
 
@@ -31,6 +32,10 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         """HTTP responses with orjson: ~15 times faster than `json.dumps` for a book."""
         return orjson.dumps(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the app's own files (fetched at install time), never from a CDN."""
+        return graphiql.ide_response()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
