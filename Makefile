@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # GraphiQL's scripts: pinned npm tarballs fetched and verified at install time (never at run time)
 ASSETS := socialtrading/graphql/static/graphiql/.manifest-sha256
+# the graphql-ws reference client of the Node interop test (installed when npm is there)
+NODE_CLIENT := tests/e2e/node/node_modules/.package-lock.json
 
 .PHONY: run test lint typecheck pytest bench clean assets
 
@@ -21,6 +23,9 @@ $(ASSETS): $(STAMP) socialtrading/graphql/static/graphiql.toml scripts/fetch_gra
 
 assets: $(ASSETS)
 
+$(NODE_CLIENT): tests/e2e/node/package.json tests/e2e/node/package-lock.json
+	cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error
+
 run: $(STAMP) $(ASSETS)
 	$(BIN)/socialtrading serve --demo
 
@@ -33,7 +38,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(ASSETS)
+pytest: $(STAMP) $(ASSETS) $(if $(shell command -v npm),$(NODE_CLIENT))
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -41,4 +46,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
-	rm -rf socialtrading/graphql/static/graphiql
+	rm -rf socialtrading/graphql/static/graphiql tests/e2e/node/node_modules

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
@@ -16,10 +19,27 @@ from socialtrading.graphql import graphiql
 from socialtrading.graphql.context import Context, Services, bearer, make_context
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Send graphql-transport-ws messages as TEXT frames.
+
+    Strawberry sends an `encode_json` that returns bytes as a binary frame; the protocol's
+    messages are JSON text, and JavaScript clients (graphql-ws, Apollo, urql, GraphiQL) fail
+    on binary ones. HTTP keeps orjson's bytes.
+    """
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        data = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(data.decode() if isinstance(data, bytes) else data)
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's Starlette view with the exchange's typed context."""
 
     services: Services | None = None  # set by the app's lifespan
+    websocket_adapter_class = TextFrames
 
     def __init__(self, schema: BaseSchema) -> None:
         super().__init__(
