@@ -9,9 +9,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scripts import fetch_graphiql
-from scripts.fetch_graphiql import STAMP, FetchError, fetch, read_manifest
+from scripts.fetch_graphiql import STAMP, FetchError, Package, fetch, read_manifest, verify
 
 
 def _tarball(files: dict[str, bytes]) -> bytes:
@@ -134,6 +136,21 @@ def test_an_unreachable_registry_or_a_missing_file_is_a_clear_error(
         fetch(manifest, tmp_path / "assets", registry.url)
     with pytest.raises(FetchError, match=r"lib@1\.0\.0: .*lib-1\.0\.0\.tgz"):
         fetch(manifest, tmp_path / "assets", (tmp_path / "nowhere").as_uri())
+
+
+@given(data=st.binary(min_size=1, max_size=256), flip=st.data())
+def test_verify_accepts_the_pinned_bytes_and_refuses_any_changed_byte(
+    data: bytes, flip: st.DataObject
+) -> None:
+    package = Package("lib", "1.0.0", _integrity(data), {})
+    verify(package, data)
+    index = flip.draw(st.integers(0, len(data) - 1))
+    mask = flip.draw(st.integers(1, 255))
+    changed = data[:index] + bytes([data[index] ^ mask]) + data[index + 1 :]
+    with pytest.raises(FetchError, match="integrity mismatch"):
+        verify(package, changed)
+    with pytest.raises(FetchError, match="integrity mismatch"):
+        verify(package, data + b"\0")
 
 
 @pytest.mark.parametrize("served", ["../escape.js", "sub/dir.js", ".hidden"])
