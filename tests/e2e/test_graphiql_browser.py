@@ -55,6 +55,10 @@ class GraphiQLPage:
         page.set_default_timeout(WAIT_MS)
         page.route("**/*", self._only_the_server)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on(
+            "console",  # Content-Security-Policy violations are reported here
+            lambda message: self.errors.append(message.text) if message.type == "error" else None,
+        )
         page.goto(server.url + "/graphql")
         self.query_editor = page.locator(".graphiql-query-editor .CodeMirror")
         self.response = page.locator(".graphiql-response .CodeMirror")

@@ -27,6 +27,7 @@ def test_graphiql_page_and_all_it_loads_come_from_the_app(tmp_path: Path) -> Non
         page = server.http.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
+        assert "script-src 'self' 'sha256-" in page.headers["content-security-policy"]
         loaded = re.findall(r"""(?:src|href)="(/graphiql/[^"]+)\"""", page.text)
         assert len(loaded) == 6, loaded
         for url in loaded:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -43,6 +45,21 @@ def test_with_its_files_the_page_is_graphiql(tmp_path: Path) -> None:
 
     assert response.status_code == 200
     assert '<script src="/graphiql/graphiql.min.js"></script>' in bytes(response.body).decode()
+    assert response.headers["content-security-policy"] == graphiql.content_security_policy()
+
+
+def test_the_page_policy_allows_this_origin_and_the_page_own_inline_script_only() -> None:
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in graphiql.content_security_policy().split(";")
+    )
+    inline = re.findall(r"<script>(.*?)</script>", graphiql._page(), flags=re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert len(inline) == 1
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == f"'self' 'sha256-{digest}'"
+    assert policy["connect-src"] == "'self'"  # HTTP and the websocket of this origin
+    assert "http" not in graphiql.content_security_policy()
 
 
 def test_the_static_route_answers_404_while_its_folder_is_missing_then_serves_it(
