@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def viewer_id(server: Server, token: str) -> str:
     return account
 
 
-def buy_from_demo_maker(server: Server, token: str) -> dict[str, object]:
+def buy_from_demo_maker(server: Server, token: str) -> dict[str, Any]:
     """Buy 0.01 BTC at the demo maker's best ask (60,050): one trade, the order filled."""
     result = place(server, token, market="BTC-USD", side="BUY", price="60050", quantity="0.01")
     assert result["__typename"] == "PlaceOrderSuccess", result

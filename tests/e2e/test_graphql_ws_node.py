@@ -102,5 +102,5 @@ def test_graphql_ws_reference_client_receives_trades_and_my_orders(
     assert trade["market"] == "BTC-USD" and trade["takerSide"] == "BUY"
     assert (trade["price"], trade["quantity"]) == ("60050", "0.01")
     mine = events["myOrders"]["data"]["myOrders"]
-    assert mine["id"] == order["order"]["id"]  # type: ignore[index]
+    assert mine["id"] == order["order"]["id"]
     assert mine["market"] == "BTC-USD" and mine["side"] == "BUY"
