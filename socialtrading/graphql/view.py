@@ -17,6 +17,7 @@ Slots are given back when their operation ends or the connection closes, however
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -24,10 +25,11 @@ from cross_web import AsyncHTTPRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -37,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from socialtrading.graphql import graphiql
 from socialtrading.graphql.clients import address_key
 from socialtrading.graphql.context import Context, Services, bearer, make_context
 from socialtrading.graphql.errors import ApiError
@@ -46,7 +49,23 @@ TOO_MANY = 4429  # graphql-transport-ws: "Too many ..." (as for a second connect
 RATE_LIMITED = "Too many requests: slow down"
 
 
-class _WebSocketAdapter(ASGIWebSocketAdapter):
+class TextFrames(ASGIWebSocketAdapter):
+    """Send graphql-transport-ws messages as TEXT frames.
+
+    Strawberry sends an `encode_json` that returns bytes as a binary frame; the protocol's
+    messages are JSON text, and JavaScript clients (graphql-ws, Apollo, urql, GraphiQL) fail
+    on binary ones. HTTP keeps orjson's bytes.
+    """
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        data = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(data.decode() if isinstance(data, bytes) else data)
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
+class _WebSocketAdapter(TextFrames):
     async def close(self, code: int, reason: str) -> None:
         # The view may have closed it already with a reason of its own (on_ws_connect).
         if self.ws.application_state != WebSocketState.DISCONNECTED:
@@ -140,6 +159,10 @@ class GraphQLView(GraphQL[Context, None]):
             WEBSOCKETS.dec()
             for held in context.held:
                 services.slots.release(held)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the app's own files (fetched at install time), never from a CDN."""
+        return graphiql.ide_response()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

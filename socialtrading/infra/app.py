@@ -5,6 +5,7 @@ the read-model database, brings the projections up to date and follows the log, 
 shutdown stops and closes all of it in reverse order. Routes:
 
 - `/graphql`  GraphQL over HTTP (GraphiQL in a browser) and graphql-transport-ws
+- `/graphiql/<file>`  GraphiQL's scripts and styles, fetched at install time
 - `/healthz`  the process is up
 - `/readyz`   the event store answers and the projections lag less than `ready_max_lag`
 - `/metrics`  Prometheus metrics
@@ -31,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from socialtrading.commands.writer import Writer
+from socialtrading.graphql import graphiql
 from socialtrading.graphql.clients import TrustedProxies
 from socialtrading.graphql.context import Services
 from socialtrading.graphql.ratelimit import RateLimiter
@@ -169,6 +171,7 @@ def create_app(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            graphiql.assets_route(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),

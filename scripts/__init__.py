@@ -1,0 +1,1 @@
+"""Developer scripts (install-time helpers), importable by the tests."""
