@@ -1,4 +1,4 @@
-"""The ASGI GraphQL endpoint: HTTP (with GraphiQL) and graphql-transport-ws on one path."""
+"""The ASGI GraphQL endpoint: HTTP (GraphiQL if enabled) and graphql-transport-ws on one path."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     services: Services | None = None  # set by the app's lifespan
 
-    def __init__(self, schema: BaseSchema) -> None:
+    def __init__(self, schema: BaseSchema, *, graphiql: bool = False) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=20,
         )
