@@ -21,11 +21,25 @@ class Rejection:
     message: str = strawberry.field(description="What went wrong, for people")
 
 
+ECHO_CHARS = 64  # the most of a client's value that a message repeats
+
+
 class ApiError(GraphQLError):
     """A refusal of a query or subscription, with `extensions.code` (upper case)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, extensions={"code": code})
+
+
+def bad_input(message: str) -> ApiError:
+    """The error of an argument or variable that its type refuses (BAD_USER_INPUT)."""
+    return ApiError("BAD_USER_INPUT", message)
+
+
+def clip(value: object, limit: int = ECHO_CHARS) -> str:
+    """A value as a message may echo it: its first `limit` characters, then "..."."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _camel(name: str) -> str:
@@ -38,7 +52,7 @@ def describe(error: ValidationError) -> str:
     parts = []
     for detail in error.errors(include_url=False):
         where = ".".join(_camel(str(item)) for item in detail["loc"])
-        message = re.sub(r"^Value error, ", "", detail["msg"])
+        message = clip(re.sub(r"^Value error, ", "", detail["msg"]), 2 * ECHO_CHARS)
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 

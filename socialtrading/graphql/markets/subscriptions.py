@@ -13,7 +13,7 @@ from typing import Any
 import strawberry
 
 from socialtrading.graphql.context import Info
-from socialtrading.graphql.errors import ApiError
+from socialtrading.graphql.errors import ApiError, clip
 from socialtrading.graphql.markets.queries import DEFAULT_DEPTH, book_depth, read_book
 from socialtrading.graphql.markets.types import OrderBook, Trade
 from socialtrading.projections import markets
@@ -21,7 +21,7 @@ from socialtrading.projections import markets
 
 async def _require_market(info: Info, symbol: str) -> None:
     if await info.context.services.read(markets.market, symbol) is None:
-        raise ApiError("UNKNOWN_MARKET", f"no market {symbol}")
+        raise ApiError("UNKNOWN_MARKET", f"no market {clip(symbol)}")
 
 
 def _drain(queue: asyncio.Queue[Any]) -> None:
