@@ -131,6 +131,16 @@ def _spreads(document: DocumentNode) -> int:
     return count
 
 
+def operation_costs(document: DocumentNode) -> list[tuple[OperationDefinitionNode, Cost]]:
+    """Each operation of `document` with its cost, fragments expanded (each measured once)."""
+    measure = _Measure(document)
+    return [
+        (definition, measure.selection_set(definition.selection_set))
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+
+
 def document_errors(document: DocumentNode, limits: DocumentLimits) -> list[GraphQLError]:
     """The limits `document` breaks, one error each (none when it is within them)."""
     errors: list[GraphQLError] = []
@@ -144,11 +154,7 @@ def document_errors(document: DocumentNode, limits: DocumentLimits) -> list[Grap
                 document,
             )
         )
-    measure = _Measure(document)
-    for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            continue
-        cost = measure.selection_set(definition.selection_set)
+    for definition, cost in operation_costs(document):
         name = f"'{definition.name.value}'" if definition.name else "The operation"
         if cost.depth > limits.max_depth:
             errors.append(
