@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from types import SimpleNamespace
+from typing import Any
 
 from graphql import GraphQLError, get_introspection_query, parse
 from hypothesis import given, settings
@@ -136,7 +137,7 @@ def test_the_limits_rule_is_made_once_so_the_validation_cache_hits() -> None:
     from strawberry.extensions.validation_cache import _get_validate_cache
 
     schema = make_schema()
-    cache = _get_validate_cache(1024)  # the cache of schema.CACHE_SIZE entries
+    cache: Any = _get_validate_cache(1024)  # the cache of schema.CACHE_SIZE entries
     schema.execute_sync(fragment_bomb())
     hits = cache.cache_info().hits
     assert codes(fragment_bomb()) == ["SELECTIONS"]  # another schema: its own rule
@@ -147,7 +148,7 @@ def test_the_limits_rule_is_made_once_so_the_validation_cache_hits() -> None:
 # A random document of fragments over Market: fragment i selects fields, aliased fields and
 # spreads of fragments j < i (a DAG, as graphql requires), and nested objects via `orderBook`
 # is out of reach of Market, so nesting is by inline fragments.
-_SELECTION = st.one_of(
+_SELECTION: st.SearchStrategy[tuple[str, int | None]] = st.one_of(
     st.just(("field", None)),
     st.just(("alias", None)),
     st.integers(0, 5).map(lambda j: ("spread", j)),
@@ -160,8 +161,8 @@ def _documents(draw: st.DrawFn) -> tuple[str, list[list[tuple[str, int | None]]]
     count = draw(st.integers(1, 6))
     bodies: list[list[tuple[str, int | None]]] = []
     for index in range(count):
-        body = draw(st.lists(_SELECTION, min_size=1, max_size=5))
-        body = [(kind, arg) for kind, arg in body if kind != "spread" or (arg or 0) < index]
+        drawn = draw(st.lists(_SELECTION, min_size=1, max_size=5))
+        body = [(kind, arg) for kind, arg in drawn if kind != "spread" or (arg or 0) < index]
         bodies.append(body or [("field", None)])
     return _render(bodies), bodies
 
