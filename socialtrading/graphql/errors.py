@@ -42,6 +42,26 @@ def clip(value: object, limit: int = ECHO_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+MAX_MESSAGE_CHARS = 500
+_LONG_QUOTE = re.compile(f"'([^']{{{ECHO_CHARS}}})[^']+'|\"([^\"]{{{ECHO_CHARS}}})[^\"]+\"")
+
+
+def shorten(message: str) -> str:
+    """A message with every quoted value cut to ECHO_CHARS, and the whole to MAX_MESSAGE_CHARS.
+
+    graphql-core quotes the values it echoes ("Value 'BYU' does not exist in 'Side' enum",
+    an unknown input field's name): without this a 1 MB value would come back whole.
+    """
+    if len(message) <= ECHO_CHARS:
+        return message
+
+    def cut(found: re.Match[str]) -> str:
+        quote = found.group(0)[0]
+        return f"{quote}{found.group(1) or found.group(2)}...{quote}"
+
+    return clip(_LONG_QUOTE.sub(cut, message), MAX_MESSAGE_CHARS)
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

@@ -35,7 +35,7 @@ from strawberry.types.graphql import OperationType
 
 from socialtrading.graphql.accounts.mutations import AccountMutations
 from socialtrading.graphql.accounts.queries import AccountQueries
-from socialtrading.graphql.errors import ApiError
+from socialtrading.graphql.errors import ApiError, shorten
 from socialtrading.graphql.execution import Executor
 from socialtrading.graphql.markets.mutations import MarketMutations
 from socialtrading.graphql.markets.queries import MarketQueries
@@ -78,6 +78,33 @@ class OperationMetrics(SchemaExtension):
         if operation is not OperationType.SUBSCRIPTION:
             name = operation.value if operation is not None else "invalid"
             GRAPHQL_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+
+class ShortMessages(SchemaExtension):
+    """Cut the values that error messages echo (errors.shorten), graphql-core's included."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is None or not errors:
+            return
+        result.errors = [_shortened(error) for error in errors]
+
+
+def _shortened(error: GraphQLError) -> GraphQLError:
+    message = shorten(error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -161,6 +188,7 @@ def make_schema(limits: Limits | None = None, *, introspection: bool = True) -> 
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
+        ShortMessages,
         OperationMetrics,
     ]
     schema = ExchangeSchema(

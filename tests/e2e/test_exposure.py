@@ -154,8 +154,12 @@ def test_errors_echo_only_a_short_prefix_of_a_huge_value(plain: Server) -> None:
     assert rejection["code"] == "invalid_input"
     assert "x" * 64 + "..." in rejection["message"] and len(rejection["message"]) < 150
 
+    place = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { __typename } }"
+    order = {"market": "BTC-USD", "side": "BUY", "quantity": "1"}
     for query, variables in [
         ("query($m: String!) { orderBook(market: $m) { bids { price } } }", {"m": huge}),
+        (place, {"i": {**order, "side": huge}}),  # graphql-core: "Value '...' does not exist"
+        (place, {"i": {**order, huge: 1}}),  # graphql-core: "unknown field '...'"
         (
             'query($d: DateTime) { candles(market: "X", interval: "1m", to: $d) { __typename } }',
             {"d": huge},
