@@ -31,6 +31,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
 from socialtrading.graphql.accounts.mutations import AccountMutations
@@ -85,11 +86,18 @@ class ShortMessages(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is None or not errors:
-            return
-        result.errors = [_shortened(error) for error in errors]
+        _shorten_result(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result of a subscription (or a query over a WebSocket), before it is sent."""
+        _shorten_result(result)
+        yield
+
+
+def _shorten_result(result: object) -> None:
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [_shortened(error) for error in errors]  # type: ignore[attr-defined]
 
 
 def _shortened(error: GraphQLError) -> GraphQLError:

@@ -6,8 +6,10 @@ The store does not matter here: these tests run on SQLite only.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from graphql import get_introspection_query
@@ -15,7 +17,7 @@ from pydantic import SecretStr
 
 from socialtrading.infra.settings import Settings
 from tests.e2e.helpers import DEPOSIT, TRADES, list_market, register
-from tests.e2e.server import Server, running
+from tests.e2e.server import Server, Subscriber, running
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 HTML = {"Accept": "text/html"}
@@ -175,3 +177,35 @@ def test_errors_echo_only_a_short_prefix_of_a_huge_value(plain: Server) -> None:
         [error] = response.json()["errors"]
         assert "x" * 64 + "..." in error["message"]
         assert error["message"] != "Internal error"
+
+
+def _answer(subscriber: Subscriber, id: str) -> dict[str, Any]:
+    """The first message of subscription `id` (other messages are skipped)."""
+    while True:
+        message = subscriber.receive()
+        if message.get("id") == id:
+            return message
+
+
+def test_over_websocket_limits_apply_and_echoes_are_short(plain: Server) -> None:
+    huge = "q" * 100_000
+    with plain.ws() as subscriber:
+        subscriber.subscribe(
+            "1",
+            'subscription($d: Int) { orderBook(market: "A", depth: $d) { market } }',
+            {"d": huge},
+        )
+        refused = _answer(subscriber, "1")
+        assert refused["type"] == "error"
+        assert "q" * 64 + "...'" in refused["payload"][0]["message"]
+        assert len(json.dumps(refused)) < 1000
+
+        aliases = " ".join(f"a{i}: price" for i in range(16))
+        subscriber.subscribe(
+            "2",
+            'subscription { trades(market: "A") { ...F } } '
+            f"fragment F on Trade {{ {aliases} }}",
+        )
+        refused = _answer(subscriber, "2")
+        assert refused["type"] == "error"
+        assert [error["extensions"]["code"] for error in refused["payload"]] == ["ALIASES"]
