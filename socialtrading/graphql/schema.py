@@ -59,7 +59,7 @@ CACHE_SIZE = 1024  # distinct query texts whose parse and validation are kept
 
 @dataclass(frozen=True)
 class Limits:
-    """The document limits (Settings.max_query_depth and friends)."""
+    """The request limits (Settings.max_query_depth and friends)."""
 
     max_depth: int = 10
     max_tokens: int = 2000
@@ -140,7 +140,7 @@ class ExchangeSchema(strawberry.Schema):
 
         Only awaiting can be cancelled (a slow read, a mutation waiting for the read
         models); CPU is bounded by the document limits instead. A cancelled mutation may
-        still take effect, as when the connection drops: its command id tells.
+        still take effect, as when the connection drops.
         """
         limit = asyncio.timeout(self.max_seconds)
         try:
