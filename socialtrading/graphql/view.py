@@ -1,4 +1,4 @@
-"""The ASGI GraphQL endpoint: HTTP (with GraphiQL) and graphql-transport-ws on one path.
+"""The ASGI GraphQL endpoint: HTTP (GraphiQL if enabled) and graphql-transport-ws on one path.
 
 Its caps (settings in infra/settings.py), each counted per client: the account when signed
 in (whatever token it uses), else the client address (graphql/clients.py):
@@ -12,16 +12,23 @@ in (whatever token it uses), else the client address (graphql/clients.py):
   for that operation (`TOO_MANY_SUBSCRIPTIONS`, `RATE_LIMITED`); the connection stays open.
 
 Slots are given back when their operation ends or the connection closes, however it does.
+
+A request the endpoint cannot take (a body that is not JSON, or JSON nested deeper than
+orjson's 1,024 levels; a method other than GET and POST) is answered with its HTTP status
+and a GraphQL error body whose `extensions.code` is the status's name (BAD_REQUEST), rather
+than strawberry's plain text (or, for deeply nested JSON, which `json.loads` meets with a
+RecursionError, a 500).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -37,7 +44,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UnsetType
+from strawberry.types.unset import UNSET, UnsetType
 
 from socialtrading.graphql import graphiql
 from socialtrading.graphql.clients import address_key
@@ -119,10 +126,16 @@ class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = _TransportWS
     websocket_adapter_class = _WebSocketAdapter
 
-    def __init__(self, schema: BaseSchema, max_subscriptions_per_connection: int = 20) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        max_subscriptions_per_connection: int = 20,
+        *,
+        graphiql: bool = False,
+    ) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=max_subscriptions_per_connection,
         )
@@ -163,6 +176,25 @@ class GraphQLView(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from the app's own files (fetched at install time), never from a CDN."""
         return graphiql.ide_response()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Read request bodies with orjson: it refuses nesting beyond 1,024 levels cleanly."""
+        return orjson.loads(data)  # its JSONDecodeError is json's, which strawberry answers 400
+
+    async def run(  # type: ignore[override]  # one signature for strawberry's two overloads
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Response | WebSocket:
+        """Answer a request strawberry refuses with its status and a GraphQL error body."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:
+            if isinstance(request, WebSocket):
+                raise
+            code = HTTPStatus(error.status_code).name  # BAD_REQUEST, NOT_FOUND...
+            body = {"errors": [{"message": error.reason, "extensions": {"code": code}}]}
+            return Response(
+                orjson.dumps(body), status_code=error.status_code, media_type="application/json"
+            )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

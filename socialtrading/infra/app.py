@@ -4,11 +4,12 @@
 the read-model database, brings the projections up to date and follows the log, and on
 shutdown stops and closes all of it in reverse order. Routes:
 
-- `/graphql`  GraphQL over HTTP (GraphiQL in a browser) and graphql-transport-ws
+- `/graphql`  GraphQL over HTTP (GraphiQL in a browser, if enabled) and graphql-transport-ws
 - `/graphiql/<file>`  GraphiQL's scripts and styles, fetched at install time
 - `/healthz`  the process is up
 - `/readyz`   the event store answers and the projections lag less than `ready_max_lag`
-- `/metrics`  Prometheus metrics
+- `/metrics`  Prometheus metrics: with `metrics_token` set, only to `Bearer <token>`; without
+  one, only when `metrics_public` (or in demo mode)
 
 Request bodies are capped (infra/bodylimit.py); `server_options` holds what uvicorn must be
 told for the other caps to hold (the WebSocket message size, no proxy headers of its own).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -28,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from socialtrading.commands.writer import Writer
@@ -59,6 +61,31 @@ def _announce(tokens: dict[str, str]) -> None:
     sys.stdout.flush()
 
 
+def _metrics_guard(settings: Settings) -> Callable[[Request], Response | None]:
+    """Who may read /metrics: a function answering None (go on) or the refusal."""
+    secret = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if secret:
+        expected = f"Bearer {secret}".encode()
+
+        def with_token(request: Request) -> Response | None:
+            sent = request.headers.get("authorization", "").encode()
+            if hmac.compare_digest(sent, expected):
+                return None
+            return PlainTextResponse(
+                "/metrics needs `Authorization: Bearer <SOCIALTRADING_METRICS_TOKEN>`\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+        return with_token
+    if settings.metrics_public:
+        return lambda _request: None
+    return lambda _request: PlainTextResponse(
+        "/metrics is off: set SOCIALTRADING_METRICS_TOKEN (or SOCIALTRADING_METRICS_PUBLIC)\n",
+        status_code=404,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -72,11 +99,29 @@ def create_app(
     `announce` (printed by default) and to `app.state.demo_tokens`.
     """
     if demo:
-        settings = settings.model_copy(update={"demo_funding": True})
+        settings = settings.model_copy(
+            update={
+                "demo_funding": True,
+                "graphiql": True,
+                "introspection": True,
+                "metrics_public": True,
+            }
+        )
     schema = make_schema(
-        Limits(settings.max_query_depth, settings.max_query_tokens, settings.max_aliases)
+        Limits(
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_aliases=settings.max_aliases,
+            max_selections=settings.max_selections,
+            max_fragment_spreads=settings.max_fragment_spreads,
+            max_seconds=settings.max_query_seconds,
+        ),
+        introspection=settings.introspection,
     )
-    view = GraphQLView(schema, settings.max_subscriptions_per_connection)
+    view = GraphQLView(
+        schema, settings.max_subscriptions_per_connection, graphiql=settings.graphiql
+    )
+    metrics_allowed = _metrics_guard(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -156,6 +201,9 @@ def create_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def prometheus(request: Request) -> Response:
+        refusal = metrics_allowed(request)
+        if refusal is not None:
+            return refusal
         services: Services = request.app.state.services
         try:
             statuses = await asyncio.to_thread(services.runner.status)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -87,7 +87,31 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, description="Largest `first` of a connection")
     max_query_depth: int = Field(default=10, ge=1, description="Deepest GraphQL selection")
     max_query_tokens: int = Field(default=2000, ge=100, description="Most tokens in a query")
-    max_aliases: int = Field(default=15, ge=1, description="Most aliases in a GraphQL document")
+    max_aliases: int = Field(default=15, ge=1, description="Most aliases in a GraphQL operation")
+    max_selections: int = Field(
+        default=2000,
+        ge=1,
+        description="Most fields a GraphQL operation selects, fragments counted at each use",
+    )
+    max_fragment_spreads: int = Field(
+        default=100, ge=0, description="Most fragment spreads (`...Name`) in a GraphQL document"
+    )
+    max_query_seconds: float = Field(
+        default=5.0, gt=0, description="A GraphQL query or mutation running longer is cancelled"
+    )
+    graphiql: bool = Field(
+        default=False, description="Serve GraphiQL at /graphql to browsers (on with --demo)"
+    )
+    introspection: bool = Field(
+        default=False, description="Answer GraphQL introspection (`__schema`; on with --demo)"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="/metrics answers only `Authorization: Bearer <this token>`"
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics to anyone when no metrics token is set (on with --demo)",
+    )
     read_your_writes_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -7,7 +7,12 @@ from tests.e2e.helpers import BOOK, ME, balances, deposit, list_market, place, r
 from tests.e2e.server import Server, running
 
 
-def test_health_readiness_metrics_and_graphiql_answer(server: Server) -> None:
+def test_health_readiness_metrics_and_graphiql_answer(settings: Settings) -> None:
+    with running(settings.model_copy(update={"graphiql": True, "metrics_public": True})) as server:
+        _health_readiness_metrics_and_graphiql(server)
+
+
+def _health_readiness_metrics_and_graphiql(server: Server) -> None:
     assert server.http.get("/healthz").json() == {"status": "ok"}
     ready = server.http.get("/readyz")
     assert ready.status_code == 200

@@ -22,7 +22,7 @@ from socialtrading.domain.tokens import new_token
 from socialtrading.graphql.accounts.types import Account, Balance, Role
 from socialtrading.graphql.commands import execute, new_command_id
 from socialtrading.graphql.context import Info
-from socialtrading.graphql.errors import Rejection
+from socialtrading.graphql.errors import Rejection, clip
 from socialtrading.graphql.loaders import load_fresh
 from socialtrading.graphql.permissions import IsAdmin, IsAuthenticated, guarded
 
@@ -75,7 +75,9 @@ def parse_account_id(value: str) -> UUID | Rejection:
     try:
         return UUID(value)
     except ValueError:
-        return Rejection(code="invalid_input", message=f"account: {value!r} is not an account id")
+        return Rejection(
+            code="invalid_input", message=f"account: {clip(value)!r} is not an account id"
+        )
 
 
 async def _account(info: Info, account: UUID) -> Account | Rejection:

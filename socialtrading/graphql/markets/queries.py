@@ -9,10 +9,10 @@ import strawberry
 from sqlalchemy import Connection
 
 from socialtrading.graphql.context import Info, Services
-from socialtrading.graphql.errors import ApiError
+from socialtrading.graphql.errors import ApiError, clip
 from socialtrading.graphql.markets.types import Candle, Level, Market, OrderBook, Trade
 from socialtrading.graphql.pagination import Connection as Page
-from socialtrading.graphql.pagination import decode_cursor, int_cursor, page_size, paginate
+from socialtrading.graphql.pagination import datetime_cursor, int_cursor, page_size, paginate
 from socialtrading.projections import book, candles, markets, trades
 
 TRADE_CURSOR = "trade"
@@ -43,7 +43,7 @@ async def read_book(services: Services, symbol: str, depth: int) -> OrderBook:
 
     found = await services.read(query)
     if found is None:
-        raise ApiError("UNKNOWN_MARKET", f"no market {symbol}")
+        raise ApiError("UNKNOWN_MARKET", f"no market {clip(symbol)}")
     return found
 
 
@@ -82,7 +82,7 @@ class MarketQueries:
 
         rows = await services.read(query)
         if rows is None:
-            raise ApiError("UNKNOWN_MARKET", f"no market {market}")
+            raise ApiError("UNKNOWN_MARKET", f"no market {clip(market)}")
         return paginate(rows, size, TRADE_CURSOR, lambda trade: trade.seq, lambda t: t)
 
     @strawberry.field(description="Candles of an interval (1m, 5m, 1h, 1d), oldest first")
@@ -107,11 +107,7 @@ class MarketQueries:
         size = page_size(first, services.settings.max_page_size)
         end = to or datetime.now(UTC)
         start = from_ or end - timedelta(microseconds=micros * 100)
-        text = decode_cursor(CANDLE_CURSOR, after)
-        try:
-            cursor = None if text is None else datetime.fromisoformat(text)
-        except ValueError:
-            raise ApiError("BAD_CURSOR", "`after` is not a cursor this field gave out") from None
+        cursor = datetime_cursor(CANDLE_CURSOR, after)
 
         def query(connection: Connection) -> list[Candle] | None:
             if not services.is_listed(connection, market):
@@ -123,5 +119,5 @@ class MarketQueries:
 
         rows = await services.read(query)
         if rows is None:
-            raise ApiError("UNKNOWN_MARKET", f"no market {market}")
+            raise ApiError("UNKNOWN_MARKET", f"no market {clip(market)}")
         return paginate(rows, size, CANDLE_CURSOR, lambda c: c.start.isoformat(), lambda c: c)

@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 
 from socialtrading.graphql.context import Info, Services
-from socialtrading.graphql.errors import ApiError
+from socialtrading.graphql.errors import ApiError, clip
 from socialtrading.graphql.feeds import Feed
 from socialtrading.graphql.markets.queries import DEFAULT_DEPTH, book_depth, read_book
 from socialtrading.graphql.markets.types import OrderBook, Trade
@@ -26,7 +26,7 @@ TAPE_QUEUE = 100  # trade batches a slow subscriber may lag before it misses the
 async def _require_market(info: Info, symbol: str) -> None:
     services = info.context.services
     if not await services.read(services.is_listed, symbol):
-        raise ApiError("UNKNOWN_MARKET", f"no market {symbol}")
+        raise ApiError("UNKNOWN_MARKET", f"no market {clip(symbol)}")
 
 
 def _drain(queue: asyncio.Queue[Any]) -> None:
