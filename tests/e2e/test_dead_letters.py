@@ -10,7 +10,7 @@ import pytest
 
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
-from tests.e2e.helpers import deposit, list_market, place, register
+from tests.e2e.helpers import book, deposit, list_market, place, register
 from tests.e2e.server import Server, running
 from tests.integration.poison import poison_price
 
@@ -89,3 +89,27 @@ def test_a_garbage_read_store_is_moved_aside_and_rebuilt_at_start_up(
         record.levelno == logging.WARNING and "moved it aside" in record.message
         for record in caplog.records
     ), caplog.text
+
+
+def test_the_issues_poison_order_does_not_stop_the_read_models(server: Server) -> None:
+    """The reproduction: refused for want of funds, it was stored at 2**63 ticks and froze
+    every read model. Whether it is refused at the edge (nothing stored) or its rejection is
+    stored and set aside, the orders placed after it are shown and nothing is failing."""
+    list_market(server, server.admin())
+    _, alice = register(server, "alice")
+    deposit(server, alice, "USD", "100")
+    poison = place(
+        server,
+        alice,
+        market="BTC-USD",
+        side="BUY",
+        price="92233720368547758.08",
+        quantity="0.0001",
+    )
+    assert poison["__typename"] == "Rejection", poison
+    after = place(server, alice, market="BTC-USD", side="BUY", price="1", quantity="1")
+    assert after["__typename"] == "PlaceOrderSuccess", after
+    assert book(server)["bids"] == [{"price": "1", "quantity": "1", "orders": 1}]
+    ready = server.http.get("/readyz").json()
+    assert ready["status"] in ("ok", "dead_letters") and ready["lag"] == 0, ready
+    assert server.services.runner.error is None

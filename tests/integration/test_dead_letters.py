@@ -369,6 +369,13 @@ def test_cli_status_shows_dead_letters_and_retry_applies_them_after_a_fix(
     assert f"book         {head:>12}            0            0" in status.output
     assert f"orders       {position:>12}  {REJECTED}" in status.output
 
+    rebuilt = cli.invoke(app, ["projections", "rebuild"])  # it used to fail too
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert (
+        f"orders       {position:>12}  {REJECTED}"
+        in cli.invoke(app, ["projections", "status"]).output
+    )
+
     failed = cli.invoke(app, ["projections", "retry"])
     assert failed.exit_code == 1, failed.output
     assert "applied 0 set-aside event(s); 1 still fail" in failed.output
