@@ -7,7 +7,8 @@ shutdown stops and closes all of it in reverse order. Routes:
 - `/graphql`  GraphQL over HTTP (GraphiQL in a browser, if enabled) and graphql-transport-ws
 - `/graphiql/<file>`  GraphiQL's scripts and styles, fetched at install time
 - `/healthz`  the process is up
-- `/readyz`   the event store answers and the projections lag less than `ready_max_lag`
+- `/readyz`   the event store answers, the projections lag less than `ready_max_lag` and
+  have set no event aside (a status and counts, never an error's text)
 - `/metrics`  Prometheus metrics: with `metrics_token` set, only to `Bearer <token>`; without
   one, only when `metrics_public` (or in demo mode)
 
@@ -143,7 +144,13 @@ def create_app(
             stack.callback(read_engine.dispose)
             bus = Bus()
             runner = ProjectionRunner(store, read_engine, all_projections(bus))
-            await asyncio.to_thread(runner.setup)
+            try:
+                await asyncio.to_thread(runner.setup)
+            except Exception as error:
+                raise RuntimeError(
+                    "cannot set up the read models' tables in the read store "
+                    f"(SOCIALTRADING_READ_STORE): {type(error).__name__}: {error}"[:2000]
+                ) from error
             await asyncio.to_thread(runner.catch_up)
             runner.start()
             stack.callback(runner.stop)
@@ -182,23 +189,25 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        # A status and counts only: errors (SQL, parameters) are logged, never answered.
         services: Services = request.app.state.services
         try:
             statuses = await asyncio.to_thread(services.runner.status)
-        except Exception as error:  # the store is unreachable: not ready, say why
-            return JSONResponse({"status": "unavailable", "store": str(error)}, status_code=503)
+        except Exception:
+            log.warning("readiness: the projections' status is unavailable", exc_info=True)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
         lag = max((status.lag for status in statuses), default=0)
-        failing = services.runner.error
-        ready = lag <= settings.ready_max_lag and failing is None
-        body: dict[str, object] = {
-            "status": "ok" if ready else "lagging",
-            "lag": lag,
-            "head": statuses[0].head if statuses else 0,
-        }
-        if failing is not None:
-            body["status"] = "failing"
-            body["error"] = str(failing)
-        return JSONResponse(body, status_code=200 if ready else 503)
+        dead_letters = sum(status.dead_letters for status in statuses)
+        if services.runner.error is not None:
+            state = "failing"
+        elif dead_letters:
+            state = "dead_letters"
+        elif lag > settings.ready_max_lag:
+            state = "lagging"
+        else:
+            state = "ok"
+        body = {"status": state, "lag": lag, "dead_letters": dead_letters}
+        return JSONResponse(body, status_code=200 if state == "ok" else 503)
 
     async def prometheus(request: Request) -> Response:
         refusal = metrics_allowed(request)
@@ -213,6 +222,7 @@ def create_app(
         for status in statuses:
             metrics.PROJECTION_POSITION.labels(status.name).set(status.position)
             metrics.PROJECTION_LAG.labels(status.name).set(status.lag)
+            metrics.PROJECTION_DEAD_LETTERS.labels(status.name).set(status.dead_letters)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(

@@ -162,7 +162,9 @@ def export_schema(
         output.write_text(text, encoding="utf-8")
 
 
-projections_app = typer.Typer(help="Read models: rebuild them, see where they stand.")
+projections_app = typer.Typer(
+    help="Read models: rebuild them, see where they stand, retry the events they set aside."
+)
 app.add_typer(projections_app, name="projections", no_args_is_help=True)
 
 
@@ -240,7 +242,8 @@ def projections_rebuild(
 def projections_status() -> None:
     """Show where each read model stands.
 
-    Each projection's position and how far it lags the event store.
+    Each projection's position, how far it lags the event store, and the events it set
+    aside (dead letters) because applying them failed.
     """
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
@@ -254,12 +257,70 @@ def projections_status() -> None:
     try:
         runner = ProjectionRunner(store, engine, all_projections())
         runner.setup()
-        typer.echo(f"{'projection':<12} {'position':>12} {'lag':>12}")
+        typer.echo(f"{'projection':<12} {'position':>12} {'lag':>12} {'dead letters':>12}")
         for status in runner.status():
-            typer.echo(f"{status.name:<12} {status.position:>12} {status.lag:>12}")
+            typer.echo(
+                f"{status.name:<12} {status.position:>12} {status.lag:>12} "
+                f"{status.dead_letters:>12}"
+            )
+        letters = runner.dead_letters()
+        if letters:
+            typer.echo("\nset aside (retry with `socialtrading projections retry`):")
+        for letter in letters[:_LETTERS_SHOWN]:
+            error = letter.error.splitlines()[0][:120] if letter.error else ""
+            typer.echo(f"  {letter.name:<12} {letter.position:>12}  {letter.topic}\n    {error}")
+        if len(letters) > _LETTERS_SHOWN:
+            typer.echo(f"  ... and {len(letters) - _LETTERS_SHOWN} more")
     finally:
         engine.dispose()
         store.close()
+
+
+_LETTERS_SHOWN = 20
+
+
+@projections_app.command("retry")
+def projections_retry(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Projections whose events to retry (default: all).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Apply again the events projections set aside (after a fix), oldest first.
+
+    Each event is applied in its own transaction, after the events that followed it in the
+    log; one that applies leaves the dead letters, one that still fails stays with its new
+    error. Exits 1 if some still fail. Run it while no server follows the same read store.
+    """
+    from socialtrading.infra.readstore import open_read_store
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+    from socialtrading.projections.registry import all_projections
+    from socialtrading.projections.runner import ProjectionRunner
+
+    settings = Settings()
+    store = open_store(settings)
+    engine = open_read_store(settings)
+    try:
+        runner = ProjectionRunner(store, engine, all_projections())
+        known = [p.name for p in runner.projections]
+        unknown = sorted(set(names or ()) - set(known))
+        if unknown:
+            typer.echo(
+                f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(known)}",
+                err=True,
+            )
+            raise typer.Exit(2)
+        runner.setup()
+        result = runner.retry(names or None)
+    finally:
+        engine.dispose()
+        store.close()
+    typer.echo(f"applied {result.applied} set-aside event(s); {result.failing} still fail")
+    if result.failing:
+        raise typer.Exit(1)
 
 
 store_app = typer.Typer(help="The event store.", no_args_is_help=True)

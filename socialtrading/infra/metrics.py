@@ -34,6 +34,11 @@ PROJECTION_POSITION = Gauge(
 PROJECTION_LAG = Gauge(
     "socialtrading_projection_lag", "Notifications not yet applied", ["projection"]
 )
+PROJECTION_DEAD_LETTERS = Gauge(
+    "socialtrading_projection_dead_letters",
+    "Events a projection set aside because applying them failed",
+    ["projection"],
+)
 GRAPHQL_SECONDS = Histogram(
     "socialtrading_graphql_seconds",
     "GraphQL operation latency (queries and mutations)",

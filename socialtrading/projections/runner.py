@@ -24,30 +24,49 @@ indexes of the lagging projections' tables (the non-unique ones: they serve quer
 projections) and builds them again once caught up: building an index from a full table costs
 a fraction of keeping it up to date row by row. Unique indexes stay (upserts and constraints
 need them). `setup` creates any index a crash left missing.
+
+A read model never stops on one event. When a batch fails for any reason but an unreachable
+or unusable database (`_environmental`: retried, as before), the runner rolls it back and
+applies the batch again one projection at a time, each chunk in its own transaction; a part
+that fails is split in two and each half tried again, so the events that apply are committed
+and a single event that still fails is set aside: written to `projection_dead_letters`
+(projection, position, topic, error, time of the first failure) in the same transaction that
+moves that projection's position past it. `status` counts them; `retry` applies them again
+(after a fix), in position order, each in its own transaction: a retried event is applied
+AFTER the events that followed it in the log, so a read model whose rows depend on the order
+of events (an order's fill before its acceptance) may need a `rebuild` instead.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import psycopg
+from eventsourcing import persistence
+from eventsourcing.utils import get_topic
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    DateTime,
     Engine,
     Index,
     MetaData,
     String,
     Table,
+    func,
     select,
 )
+from sqlalchemy import exc as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
@@ -62,6 +81,18 @@ positions = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+ERROR_CHARS = 500  # of a set-aside event's error, kept
+
+dead_letters = Table(
+    "projection_dead_letters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("topic", String(255), nullable=False),
+    Column("error", String(ERROR_CHARS), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
 )
 
 # (notification id, domain event)
@@ -133,11 +164,41 @@ class Status:
     name: str
     position: int
     head: int
+    dead_letters: int = 0
 
     @property
     def lag(self) -> int:
         """Notifications not yet applied."""
         return max(0, self.head - self.position)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a projection set aside because applying it failed."""
+
+    name: str
+    position: int
+    topic: str
+    error: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class Retried:
+    """What `ProjectionRunner.retry` did: events now applied, events that still fail."""
+
+    applied: int
+    failing: int
+
+
+class _Undecodable:
+    """Stands in for a notification that could not be decoded (it is set aside)."""
+
+    __slots__ = ("error", "topic")
+
+    def __init__(self, topic: str, error: Exception) -> None:
+        self.topic = topic
+        self.error = error
 
 
 def upsert(
@@ -205,9 +266,27 @@ class ProjectionRunner:
         return self.store.recorder.max_notification_id() or 0
 
     def status(self) -> list[Status]:
-        """Each projection's position and the log's head."""
+        """Each projection's position, the log's head and how many events it set aside."""
         head = self.head()
-        return [Status(p.name, self._positions.get(p.name, 0), head) for p in self.projections]
+        with self.engine.connect() as connection:
+            counts: dict[str, int] = {
+                name: int(count)
+                for name, count in connection.execute(
+                    select(dead_letters.c.name, func.count()).group_by(dead_letters.c.name)
+                ).all()
+            }
+        return [
+            Status(p.name, self._positions.get(p.name, 0), head, counts.get(p.name, 0))
+            for p in self.projections
+        ]
+
+    def dead_letters(self, names: Sequence[str] | None = None) -> list[DeadLetter]:
+        """The events the named projections (all by default) set aside, in position order."""
+        statement = select(dead_letters).order_by(dead_letters.c.name, dead_letters.c.position)
+        if names is not None:
+            statement = statement.where(dead_letters.c.name.in_(list(names)))
+        with self.engine.connect() as connection:
+            return [DeadLetter(**row) for row in connection.execute(statement).mappings()]
 
     @property
     def position(self) -> int:
@@ -223,7 +302,7 @@ class ProjectionRunner:
         transaction; return how many it held (0: caught up). `progress(position)` is told
         after each chunk is applied (not committed yet)."""
         limit = limit or self.batch_size
-        start = read = self.position
+        start = read = end = self.position
         count = 0
         applied: dict[str, Projection] = {}
         try:
@@ -233,8 +312,9 @@ class ProjectionRunner:
                     if not rows:
                         break
                     count += len(rows)
+                    end = rows[-1].id
                     self._apply_chunk(connection, Chunk(self._decoder.decode(rows)), applied)
-                    read = rows[-1].id
+                    read = end
                     del rows  # the chunk's events are freed before the next is read
                     if progress is not None:
                         progress(read)
@@ -242,25 +322,181 @@ class ProjectionRunner:
                     return 0
                 for projection in applied.values():
                     projection.flush(connection)
-                    connection.execute(
-                        positions.update().where(positions.c.name == projection.name),
-                        {"position": read},
-                    )
+                    self._record_position(connection, projection, read)
+        except Exception as error:
+            self._reset_all()
+            if end == start or _environmental(error):
+                raise
+            log.warning(
+                "applying notifications %d to %d failed (%s); applying them again one "
+                "projection at a time, to set aside the events that fail",
+                start + 1,
+                end,
+                _describe(error),
+            )
+            self._isolate(start, end)
+            return count
         except BaseException:
-            for projection in self.projections:
-                projection.reset()  # caches may hold changes the rollback undid
+            self._reset_all()
             raise
         assert read > start
+        self._advanced(applied.values(), read)
+        return count
+
+    def _reset_all(self) -> None:
+        for projection in self.projections:
+            projection.reset()  # caches may hold changes the rollback undid
+
+    def _record_position(self, connection: Connection, projection: Projection, at: int) -> None:
+        connection.execute(
+            positions.update().where(positions.c.name == projection.name), {"position": at}
+        )
+
+    def _advanced(self, projections: Iterable[Projection], position: int) -> None:
+        """Publish that `projections` committed up to `position`."""
+        done = list(projections)
         with self._progress:
-            for name in applied:
-                self._positions[name] = read
+            for projection in done:
+                self._positions[projection.name] = position
             self._progress.notify_all()
-        for projection in applied.values():
+        for projection in done:
             try:
                 projection.after_commit()
             except Exception:  # a subscriber's failure must not stop the read models
                 log.exception("publishing live updates of %s failed", projection.name)
-        return count
+
+    # ------------------------------------------------------------------ isolating failures
+
+    def _isolate(self, start: int, end: int) -> None:
+        """Apply notifications `start` (excluded) to `end` one projection and one chunk at a
+        time, setting aside each event that fails on its own."""
+        after = start
+        while after < end:
+            rows = [row for row in self.store.read(after, self.read_size) if row.id <= end]
+            if not rows:
+                break
+            items = self._decode_each(rows)
+            after = rows[-1].id
+            del rows
+            for projection in self.projections:
+                position = self._positions[projection.name]
+                mine = [item for item in items if item[0] > position]
+                if mine:
+                    self._settle(projection, mine)
+
+    def _decode_each(self, rows: Sequence[Any]) -> list[Item]:
+        """Decode the rows; one that cannot be decoded becomes an `_Undecodable`."""
+        try:
+            return self._decoder.decode(rows)
+        except Exception as error:
+            if _environmental(error):
+                raise
+        items: list[Item] = []
+        for row in rows:
+            try:
+                items += self._decoder.decode([row])
+            except Exception as error:
+                if _environmental(error):
+                    raise
+                items.append((row.id, _Undecodable(row.topic, error)))
+        return items
+
+    def _settle(self, projection: Projection, items: list[Item]) -> None:
+        """Apply `items` to one projection, halving a part that fails until the events that
+        fail alone are found; those are set aside."""
+        pending = [items]
+        while pending:
+            part = pending.pop()
+            undecodable = [i for i, item in enumerate(part) if isinstance(item[1], _Undecodable)]
+            if undecodable:  # set aside as is; the events around it are tried as usual
+                if len(part) == 1:
+                    self._set_aside(projection, part[0], part[0][1].error)
+                    continue
+                at = undecodable[0]
+                pending += [p for p in (part[at + 1 :], part[at : at + 1], part[:at]) if p]
+                continue
+            try:
+                with self.engine.begin() as connection:
+                    projection.apply(connection, Chunk(part))
+                    projection.flush(connection)
+                    self._record_position(connection, projection, part[-1][0])
+            except Exception as error:
+                projection.reset()
+                if _environmental(error):
+                    raise
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    pending += [part[middle:], part[:middle]]
+                    continue
+                self._set_aside(projection, part[0], error)
+            except BaseException:
+                projection.reset()
+                raise
+            else:
+                self._advanced([projection], part[-1][0])
+
+    def _set_aside(self, projection: Projection, item: Item, error: Exception) -> None:
+        """Record the event as a dead letter and move the projection past it, together."""
+        position, event = item
+        topic = event.topic if isinstance(event, _Undecodable) else get_topic(type(event))
+        text = _describe(error)
+        with self.engine.begin() as connection:
+            _write_dead_letter(connection, projection.name, position, topic, text)
+            self._record_position(connection, projection, position)
+        log.error(
+            "read model %s set aside notification %d (%s): %s",
+            projection.name,
+            position,
+            topic,
+            text,
+        )
+        self._advanced([projection], position)
+
+    def retry(self, names: Sequence[str] | None = None) -> Retried:
+        """Apply the events the named projections (all by default) set aside, in position
+        order, each in its own transaction: one that applies leaves the dead letters, one
+        that fails again stays there with its new error.
+
+        Run it while no server follows the same read store: a server's projections keep
+        in-memory copies of their tables, which this does not update.
+        """
+        applied = failing = 0
+        for projection in self._chosen(names):
+            for letter in self.dead_letters([projection.name]):
+                rows = self.store.read(letter.position - 1, 1)
+                try:
+                    if not rows or rows[0].id != letter.position:
+                        raise LookupError(f"notification {letter.position} is not in the store")
+                    items = self._decoder.decode(rows)
+                    with self.engine.begin() as connection:
+                        projection.apply(connection, Chunk(items))
+                        projection.flush(connection)
+                        connection.execute(_letter(dead_letters.delete(), letter))
+                except Exception as error:
+                    projection.reset()
+                    if _environmental(error):
+                        raise
+                    failing += 1
+                    with self.engine.begin() as connection:
+                        connection.execute(
+                            _letter(dead_letters.update(), letter), {"error": _describe(error)}
+                        )
+                    log.error(
+                        "read model %s still fails on notification %d: %s",
+                        projection.name,
+                        letter.position,
+                        _describe(error),
+                    )
+                else:
+                    applied += 1
+                    self._advanced([projection], self._positions[projection.name])
+        return Retried(applied, failing)
+
+    def _chosen(self, names: Sequence[str] | None) -> list[Projection]:
+        unknown = set(names or ()) - {p.name for p in self.projections}
+        if unknown:
+            raise ValueError(f"unknown projection(s): {', '.join(sorted(unknown))}")
+        return [p for p in self.projections if names is None or p.name in names]
 
     def _apply_chunk(
         self, connection: Connection, items: Chunk, applied: dict[str, Projection]
@@ -310,18 +546,16 @@ class ProjectionRunner:
     def rebuild(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
     ) -> int:
-        """Drop and rebuild the named projections (all by default) from the store."""
-        chosen = [p for p in self.projections if names is None or p.name in names]
-        unknown = set(names or ()) - {p.name for p in self.projections}
-        if unknown:
-            raise ValueError(f"unknown projection(s): {', '.join(sorted(unknown))}")
+        """Drop and rebuild the named projections (all by default) from the store (their
+        dead letters are forgotten: the rebuild sets aside again whatever still fails)."""
+        chosen = self._chosen(names)
         with self.engine.begin() as connection:
             for projection in chosen:
                 for table in reversed(projection.tables):
                     table.drop(connection, checkfirst=True)
+                self._record_position(connection, projection, 0)
                 connection.execute(
-                    positions.update().where(positions.c.name == projection.name),
-                    {"position": 0},
+                    dead_letters.delete().where(dead_letters.c.name == projection.name)
                 )
         for projection in chosen:
             projection.reset()
@@ -375,6 +609,81 @@ class ProjectionRunner:
             self.error = None
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+
+
+def _environmental(error: BaseException) -> bool:
+    """Whether the error says the database is unreachable, locked or unusable (retry the
+    batch later) rather than that one event cannot be applied (set it aside).
+
+    A database that refuses every statement (no such table, no privilege) is not one
+    event's fault either: setting aside every event would empty the read model.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _ENVIRONMENTAL):
+            return True
+        if isinstance(seen, sa.DBAPIError) and seen.orig is not None:
+            seen = seen.orig
+        else:
+            seen = seen.__cause__
+    return False
+
+
+_ENVIRONMENTAL = (
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.ProgrammingError,
+    sa.InternalError,
+    sa.DisconnectionError,
+    sa.TimeoutError,
+    sa.PendingRollbackError,
+    sa.ResourceClosedError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg.ProgrammingError,
+    psycopg.InternalError,
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    persistence.ProgrammingError,
+    persistence.InternalError,
+    OSError,
+    MemoryError,
+)
+
+
+def _describe(error: BaseException) -> str:
+    """The error's type and message, cut to `ERROR_CHARS`."""
+    return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+
+
+def _write_dead_letter(
+    connection: Connection, name: str, position: int, topic: str, error: str
+) -> None:
+    row = {
+        "name": name,
+        "position": position,
+        "topic": topic[:255],
+        "error": error,
+        "failed_at": datetime.now(UTC),
+    }
+    insert = (
+        postgresql.insert(dead_letters)
+        if connection.dialect.name == "postgresql"
+        else sqlite.insert(dead_letters)
+    )
+    # the first failure's time is kept
+    statement = insert.on_conflict_do_update(
+        index_elements=["name", "position"], set_={"error": insert.excluded.error}
+    )
+    connection.execute(statement, row)
+
+
+def _letter(statement: Any, letter: DeadLetter) -> Any:
+    return statement.where(
+        dead_letters.c.name == letter.name, dead_letters.c.position == letter.position
+    )
 
 
 def _secondary_indexes(projections: Sequence[Projection]) -> list[Index]:

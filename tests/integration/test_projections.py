@@ -305,8 +305,12 @@ def test_positions_average_realize_and_flip() -> None:
 # ---------------------------------------------------------------------- crashes
 
 
+class Killed(BaseException):
+    """A crash (not an event's fault: nothing is set aside, the batch is rolled back)."""
+
+
 class Failing(Delegating):
-    """A projection that fails on its Nth batch, before or after writing its changes."""
+    """A projection killed on its Nth batch, before or after writing its changes."""
 
     def __init__(self, inner: Projection, batch: int, after_writes: bool) -> None:
         super().__init__(inner)
@@ -320,11 +324,11 @@ class Failing(Delegating):
         if fail:
             self.batch = 0  # once
         if fail and not self.after_writes:
-            raise RuntimeError("killed before writing")
+            raise Killed("killed before writing")
         self.inner.apply(connection, items)
         if fail:
             self.inner.flush(connection)  # its held-back changes are written, then lost
-            raise RuntimeError("killed after writing")
+            raise Killed("killed after writing")
 
 
 @pytest.mark.parametrize(
@@ -348,7 +352,7 @@ def test_a_projection_killed_mid_batch_ends_as_a_clean_rebuild(
         Failing(p, batch=9, after_writes=after_writes) if p.name == name else p for p in projections
     ]
     runner = _runner(store, read_engine, wrapped, batch_size=11)
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Killed, match="killed"):
         runner.catch_up()
     assert 0 < runner.position < runner.head()
     # the same projection objects go on after the failure (their caches were reset) ...
@@ -359,7 +363,7 @@ def test_a_projection_killed_mid_batch_ends_as_a_clean_rebuild(
         if isinstance(projection, Failing):
             projection.batches, projection.batch = 0, 5
     again = _runner(store, read_engine, wrapped, batch_size=11)
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Killed, match="killed"):
         again.rebuild()
     _runner(store, read_engine, all_projections(), batch_size=11).catch_up()
     restarted = dump(read_engine)
@@ -424,7 +428,7 @@ def test_setup_builds_the_indexes_a_crashed_catch_up_left_out(
         store, read_engine, [Failing(OrdersProjection(), batch=2, after_writes=True)], batch_size=7
     )
     runner.defer_indexes_from = 1
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Killed, match="killed"):
         runner.catch_up()
     indexes = _query_indexes(read_engine)
     assert ("orders", "ix_orders_block_id") in indexes  # built again on the way out
@@ -515,7 +519,7 @@ def test_rebuilding_one_projection_leaves_the_others_untouched(
 
     class Untouchable(Delegating):
         def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-            raise AssertionError(f"{self.name} must not be applied")
+            raise Killed(f"{self.name} must not be applied")
 
     projections = [p if p.name == "orders" else Untouchable(p) for p in all_projections()]
     rebuilt = _runner(store, read_engine, projections)
