@@ -28,9 +28,9 @@ from socialtrading.commands.models import (
     Withdraw,
 )
 from socialtrading.commands.writer import COMMAND_FAILED, Writer
+from socialtrading.domain import money
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR
-from socialtrading.domain import money
 from socialtrading.domain.money import MAX_AMOUNT, MAX_BALANCE
 from socialtrading.engine.spec import MAX_NOTIONAL_UNITS
 
@@ -137,7 +137,7 @@ def test_a_command_that_cannot_be_encoded_is_refused_alone_and_the_batch_is_stor
     book = writer.state.markets["BTC-USD"].book
     assert {order.account for order in book.live_orders()} == {str(traders["alice"])}
     mallory = writer.state.accounts[traders["mallory"]]
-    assert (mallory.available("USD"), mallory.reserved("USD")) == (Decimal(10000), 0)
+    assert (mallory.available("USD"), mallory.reserved("USD")) == (Decimal(10000), Decimal(0))
     expected = {"USD": Decimal(30001), "BTC": Decimal(30)}
     assert _totals(writer) == expected
     writer.stop()
