@@ -19,6 +19,7 @@ from uuid import UUID
 
 import pytest
 
+from socialtrading.commands.handlers import HANDLERS, Outcome, State
 from socialtrading.commands.models import (
     Command,
     Deposit,
@@ -147,6 +148,47 @@ def test_a_command_that_cannot_be_encoded_is_refused_alone_and_the_batch_is_stor
     assert restarted.outcome(traders["mallory"], POISON) is None  # nothing of it was stored
     again = restarted.execute(_order(traders["mallory"], POISON, "buy", "99", "1"))
     assert again.accepted  # once it can be stored, the same command goes through
+
+
+def test_a_handler_that_fails_half_way_leaves_nothing_of_its_command(
+    make_writer: Callable[..., Writer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = make_writer()
+    traders = _setup(writer)
+    real = HANDLERS[Deposit]
+
+    def deposit(state: State, command: Deposit, ts: int) -> Outcome:
+        outcome = real(state, command, ts)  # the account is credited in memory...
+        if command.command_id == POISON:
+            raise RuntimeError("a defect after the deposit")  # ...and then the handler fails
+        return outcome
+
+    handlers: dict[type[Command], Callable[[State, Any, int], Outcome]] = HANDLERS
+    monkeypatch.setitem(handlers, Deposit, deposit)
+    alice, mallory = traders["alice"], traders["mallory"]
+    acks = [
+        writer.submit(
+            Deposit(command_id=command_id, actor=actor, account=actor, asset="USD", amount=amount)
+        )
+        for command_id, actor, amount in (
+            ("x1", alice, Decimal(5)),
+            (POISON, mallory, Decimal(1000)),
+            ("x2", alice, Decimal(7)),
+        )
+    ]
+    outcomes = [ack.result(10) for ack in acks]
+
+    assert [(o.accepted, o.code) for o in outcomes] == [
+        (True, None),
+        (False, COMMAND_FAILED),
+        (True, None),
+    ]
+    assert writer.state.accounts[alice].available("USD") == 10012
+    assert writer.state.accounts[mallory].available("USD") == 10000  # nothing of it kept
+    writer.stop()
+    restarted = make_writer()
+    assert restarted.state.accounts[mallory].available("USD") == 10000
+    assert restarted.state.accounts[alice].available("USD") == 10012
 
 
 @pytest.mark.parametrize(
