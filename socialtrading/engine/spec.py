@@ -48,8 +48,10 @@ class InvalidValueError(ValueError):
 
 def format_decimal(value: Decimal) -> str:
     """Render a Decimal without exponent and without trailing zeros ("100.25", "0.5", "100")."""
-    text = format(value.normalize(), "f")
-    return text
+    text = format(value, "f")  # exact, unlike normalize() in a 28-digit context
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def _positive(name: str, value: Decimal | None) -> None:
