@@ -388,6 +388,11 @@ def test_cancelling_a_filled_order_is_an_unknown_order(desk: Desk) -> None:
         {"min_qty": Decimal("0.015")},  # not a whole number of lots
         {"max_qty": Decimal("1"), "min_qty": Decimal("2")},
         {"reference_price": Decimal("100.005")},  # off the tick
+        {"reference_price": Decimal(10**14)},  # 10**16 ticks: beyond the price cap
+        {"max_price": Decimal("100.001")},  # off the tick
+        {"min_qty": Decimal(10**14)},  # 10**16 lots: beyond the quantity cap
+        {"tick_size": Decimal(10**7)},  # sizes lie in [1e-18, 1e6]
+        {"lot_size": Decimal("1000000.01")},
     ],
 )
 def test_listing_an_invalid_market_spec_raises_and_changes_nothing(
@@ -397,9 +402,7 @@ def test_listing_an_invalid_market_spec_raises_and_changes_nothing(
         command_id="l",
         actor=ROOT,
         symbol="ETH-USD",
-        tick_size=Decimal("0.01"),
-        lot_size=Decimal("0.01"),
-        **spec,
+        **{"tick_size": Decimal("0.01"), "lot_size": Decimal("0.01"), **spec},
     )
 
     assert_leaves_no_trace(desk, command, InvalidCommand, "invalid_market_spec")
