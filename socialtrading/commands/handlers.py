@@ -41,6 +41,7 @@ from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, market_id
 from socialtrading.domain.ids import order_id as make_order_id
 from socialtrading.domain.market import Market
+from socialtrading.domain.money import MAX_AMOUNT, MAX_BALANCE, MAX_PLACES, in_range
 from socialtrading.domain.settlement import Ledger, Posting
 from socialtrading.domain.time import to_micros
 from socialtrading.engine.book import BUY, MARKET
@@ -55,7 +56,15 @@ from socialtrading.engine.records import (
     UNCROSSED,
     Record,
 )
-from socialtrading.engine.spec import InvalidValueError, MarketSpec, SpecError
+from socialtrading.engine.spec import (
+    MAX_LOTS,
+    MAX_NOTIONAL_UNITS,
+    PRICE_OUT_OF_RANGE,
+    QUANTITY_OUT_OF_RANGE,
+    InvalidValueError,
+    MarketSpec,
+    SpecError,
+)
 
 
 @dataclass(slots=True)
@@ -169,20 +178,41 @@ def _trader(state: State, actor: UUID) -> Account:
 
 
 def _ticks(spec: MarketSpec, value: Decimal | None) -> int | None:
+    """`value` in ticks, within the market's price range, or InvalidCommand."""
+    if value is None:
+        return None
     try:
-        return None if value is None else spec.to_ticks(value)
+        return spec.check_price(spec.to_ticks(value))
     except InvalidValueError as error:
-        raise InvalidCommand(
-            error.reason, f"{value} is not a multiple of the tick {spec.tick_size}"
-        ) from error
+        if error.reason == PRICE_OUT_OF_RANGE:
+            message = f"{value} is outside the price range (0, {spec.price(spec.max_price_ticks)}]"
+        else:
+            message = f"{value} is not a multiple of the tick {spec.tick_size}"
+        raise InvalidCommand(error.reason, message) from error
 
 
 def _lots(spec: MarketSpec, value: Decimal | None) -> int | None:
+    """`value` in lots, within the quantity range, or InvalidCommand."""
+    if value is None:
+        return None
     try:
-        return None if value is None else spec.to_lots(value)
+        return spec.check_lots(spec.to_lots(value))
     except InvalidValueError as error:
+        if error.reason == QUANTITY_OUT_OF_RANGE:
+            message = f"{value} is outside the quantity range (0, {spec.qty(MAX_LOTS)}]"
+        else:
+            message = f"{value} is not a multiple of the lot {spec.lot_size}"
+        raise InvalidCommand(error.reason, message) from error
+
+
+def _notional(spec: MarketSpec, ticks: int, lots: int) -> None:
+    """InvalidCommand unless price x quantity stays within the notional range."""
+    try:
+        spec.check_notional(ticks, lots)
+    except InvalidValueError as error:
+        limit = spec.tick_size * spec.lot_size * MAX_NOTIONAL_UNITS
         raise InvalidCommand(
-            error.reason, f"{value} is not a multiple of the lot {spec.lot_size}"
+            error.reason, f"price x quantity is above the notional maximum {limit}"
         ) from error
 
 
@@ -351,9 +381,25 @@ def deposit(state: State, command: Deposit, ts: int) -> Outcome:
     self_funding = state.demo_funding and actor is not None and actor.id == account.id
     if actor is not None and not actor.has_role(ADMIN) and not self_funding:
         raise Refused("not_authorized", "only admins credit accounts")
+    _check_amount(command.amount)
+    asset = command.asset
+    if not any(asset in (market.base, market.quote) for market in state.markets.values()):
+        raise InvalidCommand("unknown_asset", f"no listed market trades {asset}")
+    if account.available(asset) + account.reserved(asset) + command.amount > MAX_BALANCE:
+        raise InvalidCommand(
+            "balance_limit", f"an account may hold at most {MAX_BALANCE} {asset} in all"
+        )
     account.deposit(command.asset, command.amount, command.actor, command.command_id, ts)
     state.touch(account)
     return Outcome(command.command_id, True, account_id=account.id)
+
+
+def _check_amount(amount: Decimal) -> None:
+    if not in_range(amount):
+        raise InvalidCommand(
+            "amount_out_of_range",
+            f"an amount lies in (0, {MAX_AMOUNT}] with at most {MAX_PLACES} decimal places",
+        )
 
 
 # The message of a withdrawal refused for funds (stored as WithdrawalRefused, with its reason).
@@ -367,6 +413,7 @@ def withdraw(state: State, command: Withdraw, ts: int) -> Outcome:
         raise Refused("not_authorized", "withdrawals are made by accounts")
     if account.kyc_level < 1:
         raise Refused("kyc_required", "withdrawals need a verified KYC level")
+    _check_amount(command.amount)
     reason = account.withdraw(command.asset, command.amount, command.command_id, ts)
     state.touch(account)
     if reason is not None:
@@ -393,6 +440,7 @@ def list_market(state: State, command: ListMarket, ts: int) -> Outcome:
             collar_ticks=command.collar_ticks,
             reference_price=command.reference_price,
             mode=command.mode,
+            max_price=command.max_price,
         )
     except SpecError as error:
         raise InvalidCommand("invalid_market_spec", str(error)) from error
@@ -474,7 +522,10 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
             raise Refused(
                 "no_reference_price", "market buys need a reference price and a price collar"
             )
-        price = reference + spec.collar_ticks
+        # No ask rests above the market's maximum price, so paying up to it is enough.
+        price = min(reference + spec.collar_ticks, spec.max_price_ticks)
+    if price is not None:
+        _notional(spec, price, lots)
     asset, need = state.ledgers[market.symbol].need(command.side, price, lots)
     if need > account.available(asset):
         records = book.reject(ts, "new", order_id, owner, "insufficient_funds")
@@ -516,12 +567,19 @@ def place_order(state: State, command: PlaceOrder, ts: int) -> Outcome:
     )
 
 
+def _own_market_of_order(state: State, order_id: str, owner: str) -> Market:
+    """The market of one of `owner`'s live orders. Someone else's order gets exactly the
+    answer an unknown one gets (and nothing is stored), so nobody learns whether it exists."""
+    market = state.market_of_order(order_id)
+    if market is None or market.terms[order_id][0] != owner:
+        raise InvalidCommand("unknown_order", f"no live order {order_id}")
+    return market
+
+
 def cancel_order(state: State, command: CancelOrder, ts: int) -> Outcome:
     """Cancel one of the actor's live orders."""
     account = _trader(state, command.actor)
-    market = state.market_of_order(command.order_id)
-    if market is None:
-        raise InvalidCommand("unknown_order", f"no live order {command.order_id}")
+    market = _own_market_of_order(state, command.order_id, state.texts[account.id])
     records = market.book.cancel(ts, command.order_id, state.texts[account.id])
     return _store_book(
         state,
@@ -539,9 +597,7 @@ def cancel_order(state: State, command: CancelOrder, ts: int) -> Outcome:
 def amend_order(state: State, command: AmendOrder, ts: int) -> Outcome:
     """Amend one of the actor's resting orders, reserving any extra funds it needs first."""
     account = _trader(state, command.actor)
-    market = state.market_of_order(command.order_id)
-    if market is None:
-        raise InvalidCommand("unknown_order", f"no live order {command.order_id}")
+    market = _own_market_of_order(state, command.order_id, state.texts[account.id])
     spec = market.spec
     price = _ticks(spec, command.price)
     lots = _lots(spec, command.quantity)
@@ -554,6 +610,7 @@ def amend_order(state: State, command: AmendOrder, ts: int) -> Outcome:
         asset, before = ledger.need(order.side, order.price, order.open)
         new_price = order.price if price is None else price
         new_lots = order.open if lots is None else lots
+        _notional(spec, new_price, new_lots)
         if new_lots > 0 and new_price > 0:
             _, after = ledger.need(order.side, new_price, new_lots)
             if after - before > account.available(asset):

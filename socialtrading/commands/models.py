@@ -18,7 +18,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from socialtrading.domain.account import ROLES
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 
-Amount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=30)]
+# Nothing absurd reaches the writer: at most 10**18 with at most 18 decimal places (37 digits).
+# The tighter, per-use limits (a deposit's MAX_AMOUNT, a market's ticks and lots) are the
+# writer's, with their own codes.
+Amount = Annotated[
+    Decimal, Field(gt=0, le=10**18, allow_inf_nan=False, max_digits=37, decimal_places=18)
+]
 Asset = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$")]
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$")]
@@ -108,8 +113,9 @@ class ListMarket(Command):
     min_qty: Amount | None = None
     max_qty: Amount | None = None
     max_notional: Amount | None = None
-    collar_ticks: Annotated[int, Field(gt=0)] | None = None
+    collar_ticks: Annotated[int, Field(gt=0, le=10**15)] | None = None
     reference_price: Amount | None = None
+    max_price: Amount | None = None
     mode: Literal["continuous", "auction"] = "continuous"
     maker_fee_bps: Annotated[int, Field(ge=0, le=1000)] = 0
     taker_fee_bps: Annotated[int, Field(ge=0, le=1000)] = 0

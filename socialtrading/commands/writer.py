@@ -9,7 +9,14 @@ in one transaction, and only then are the batch's commands acknowledged. So a li
 commits each command at once, and a busy one commits many per transaction.
 
 If the commit fails, every command of the batch gets CommitFailed and the writer rebuilds its
-state from the store (snapshots plus later events): nothing half-applied survives.
+state from the store (snapshots plus later events): nothing half-applied survives. If a
+command breaks the batch BEFORE the commit (a handler's bug, an event that cannot be
+encoded), the writer rebuilds its state and runs the batch's commands one at a time: the one
+that still fails is refused with the code `command_failed` (nothing of it stored), the others
+are stored as usual. One bad command never costs other users their orders.
+
+The writer thread computes in the exact decimal context of `domain/money.py`: a balance that
+would need rounding raises (and is a failed command) instead of creating money.
 
 `submit` answers with an `Ack`, not a `concurrent.futures.Future`: a future carries a lock and
 a condition of its own, and building, resolving and waiting on one per command cost about as
@@ -42,6 +49,7 @@ from eventsourcing.domain import Aggregate
 from socialtrading.commands import remembered
 from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
 from socialtrading.commands.models import Command
+from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
@@ -53,6 +61,10 @@ log = logging.getLogger(__name__)
 
 class CommitFailed(Exception):  # noqa: N818 (what callers see: the batch did not commit)
     """The batch holding this command could not be stored; nothing of it was kept."""
+
+
+# The code of a command refused because processing it failed (see `Writer._poisoned`).
+COMMAND_FAILED = "command_failed"
 
 
 class WriterStopped(Exception):  # noqa: N818
@@ -263,6 +275,7 @@ class Writer:
     # ------------------------------------------------------------------ the loop
 
     def _run(self) -> None:
+        money.install()  # balances in this thread are exact, or raise (domain/money.py)
         stopping = False
         while not stopping:
             item = self._queue.get()
@@ -292,66 +305,28 @@ class Writer:
     def _process(self, batch: list[Ack]) -> None:
         state = self.state
         state.touched = {}
-        results: list[Outcome | Exception] = []
-        fresh: dict[tuple[UUID, str], Outcome] = {}
+        keys = [(ack.command.actor, ack.command.command_id) for ack in batch]
         try:
             # One query for the whole batch: which of its commands are repeats.
-            keys = [(ack.command.actor, ack.command.command_id) for ack in batch]
-            known = {(row.actor, row.command_id): row for row in self.store.find_commands(keys)}
-            ts = self._now()
-            for ack, key in zip(batch, keys, strict=True):
-                command = ack.command
-                ts = self._now()
-                first = fresh.get(key)
-                if first is not None:
-                    results.append(first)
-                    continue
-                row = known.get(key)
-                if row is not None:
-                    results.append(self._recall(row))
-                    continue
-                try:
-                    outcome = HANDLERS[type(command)](state, command, ts)
-                except InvalidCommand as error:
-                    results.append(error)
-                    continue
-                except Refused as error:
-                    outcome = Outcome(
-                        command.command_id, False, error.code, error.message, stored=False
-                    )
-                fresh[key] = outcome
-                results.append(outcome)
-            touched = list(state.touched.values())
-            for aggregate in touched:
-                if isinstance(aggregate, Account):
-                    aggregate.flush(ts)
+            recalled = {
+                (row.actor, row.command_id): self._recall(row)
+                for row in self.store.find_commands(keys)
+            }
+        except Exception as error:
+            self._fail(batch, error)
+            return
+        try:
+            results, fresh, touched, stored, rows, created = self._apply(batch, keys, recalled)
+        except Exception:
+            self._poisoned(batch)
+            return
+        try:
             started = time.perf_counter()
-            # What Application.save does, less the Recording and Notification objects per
-            # event it builds and we never read: one insert, one transaction, which also
-            # holds the batch's command rows and the aggregates it created.
-            events: list[Any] = []
-            created: list[Created] = []
-            for aggregate in touched:
-                pending = aggregate.collect_events()
-                if pending and pending[0].originator_version == 1:
-                    kind = MARKET if isinstance(aggregate, Market) else ACCOUNT
-                    created.append(Created(aggregate.id, kind))
-                events.extend(pending)
-            rows = [remembered.row_of(key[0], outcome) for key, outcome in fresh.items()]
-            last = (
-                self.store.append(self.store.to_stored(events), rows, created)
-                if events or rows
-                else 0
-            )
+            last = self.store.append(stored, rows, created) if stored or rows else 0
             commit_seconds = time.perf_counter() - started
             self.stats.commit_seconds += commit_seconds
         except Exception as error:
-            log.exception("batch of %d commands failed; reloading state from the store", len(batch))
-            self.stats.failed_batches += 1
-            failure = CommitFailed(f"the batch could not be stored: {error}")
-            self._acknowledge(batch, [failure] * len(batch))
-            self._observe([(ack.command, failure) for ack in batch], 0.0)
-            self.state = self._reload()
+            self._fail(batch, error)
             return
         if last:
             self._head = last
@@ -360,7 +335,7 @@ class Writer:
                     outcome.position = last
         self.stats.batches += 1
         self.stats.commands += len(batch)
-        self.stats.events += len(events)
+        self.stats.events += len(stored)
         self.stats.last_batch_size = len(batch)
         self._acknowledge(batch, results)
         self._snapshot(touched)
@@ -372,6 +347,98 @@ class Writer:
                 [(ack.command, result) for ack, result in zip(batch, results, strict=True)],
                 commit_seconds,
             )
+
+    def _apply(
+        self,
+        batch: list[Ack],
+        keys: list[tuple[UUID, str]],
+        recalled: dict[tuple[UUID, str], Outcome],
+    ) -> tuple[
+        list[Outcome | Exception],
+        dict[tuple[UUID, str], Outcome],
+        list[Aggregate],
+        list[Any],
+        list[CommandRow],
+        list[Created],
+    ]:
+        """Apply a batch's commands to the state and encode what they changed, up to (not
+        including) the append: its results, new outcomes, touched aggregates, stored events,
+        command rows and created aggregates."""
+        state = self.state
+        results: list[Outcome | Exception] = []
+        fresh: dict[tuple[UUID, str], Outcome] = {}
+        ts = self._now()
+        for ack, key in zip(batch, keys, strict=True):
+            command = ack.command
+            ts = self._now()
+            first = fresh.get(key) or recalled.get(key)
+            if first is not None:
+                results.append(first)
+                continue
+            try:
+                outcome = HANDLERS[type(command)](state, command, ts)
+            except InvalidCommand as error:
+                results.append(error)
+                continue
+            except Refused as error:
+                outcome = Outcome(
+                    command.command_id, False, error.code, error.message, stored=False
+                )
+            fresh[key] = outcome
+            results.append(outcome)
+        touched = list(state.touched.values())
+        for aggregate in touched:
+            if isinstance(aggregate, Account):
+                aggregate.flush(ts)
+        # What Application.save does, less the Recording and Notification objects per
+        # event it builds and we never read: one insert, one transaction, which also
+        # holds the batch's command rows and the aggregates it created.
+        events: list[Any] = []
+        created: list[Created] = []
+        for aggregate in touched:
+            pending = aggregate.collect_events()
+            if pending and pending[0].originator_version == 1:
+                kind = MARKET if isinstance(aggregate, Market) else ACCOUNT
+                created.append(Created(aggregate.id, kind))
+            events.extend(pending)
+        rows = [remembered.row_of(key[0], outcome) for key, outcome in fresh.items()]
+        return results, fresh, touched, self.store.to_stored(events), rows, created
+
+    def _fail(self, batch: list[Ack], error: Exception) -> None:
+        """The store failed (read or append): nothing of the batch is kept, every command of
+        it gets CommitFailed, and the state is rebuilt from the store."""
+        log.exception("batch of %d commands failed; reloading state from the store", len(batch))
+        self.stats.failed_batches += 1
+        failure = CommitFailed(f"the batch could not be stored: {error}")
+        self._acknowledge(batch, [failure] * len(batch))
+        self._observe([(ack.command, failure) for ack in batch], 0.0)
+        self.state = self._reload()
+
+    def _poisoned(self, batch: list[Ack]) -> None:
+        """A command broke the batch before anything was stored (a handler's bug, an event
+        that cannot be encoded). Rebuild the state, then run the commands one at a time: the
+        one that fails alone is refused (`command_failed`), the others are stored."""
+        self.state = self._reload()
+        if len(batch) > 1:
+            log.warning(
+                "a batch of %d commands failed before storing; retrying one by one", len(batch)
+            )
+            for ack in batch:
+                self._process([ack])
+            return
+        ack = batch[0]
+        command = ack.command
+        log.exception("command %r of %s failed and is refused", command.command_id, command.actor)
+        self.stats.failed_batches += 1
+        outcome = Outcome(
+            command.command_id,
+            False,
+            COMMAND_FAILED,
+            "the command could not be processed; nothing of it was stored",
+            stored=False,
+        )
+        self._acknowledge(batch, [outcome])
+        self._observe([(command, outcome)], 0.0)
 
     def _acknowledge(self, batch: list[Ack], results: list[Outcome | Exception]) -> None:
         """Resolve a batch's acks, wake their waiters once, then run their callbacks."""
@@ -431,6 +498,10 @@ class Writer:
         """Rebuild the in-memory state from the store: every account and market from its
         snapshot plus later events. A store written before the command index existed gets
         it first, from one pass over its log."""
+        with money.exact():
+            return self._load_exactly()
+
+    def _load_exactly(self) -> State:
         store = self.store
         if store.open_index(lambda: remembered.derive(store)):
             log.info("created the command index from the log")

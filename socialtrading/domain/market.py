@@ -54,6 +54,7 @@ class Market(Aggregate):
         taker_fee_bps: int
         by: str
         command_id: str
+        max_price: Decimal | None = None  # absent from listings stored before it existed
 
     class BookChanged(Aggregate.Event):
         """Base of the events that carry engine records."""
@@ -118,6 +119,7 @@ class Market(Aggregate):
         taker_fee_bps: int,
         by: str,
         command_id: str,
+        max_price: Decimal | None = None,
     ) -> None:
         self.symbol = symbol
         self.base = base
@@ -135,6 +137,7 @@ class Market(Aggregate):
                 collar_ticks=collar_ticks,
                 reference_price=reference_price,
                 mode=mode,
+                max_price=max_price,
             )
         )
         # order id -> (account, side, price) of every live order: what the ledger needs to
@@ -169,6 +172,7 @@ class Market(Aggregate):
             collar_ticks=spec.collar_ticks,
             reference_price=spec.reference_price,
             mode=spec.mode,
+            max_price=spec.max_price,
             maker_fee_bps=maker_fee_bps,
             taker_fee_bps=taker_fee_bps,
             by=str(by),

@@ -697,7 +697,7 @@ class OrderBook:
             return Reason.INVALID_QTY
         if qty < spec.min_lots:
             return Reason.BELOW_MIN_QTY
-        if spec.max_lots is not None and qty > spec.max_lots:
+        if qty > spec.max_lots:
             return Reason.ABOVE_MAX_QTY
         if (price is None and is_limit) or (price is not None and price <= 0):
             return Reason.INVALID_PRICE
@@ -722,10 +722,9 @@ class OrderBook:
         reference = self._last_price
         if reference is None:
             reference = spec.reference_ticks
-        if units is not None:
-            notional_price = price if price is not None else reference
-            if notional_price is not None and notional_price * qty > units:
-                return Reason.MAX_NOTIONAL_EXCEEDED
+        notional_price = price if price is not None else reference
+        if notional_price is not None and notional_price * qty > units:
+            return Reason.MAX_NOTIONAL_EXCEEDED
         if stop_price is None and is_limit and price is not None:
             collar = spec.collar_ticks
             if collar is not None and reference is not None and abs(price - reference) > collar:
@@ -738,12 +737,12 @@ class OrderBook:
         spec = self.spec
         if open_ <= 0:
             return Reason.INVALID_QTY
-        if spec.max_lots is not None and order.filled + open_ > spec.max_lots:
+        if order.filled + open_ > spec.max_lots:
             return Reason.ABOVE_MAX_QTY
         if price <= 0:
             return Reason.INVALID_PRICE
         units = spec.max_notional_units
-        if units is not None and price * open_ > units:
+        if price * open_ > units:
             return Reason.MAX_NOTIONAL_EXCEEDED
         collar = spec.collar_ticks
         if collar is not None and price != order.price:

@@ -34,7 +34,15 @@ from socialtrading.infra.command_index import (
 from socialtrading.infra.settings import Settings, persistence_env
 from socialtrading.infra.transcoder import OrjsonTranscoder
 
-_SPEC_DECIMALS = ("tick_size", "lot_size", "min_qty", "max_qty", "max_notional", "reference_price")
+_SPEC_DECIMALS = (
+    "tick_size",
+    "lot_size",
+    "min_qty",
+    "max_qty",
+    "max_notional",
+    "reference_price",
+    "max_price",
+)
 
 
 class OrderBookAsDict(Transcoding):
@@ -52,7 +60,7 @@ class OrderBookAsDict(Transcoding):
     def decode(self, data: dict[str, Any]) -> OrderBook:
         fields = dict(data["spec"])
         for name in _SPEC_DECIMALS:
-            if fields[name] is not None:
+            if fields.get(name) is not None:  # snapshots older than `max_price` lack it
                 fields[name] = Decimal(fields[name])
         return OrderBook.restore(MarketSpec(**fields), data["state"])
 

@@ -37,6 +37,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from socialtrading.domain.market import Market
+from socialtrading.domain.money import CONTEXT as EXACT
 from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, TRADE, UNCROSSED
 from socialtrading.projections.runner import Chunk, Item, Projection, metadata
@@ -89,19 +90,19 @@ class Spec(NamedTuple):
     taker_fee_bps: int
 
     def price(self, ticks: int) -> Decimal:
-        """The decimal price of `ticks`."""
-        return self.tick_size * ticks
+        """The decimal price of `ticks` (exact: the query threads keep 28 digits)."""
+        return EXACT.multiply(self.tick_size, ticks)
 
     def quote(self, units: int) -> Decimal:
-        """The decimal quote amount of `units` (tick x lot)."""
-        return self.tick_size * self.lot_size * units
+        """The decimal quote amount of `units` (tick x lot), exact."""
+        return EXACT.multiply(EXACT.multiply(self.tick_size, self.lot_size), units)
 
 
 def clean(value: Decimal) -> Decimal:
     """`value` without trailing zeros and without an exponent (1E+2 -> 100, 0.50 -> 0.5)."""
     if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+        return value.quantize(Decimal(1), context=EXACT)
+    return value.normalize(EXACT)
 
 
 def micros(moment: datetime) -> int:

@@ -2,7 +2,8 @@
 
 Balances follow deposits, withdrawals and every ledger entry the writer posted (reservations,
 releases, settlements, fees), so `available` and `reserved` equal the Account aggregate's.
-Amounts are exact decimals (`DecimalText`), summed in Python.
+Amounts are exact decimals (`DecimalText`), summed in Python in the exact context of
+`domain/money.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, select
 
+from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.projections._common import clean, micros, moment, rows_in
 from socialtrading.projections.rows import AccountRow, BalanceRow
@@ -132,10 +134,11 @@ class AccountsProjection(Projection):
                 balance = held.get(asset)
                 if balance is None:
                     balance = held[asset] = [ZERO, ZERO]
-                if available:
-                    balance[0] = sum(map(Decimal, available), balance[0])
-                if reserved:
-                    balance[1] = sum(map(Decimal, reserved), balance[1])
+                with money.exact():  # the default 28 digits would round large balances
+                    if available:
+                        balance[0] = sum(map(Decimal, available), balance[0])
+                    if reserved:
+                        balance[1] = sum(map(Decimal, reserved), balance[1])
                 rows.append(
                     {
                         "account_id": account,

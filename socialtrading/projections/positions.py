@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
+from socialtrading.domain import money
 from socialtrading.engine.book import BUY
 from socialtrading.projections._common import (
     MarketDirectory,
@@ -133,12 +134,13 @@ class PositionsProjection(TradeFedProjection):
         rows = []
         for (account, symbol), position in changed.items():
             spec = specs[symbol]
-            if position[_REALIZED_UNITS]:
-                position[_REALIZED] += spec.quote(position[_REALIZED_UNITS])
-                position[_REALIZED_UNITS] = 0
-            if position[_FEE_UNITS]:
-                position[_FEES] += spec.quote(position[_FEE_UNITS])
-                position[_FEE_UNITS] = 0
+            with money.exact():  # the default 28 digits would round large amounts
+                if position[_REALIZED_UNITS]:
+                    position[_REALIZED] += spec.quote(position[_REALIZED_UNITS])
+                    position[_REALIZED_UNITS] = 0
+                if position[_FEE_UNITS]:
+                    position[_FEES] += spec.quote(position[_FEE_UNITS])
+                    position[_FEE_UNITS] = 0
             rows.append(
                 {
                     "account_id": account,

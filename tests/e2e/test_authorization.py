@@ -71,8 +71,14 @@ def test_a_trader_cannot_cancel_or_read_another_traders_order(server: Server) ->
     deposit(server, alice, "USD", "1000")
     order = place(server, alice, market="BTC-USD", side="BUY", price="90", quantity="1")["order"]
 
+    # Someone else's order answers exactly as an order that does not exist.
     refused = server.gql(CANCEL, {"id": order["id"]}, token=mallory)["cancelOrder"]
-    assert (refused["__typename"], refused["code"]) == ("Rejection", "not_owner")
+    assert (refused["__typename"], refused["code"]) == ("Rejection", "unknown_order")
+    unknown = "0" * len(order["id"])
+    missing = server.gql(CANCEL, {"id": unknown}, token=mallory)["cancelOrder"]
+    assert missing["message"].replace(unknown, "<id>") == refused["message"].replace(
+        order["id"], "<id>"
+    )
     assert book(server)["bids"] == [{"price": "90", "quantity": "1", "orders": 1}]
 
     # someone else's order reads exactly as one that does not exist
@@ -151,6 +157,7 @@ mutation { issueToken {
 
 
 def test_a_trader_issues_another_token_and_both_work(server: Server) -> None:
+    list_market(server, server.admin())  # deposits are of listed assets
     alice_id, first = register(server, "alice")
     issued = server.gql(ISSUE_TOKEN, token=first)["issueToken"]
     assert issued["__typename"] == "IssueTokenSuccess", issued

@@ -41,6 +41,7 @@ def test_a_client_sending_too_many_mutations_is_rate_limited(store_settings: Set
         update={"demo_funding": True, "mutation_rate": 0.01, "mutation_burst": 3}
     )
     with running(limited) as server:
+        list_market(server, server.admin())  # deposits are of listed assets
         _, alice = register(server, "alice")  # one of this IP's three
         answers = [
             server.gql(

@@ -52,6 +52,7 @@ def test_a_withdrawal_takes_available_funds_and_never_reserved_ones(server: Serv
 
 
 def test_withdrawals_need_a_token_and_valid_amounts(server: Server) -> None:
+    list_market(server, server.admin())  # deposits are of listed assets
     _, alice = register(server, "alice")
     deposit(server, alice, "USD", "10")
     assert withdraw(server, "", "USD", "1")["code"] == "unauthenticated"

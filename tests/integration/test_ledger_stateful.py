@@ -119,7 +119,6 @@ ORDER_REFUSALS = frozenset(
         "price_outside_collar",
         "post_only_would_take",
         "unknown_order",
-        "not_owner",
         "order_not_resting",
         "already_halted",
         "not_halted",
@@ -461,7 +460,8 @@ class LedgerMachine(RuleBasedStateMachine):
             try:
                 outcome = future.result(30)
             except InvalidCommand as error:
-                # Only cancels and amends of orders that are not live may be malformed here.
+                # Only cancels and amends of orders that are not live, or not the
+                # actor's (answered alike), may be malformed here.
                 assert isinstance(command, CancelOrder | AmendOrder), (command, error)
                 assert error.code == "unknown_order", error
                 results.append(error)

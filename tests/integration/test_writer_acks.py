@@ -9,10 +9,25 @@ from decimal import Decimal
 
 import pytest
 
-from socialtrading.commands.models import CancelOrder, Deposit, RegisterTrader
+from socialtrading.commands.models import CancelOrder, Deposit, ListMarket, RegisterTrader
 from socialtrading.commands.writer import Ack, Writer, WriterStopped
 from socialtrading.domain.errors import InvalidCommand
-from socialtrading.domain.ids import account_id
+from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
+
+
+def _open(writer: Writer) -> None:
+    """List USD-EUR (deposits are of listed assets only) and register alice."""
+    listed = writer.execute(
+        ListMarket(
+            command_id="m",
+            actor=SYSTEM_ACTOR,
+            symbol="USD-EUR",
+            tick_size=Decimal("0.0001"),
+            lot_size=Decimal("0.01"),
+        )
+    )
+    assert listed.accepted
+    writer.execute(RegisterTrader(command_id="r", handle="alice"))
 
 
 def _deposits(count: int) -> list[Deposit]:
@@ -27,7 +42,7 @@ def test_a_burst_is_acknowledged_after_commit_with_each_outcome(
     make_writer: Callable[..., Writer],
 ) -> None:
     writer = make_writer(batch_max=50, batch_ms=50.0)
-    writer.execute(RegisterTrader(command_id="r", handle="alice"))
+    _open(writer)
     acks = [writer.submit(command) for command in _deposits(200)]
     outcomes = [ack.result(30) for ack in acks]
     assert all(ack.done() for ack in acks)
@@ -49,7 +64,7 @@ def test_callbacks_run_once_from_the_writer_and_a_failing_one_stops_nothing(
     make_writer: Callable[..., Writer],
 ) -> None:
     writer = make_writer()
-    writer.execute(RegisterTrader(command_id="r", handle="alice"))
+    _open(writer)
     seen: list[tuple[Ack, str]] = []
 
     def broken(_: Ack) -> None:
@@ -81,7 +96,7 @@ def test_errors_reach_the_waiter(make_writer: Callable[..., Writer]) -> None:
 
 def test_awaiting_on_an_event_loop(make_writer: Callable[..., Writer]) -> None:
     writer = make_writer()
-    writer.execute(RegisterTrader(command_id="r", handle="alice"))
+    _open(writer)
 
     async def scenario() -> None:
         outcomes = await asyncio.gather(*(writer.submit(c).wait_async() for c in _deposits(30)))

@@ -78,6 +78,7 @@ class MarketMutations:
                 max_notional=input.max_notional,
                 collar_ticks=input.collar_ticks,
                 reference_price=input.reference_price,
+                max_price=input.max_price,
                 mode=input.mode.value,
                 maker_fee_bps=input.maker_fee_bps,
                 taker_fee_bps=input.taker_fee_bps,

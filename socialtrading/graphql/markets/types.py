@@ -141,6 +141,9 @@ class ListMarketInput:
     max_notional: Decimal | None = None
     collar_ticks: int | None = None
     reference_price: Decimal | None = None
+    max_price: Decimal | None = strawberry.field(
+        default=None, description="the highest price orders may carry (below the hard cap)"
+    )
     mode: MarketMode = MarketMode.CONTINUOUS
     maker_fee_bps: int = 0
     taker_fee_bps: int = 0

@@ -281,12 +281,97 @@ def _place(**changes: Any) -> PlaceOrder:
             AmendOrder(command_id="a", actor=ALICE, order_id=BID, quantity=Decimal("0.999")),
             "qty_not_on_lot",
         ),
+        # Numbers are bounded before anything is stored (issue 10: 2**63 ticks poisoned the
+        # read models, above 2**64 the event encoder).
+        (_place(price="92233720368547758.08"), "price_out_of_range"),  # 2**63 ticks
+        (_place(price="184467440737095516.17"), "price_out_of_range"),  # 2**64 + 1 ticks
+        (_place(price="10000000000000.01"), "price_out_of_range"),  # MAX_PRICE_TICKS + 1
+        (_place(price="99", stop_price="92233720368547758.08"), "price_out_of_range"),
+        (_place(quantity="10000000000000.01"), "quantity_out_of_range"),  # MAX_LOTS + 1
+        (_place(quantity="1000000000000000000"), "quantity_out_of_range"),
+        (_place(price="1000000000", quantity="1000000.01"), "notional_out_of_range"),
+        (
+            AmendOrder(
+                command_id="a", actor=ALICE, order_id=BID, price=Decimal("92233720368547758.08")
+            ),
+            "price_out_of_range",
+        ),
+        (
+            AmendOrder(
+                command_id="a", actor=ALICE, order_id=BID, quantity=Decimal("10000000000000.01")
+            ),
+            "quantity_out_of_range",
+        ),
+        (
+            AmendOrder(command_id="a", actor=ALICE, order_id=BID, quantity=Decimal(2 * 10**12)),
+            "notional_out_of_range",  # 9,900 ticks x 2 * 10**14 lots
+        ),
+        (
+            Deposit(
+                command_id="d", actor=ROOT, account=ALICE, asset=USD, amount=Decimal(10**15 + 1)
+            ),
+            "amount_out_of_range",
+        ),
+        (
+            Deposit(command_id="d", actor=ROOT, account=ALICE, asset="ZZZ", amount=Decimal(1)),
+            "unknown_asset",
+        ),
+        (
+            Withdraw(command_id="w", actor=ALICE, asset=USD, amount=Decimal("1e15") + 1),
+            "amount_out_of_range",
+        ),
+        # Someone else's live order answers exactly as an unknown one does.
+        (CancelOrder(command_id="c", actor=ALICE, order_id=ASK), "unknown_order"),
+        (
+            AmendOrder(command_id="a", actor=ALICE, order_id=ASK, price=Decimal(102)),
+            "unknown_order",
+        ),
     ],
 )
 def test_a_command_invalid_for_the_state_raises_and_changes_nothing(
     desk: Desk, command: Command, code: str
 ) -> None:
     assert_leaves_no_trace(desk, command, InvalidCommand, code)
+
+
+def test_a_deposit_beyond_the_balance_limit_is_refused_and_changes_nothing() -> None:
+    desk = trading_desk()
+    for i in range(1000):  # 1,000 deposits of 10**15 reach MAX_BALANCE exactly
+        amount = Decimal(10**15) - (Decimal(10000) if i == 0 else 0)  # alice holds 10,000
+        desk.run(Deposit(command_id=f"d{i}", actor=ROOT, account=ALICE, asset=USD, amount=amount))
+    assert desk.balance(ALICE, USD) == (Decimal(10**18), ZERO)
+    too_much = Deposit(
+        command_id="over", actor=ROOT, account=ALICE, asset=USD, amount=Decimal("1e-18")
+    )
+
+    assert_leaves_no_trace(desk, too_much, InvalidCommand, "balance_limit")
+
+
+def test_a_deposit_counts_reserved_funds_towards_the_balance_limit(desk: Desk) -> None:
+    # alice's bid reserves 99.198 USD of her 10,000: her total is still 10,000
+    desk.run(
+        Deposit(
+            command_id="d",
+            actor=ROOT,
+            account=ALICE,
+            asset=USD,
+            amount=Decimal(10**15),
+        )
+    )
+    available, reserved = desk.balance(ALICE, USD)
+    assert reserved > 0 and available + reserved == Decimal(10**15) + 10000
+
+
+def test_a_market_buy_is_protected_at_most_at_the_maximum_price() -> None:
+    desk = trading_desk(max_price=Decimal("105"))
+    desk.order(BOB, "sell", "101", "1", command_id="ask")
+
+    outcome = desk.order(ALICE, "buy", None, "1")  # reference 100 + collar 10 > 105
+
+    assert outcome.accepted
+    (accepted,) = [r for r in outcome.records if r[0] == ACCEPTED]
+    assert accepted[7] == 10_500  # reserved at the market's maximum price
+    assert_ledger_is_consistent(desk)
 
 
 def test_cancelling_a_filled_order_is_an_unknown_order(desk: Desk) -> None:
@@ -303,6 +388,11 @@ def test_cancelling_a_filled_order_is_an_unknown_order(desk: Desk) -> None:
         {"min_qty": Decimal("0.015")},  # not a whole number of lots
         {"max_qty": Decimal("1"), "min_qty": Decimal("2")},
         {"reference_price": Decimal("100.005")},  # off the tick
+        {"reference_price": Decimal(10**14)},  # 10**16 ticks: beyond the price cap
+        {"max_price": Decimal("100.001")},  # off the tick
+        {"min_qty": Decimal(10**14)},  # 10**16 lots: beyond the quantity cap
+        {"tick_size": Decimal(10**7)},  # sizes lie in [1e-18, 1e6]
+        {"lot_size": Decimal("1000000.01")},
     ],
 )
 def test_listing_an_invalid_market_spec_raises_and_changes_nothing(
@@ -312,9 +402,7 @@ def test_listing_an_invalid_market_spec_raises_and_changes_nothing(
         command_id="l",
         actor=ROOT,
         symbol="ETH-USD",
-        tick_size=Decimal("0.01"),
-        lot_size=Decimal("0.01"),
-        **spec,
+        **{"tick_size": Decimal("0.01"), "lot_size": Decimal("0.01"), **spec},
     )
 
     assert_leaves_no_trace(desk, command, InvalidCommand, "invalid_market_spec")
@@ -620,18 +708,25 @@ def test_an_order_outside_the_collar_is_stored_as_rejected(desk: Desk) -> None:
     assert_stored_refusal(desk, outcome, Market.OrderRejected, "price_outside_collar")
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        CancelOrder(command_id="c", actor=ALICE, order_id=ASK),
-        AmendOrder(command_id="a", actor=ALICE, order_id=ASK, price=Decimal(102)),
-    ],
-    ids=["cancel", "amend"],
-)
-def test_touching_another_traders_order_is_stored_as_rejected(desk: Desk, command: Command) -> None:
-    outcome = desk.run(command)
+@pytest.mark.parametrize("kind", ["cancel", "amend"])
+def test_touching_another_traders_order_answers_as_for_an_unknown_order(
+    desk: Desk, kind: str
+) -> None:
+    def command(order: str) -> Command:
+        if kind == "cancel":
+            return CancelOrder(command_id="c", actor=ALICE, order_id=order)
+        return AmendOrder(command_id="a", actor=ALICE, order_id=order, price=Decimal(102))
 
-    assert_stored_refusal(desk, outcome, Market.RequestRejected, "not_owner")
+    other = f"{ASK[:-4]}ffff" if not ASK.endswith("ffff") else f"{ASK[:-4]}0000"
+    answers = []
+    for order in (ASK, other):  # bob's live ask, and an id of the same shape that is no order
+        with pytest.raises(InvalidCommand) as raised:
+            desk.run(command(order))
+        answers.append((raised.value.code, raised.value.message.replace(order, "<id>")))
+
+    assert answers[0] == answers[1] == ("unknown_order", "no live order <id>")
+    assert desk.market.book.order(ASK) is not None  # bob's ask is untouched
+    assert desk.settle() == []
     assert desk.market.book.order(ASK) is not None
     assert desk.balance(BOB, BTC) == (Decimal("99"), Decimal("1"))
 

@@ -93,6 +93,15 @@ BAD_NUMBERS = [
     case(ListMarket, "collar-zero", collar_ticks=0),
     case(ListMarket, "maker-fee-negative", maker_fee_bps=-1),
     case(ListMarket, "taker-fee-above-10pct", taker_fee_bps=1001),
+    # Amounts are bounded: at most 10**18, at most 18 decimal places (issue 10).
+    case(Deposit, "deposit-issue-10", amount="123456789012345678901234567890"),
+    case(Deposit, "deposit-above-1e18", amount="1000000000000000000.5"),
+    case(Deposit, "deposit-19-places", amount="0.0000000000000000001"),
+    case(PlaceOrder, "price-above-1e18", price="1e19"),
+    case(PlaceOrder, "qty-exponent", quantity="1e40"),
+    case(AmendOrder, "amend-price-19-places", price="1.0000000000000000001"),
+    case(ListMarket, "tick-19-places", tick_size="1e-19"),
+    case(ListMarket, "collar-above-cap", collar_ticks=10**15 + 1),
     case(VerifyKyc, "kyc-level-0", level=0),
     case(VerifyKyc, "kyc-level-4", level=4),
 ]
@@ -174,6 +183,14 @@ def test_a_malformed_command_is_a_validation_error(
 ) -> None:
     with pytest.raises(ValidationError):
         model.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "amount", ["1000000000000000000", "0.000000000000000001", "1.000000000000000000000"]
+)
+def test_amounts_at_the_bounds_validate(amount: str) -> None:
+    data = {**VALID[Deposit], "amount": amount}
+    assert Deposit.model_validate(data).amount == Decimal(amount)
 
 
 @pytest.mark.parametrize("model", list(VALID))

@@ -10,9 +10,16 @@ import pytest
 from socialtrading.engine.records import REJECTED, Reason
 from socialtrading.engine.spec import (
     AUCTION,
+    MAX_LOTS,
+    MAX_NOTIONAL_UNITS,
+    MAX_PRICE_TICKS,
+    NOTIONAL_OUT_OF_RANGE,
+    PRICE_OUT_OF_RANGE,
+    QUANTITY_OUT_OF_RANGE,
     InvalidValueError,
     MarketSpec,
     SpecError,
+    decimal_places,
     format_decimal,
 )
 from tests.unit.engine.book_helpers import LOT, SYMBOL, TICK, limit, make_book, make_spec
@@ -106,14 +113,74 @@ def test_derived_integer_limits_are_computed_once() -> None:
     assert spec.max_notional_units == 500_000_000
 
 
-def test_spec_without_limits_has_neutral_integer_limits() -> None:
+def test_spec_without_limits_has_the_hard_caps_as_its_limits() -> None:
     spec = make_spec()
-    assert (spec.min_lots, spec.max_lots, spec.max_notional_units, spec.reference_ticks) == (
-        1,
-        None,
-        None,
-        None,
+    assert (
+        spec.min_lots,
+        spec.max_lots,
+        spec.max_notional_units,
+        spec.max_price_ticks,
+        spec.reference_ticks,
+    ) == (1, MAX_LOTS, MAX_NOTIONAL_UNITS, MAX_PRICE_TICKS, None)
+
+
+def test_market_limits_above_the_caps_are_lowered_to_the_caps() -> None:
+    spec = make_spec(
+        max_qty=Decimal(10**12),  # 10**16 lots of 0.0001
+        max_notional=Decimal(10**18),
+        max_price=Decimal(10**14),  # 10**16 ticks of 0.01
     )
+    assert (spec.max_lots, spec.max_notional_units, spec.max_price_ticks) == (
+        MAX_LOTS,
+        MAX_NOTIONAL_UNITS,
+        MAX_PRICE_TICKS,
+    )
+
+
+def test_a_lower_max_price_is_the_markets_price_range() -> None:
+    spec = make_spec(max_price=Decimal("1000.00"))
+    assert spec.max_price_ticks == 100_000
+    assert spec.check_price(100_000) == 100_000
+    with pytest.raises(InvalidValueError) as raised:
+        spec.check_price(100_001)
+    assert raised.value.reason == PRICE_OUT_OF_RANGE
+
+
+@pytest.mark.parametrize("ticks", [0, -1, MAX_PRICE_TICKS + 1, 2**63, 2**64 + 1])
+def test_a_price_outside_the_range_is_refused(ticks: int) -> None:
+    with pytest.raises(InvalidValueError) as raised:
+        make_spec().check_price(ticks)
+    assert raised.value.reason == PRICE_OUT_OF_RANGE
+
+
+@pytest.mark.parametrize("lots", [0, MAX_LOTS + 1, 2**63])
+def test_a_quantity_outside_the_range_is_refused(lots: int) -> None:
+    with pytest.raises(InvalidValueError) as raised:
+        make_spec().check_lots(lots)
+    assert raised.value.reason == QUANTITY_OUT_OF_RANGE
+
+
+def test_the_notional_is_bounded_at_the_cap_inclusive() -> None:
+    spec = make_spec()
+    spec.check_notional(10**9, 10**9)  # exactly MAX_NOTIONAL_UNITS
+    with pytest.raises(InvalidValueError) as raised:
+        spec.check_notional(10**9 + 1, 10**9)
+    assert raised.value.reason == NOTIONAL_OUT_OF_RANGE
+
+
+def test_the_caps_leave_room_in_63_bits_for_sums() -> None:
+    # a price level or a candle sums the lots of many orders, a position several notionals
+    assert 9_000 * MAX_LOTS < 2**63
+    assert 9 * MAX_NOTIONAL_UNITS < 2**63
+    assert 2 * MAX_PRICE_TICKS < 2**63  # a reference price plus a collar
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [("1", 0), ("1E+5", 0), ("0.10", 1), ("1.000000000000000000000", 0), ("1E-18", 18), ("0", 0)],
+)
+def test_decimal_places_ignore_trailing_zeros(text: str, places: int) -> None:
+    assert decimal_places(Decimal(text)) == places
 
 
 @pytest.mark.parametrize(
@@ -134,6 +201,14 @@ def test_spec_without_limits_has_neutral_integer_limits() -> None:
         ({"max_qty": Decimal("0.00015")}, "qty_not_on_lot"),
         ({"reference_price": Decimal("100.005")}, "price_not_on_tick"),
         ({"min_qty": Decimal(2), "max_qty": Decimal(1)}, "max_qty must not be below min_qty"),
+        ({"tick_size": Decimal("1E-19")}, "tick_size must lie between"),
+        ({"tick_size": Decimal("1000001")}, "tick_size must lie between"),
+        ({"lot_size": Decimal("0.1000000000000000001")}, "lot_size must lie between"),
+        ({"collar_ticks": MAX_PRICE_TICKS + 1}, "collar_ticks"),
+        ({"reference_price": Decimal(10**14)}, PRICE_OUT_OF_RANGE),
+        ({"min_qty": Decimal(10**12)}, QUANTITY_OUT_OF_RANGE),
+        ({"max_price": Decimal("100.001")}, "price_not_on_tick"),
+        ({"max_notional": Decimal("0.0000001")}, "at least one tick times one lot"),
     ],
 )
 def test_invalid_spec_is_refused_with_spec_error(fields: dict[str, Any], match: str) -> None:
