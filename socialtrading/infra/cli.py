@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from socialtrading.engine import journal
+
+if TYPE_CHECKING:
+    from socialtrading.infra.lock import StoreLock
+    from socialtrading.infra.settings import Settings
 
 app = typer.Typer(
     help="InstantSocialTrading: an event-sourced social trading backend.",
@@ -93,16 +97,38 @@ def serve(
     from socialtrading.infra.collector import tune_collector
     from socialtrading.infra.settings import Settings
 
+    settings = Settings()
+    lock = _writer_lock(settings)
     tune_collector()
-    uvicorn.run(
-        create_app(Settings(), demo=demo),
-        host=host,
-        port=port,
-        log_level=log_level,
-        http="httptools",  # the C parser: ~15% more queries/s than h11 (docs/decisions.md)
-        ws="websockets-sansio",
-        timeout_graceful_shutdown=5,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings, demo=demo),
+            host=host,
+            port=port,
+            log_level=log_level,
+            http="httptools",  # the C parser: ~15% more queries/s than h11 (docs/decisions.md)
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        lock.release()
+
+
+STORE_LOCKED_EXIT = 3
+
+
+def _writer_lock(settings: Settings) -> StoreLock:
+    """Take the store's writer lock, or exit 3 with a message when another process holds it."""
+    from socialtrading.infra.lock import StoreLock, StoreLockedError
+
+    try:
+        return StoreLock(settings).acquire()
+    except StoreLockedError as error:
+        typer.echo(
+            f"the store {error} is in use by another process (one writer per store): stop it first",
+            err=True,
+        )
+        raise typer.Exit(STORE_LOCKED_EXIT) from error
 
 
 admin_app = typer.Typer(help="Administration: admin accounts.", no_args_is_help=True)
@@ -124,15 +150,19 @@ def admin_create(
     from socialtrading.infra.store import open_store
 
     settings = Settings()
-    store = open_store(settings)
+    lock = _writer_lock(settings)  # before any token exists
     try:
-        with Writer(store) as writer:
-            outcome, token = create_admin(writer, handle)
-    except (BootstrapError, DomainError, ValueError) as error:
-        typer.echo(f"not created: {error}", err=True)
-        raise typer.Exit(1) from error
+        store = open_store(settings)
+        try:
+            with Writer(store) as writer:
+                outcome, token = create_admin(writer, handle)
+        except (BootstrapError, DomainError, ValueError) as error:
+            typer.echo(f"not created: {error}", err=True)
+            raise typer.Exit(1) from error
+        finally:
+            store.close()
     finally:
-        store.close()
+        lock.release()
     typer.echo(f"admin {handle} ({outcome.account_id})")
     typer.echo(f"token: {token}")
 
@@ -180,6 +210,7 @@ def projections_rebuild(
     from socialtrading.projections.runner import ProjectionRunner
 
     settings = Settings()
+    lock = _writer_lock(settings)  # the serving process writes the same read models
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
@@ -211,6 +242,7 @@ def projections_rebuild(
     finally:
         engine.dispose()
         store.close()
+        lock.release()
 
 
 @projections_app.command("status")
