@@ -102,7 +102,7 @@ def serve(
     tune_collector()
     try:
         uvicorn.run(
-            create_app(settings, demo=demo),
+            create_app(settings, demo=demo, lock=lock),
             host=host,
             port=port,
             log_level=log_level,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from socialtrading.infra.lock import StoreLock, StoreLockedError, describe_store
+from socialtrading.infra.command_index import CommandRow
+from socialtrading.infra.lock import StoreLock, StoreLockedError, advisory_key, describe_store
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import open_store
+from socialtrading.infra.store import LockLostError, open_store
 
 CLI = [sys.executable, "-m", "socialtrading.infra.cli"]
 
@@ -95,3 +98,29 @@ def test_store_name_hides_the_password() -> None:
     settings = Settings(store="postgresql://u:secret@db:5432/x")
     assert "secret" not in describe_store(settings)
     assert "u@db:5432" in describe_store(settings)
+
+
+def test_lost_postgres_lock_is_seen_and_fences_appends(store_settings: Settings) -> None:
+    if not store_settings.postgres_schema:
+        pytest.skip("an OS file lock cannot be lost while the process lives")
+    lock = StoreLock(store_settings).acquire()
+    store = open_store(store_settings)
+    try:
+        store.fence = lock.held
+        assert lock.held()
+        key = advisory_key(store_settings.postgres_schema)
+        with psycopg.connect(store_settings.store, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid::bigint = (%s::bigint >> 32) & 4294967295 "
+                "AND objid::bigint = %s::bigint & 4294967295",
+                (key, key),
+            )
+        assert not lock.held()
+        with pytest.raises(LockLostError):
+            store.append([], [CommandRow(uuid.uuid4(), "c1", accepted=False, stored=False)])
+        # another process may now take the store
+        StoreLock(store_settings).acquire().release()
+    finally:
+        store.close()
+        lock.release()
