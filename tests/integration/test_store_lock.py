@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -124,3 +128,77 @@ def test_lost_postgres_lock_is_seen_and_fences_appends(store_settings: Settings)
     finally:
         store.close()
         lock.release()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ready(port: int) -> httpx.Response | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0)
+    except httpx.HTTPError:
+        return None
+
+
+def _start(settings: Settings, cwd: Path) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--log-level", "warning"],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = _ready(port)
+        if answer is not None and answer.status_code == 200:
+            return server, port
+        assert server.poll() is None, server.communicate()[1]
+        time.sleep(0.2)
+    server.kill()
+    server.communicate()
+    pytest.fail("the server did not become ready")
+
+
+def test_second_serve_exits_3_and_starts_after_the_first_stops(
+    store_settings: Settings, tmp_path: Path
+) -> None:
+    first, _ = _start(store_settings, tmp_path)
+    try:
+        before = _event_count(store_settings)
+        second = subprocess.run(
+            [*CLI, "serve", "--port", str(_free_port())],
+            env=_env(store_settings),
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert second.returncode == 3
+        assert "in use by another process" in second.stderr
+        admin = subprocess.run(
+            [*CLI, "admin", "create", "--handle", "root"],
+            env=_env(store_settings),
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert admin.returncode == 3
+        assert "token" not in admin.stdout + admin.stderr
+        assert _event_count(store_settings) == before
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; the lock dies with the process
+    assert first.returncode in (0, -signal.SIGTERM)
+    again, _ = _start(store_settings, tmp_path)  # the lock went with the first server
+    again.send_signal(signal.SIGTERM)
+    again.communicate(timeout=30)
