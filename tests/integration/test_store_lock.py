@@ -19,6 +19,7 @@ from socialtrading.infra.command_index import CommandRow
 from socialtrading.infra.lock import StoreLock, StoreLockedError, advisory_key, describe_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import LockLostError, open_store
+from tests.e2e.server import running
 
 CLI = [sys.executable, "-m", "socialtrading.infra.cli"]
 
@@ -128,6 +129,32 @@ def test_lost_postgres_lock_is_seen_and_fences_appends(store_settings: Settings)
     finally:
         store.close()
         lock.release()
+
+
+def test_readyz_is_not_ready_while_the_lock_is_lost(store_settings: Settings) -> None:
+    if not store_settings.postgres_schema:
+        pytest.skip("an OS file lock cannot be lost while the process lives")
+    lock = StoreLock(store_settings).acquire()
+    try:
+        with running(store_settings, lock=lock) as server:
+            assert server.http.get("/readyz").status_code == 200
+            _terminate_lock_holder(store_settings)
+            answer = server.http.get("/readyz")
+            assert answer.status_code == 503
+            assert answer.json() == {"status": "unwritable"}
+    finally:
+        lock.release()
+
+
+def _terminate_lock_holder(settings: Settings) -> None:
+    key = advisory_key(settings.postgres_schema)
+    with psycopg.connect(settings.store, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid::bigint = (%s::bigint >> 32) & 4294967295 "
+            "AND objid::bigint = %s::bigint & 4294967295",
+            (key, key),
+        )
 
 
 def _free_port() -> int:
