@@ -141,7 +141,8 @@ def admin_create(
 ) -> None:
     """Open an admin account and print its API token (shown this once).
 
-    Run it while the server is stopped (one writer per store), then start the server.
+    Run it while the server is stopped (one writer per store: exit code 3 while another
+    process holds the store), then start the server.
     """
     from socialtrading.commands.writer import Writer
     from socialtrading.domain.errors import DomainError
