@@ -45,6 +45,7 @@ from socialtrading.infra import metrics
 from socialtrading.infra.bodylimit import BodyLimit
 from socialtrading.infra.bootstrap import bootstrap_demo
 from socialtrading.infra.bus import Bus
+from socialtrading.infra.lock import StoreLock
 from socialtrading.infra.progress import ProgressWatcher
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
@@ -92,12 +93,16 @@ def create_app(
     *,
     demo: bool = False,
     announce: Callable[[dict[str, str]], None] = _announce,
+    lock: StoreLock | None = None,
 ) -> Starlette:
     """The exchange's ASGI app. With `demo`, bootstrap the demo exchange at start-up.
 
     Demo mode turns demo funding on (traders credit themselves, sign-up grants KYC 1), lists
     BTC-USD and ETH-USD, funds a few demo traders, and hands their fresh API tokens to
     `announce` (printed by default) and to `app.state.demo_tokens`.
+
+    `lock` is the store's writer lock the caller holds (`serve` takes it before anything):
+    the writer checks it before each append, and `/readyz` is not ready while it is lost.
     """
     if demo:
         settings = settings.model_copy(
@@ -129,6 +134,8 @@ def create_app(
         async with AsyncExitStack() as stack:
             store = await asyncio.to_thread(open_store, settings)
             stack.callback(store.close)
+            if lock is not None:
+                store.fence = lock.held
             writer = await asyncio.to_thread(
                 Writer,
                 store,
@@ -191,6 +198,8 @@ def create_app(
     async def readyz(request: Request) -> Response:
         # A status and counts only: errors (SQL, parameters) are logged, never answered.
         services: Services = request.app.state.services
+        if lock is not None and not await asyncio.to_thread(lock.held):
+            return JSONResponse({"status": "unwritable"}, status_code=503)
         try:
             statuses = await asyncio.to_thread(services.runner.status)
         except Exception:

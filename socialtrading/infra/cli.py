@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from socialtrading.engine import journal
+
+if TYPE_CHECKING:
+    from socialtrading.infra.lock import StoreLock
+    from socialtrading.infra.settings import Settings
 
 app = typer.Typer(
     help="InstantSocialTrading: an event-sourced social trading backend.",
@@ -100,17 +104,38 @@ def serve(
     from socialtrading.infra.collector import tune_collector
     from socialtrading.infra.settings import Settings
 
-    tune_collector()
     settings = Settings()
-    uvicorn.run(
-        create_app(settings, demo=demo),
-        host=host,
-        port=port,
-        log_level=log_level,
-        http="httptools",  # the C parser: ~15% more queries/s than h11 (docs/decisions.md)
-        timeout_graceful_shutdown=5,
-        **server_options(settings),
-    )
+    lock = _writer_lock(settings)
+    tune_collector()
+    try:
+        uvicorn.run(
+            create_app(settings, demo=demo, lock=lock),
+            host=host,
+            port=port,
+            log_level=log_level,
+            http="httptools",  # the C parser: ~15% more queries/s than h11 (docs/decisions.md)
+            timeout_graceful_shutdown=5,
+            **server_options(settings),
+        )
+    finally:
+        lock.release()
+
+
+STORE_LOCKED_EXIT = 3
+
+
+def _writer_lock(settings: Settings) -> StoreLock:
+    """Take the store's writer lock, or exit 3 with a message when another process holds it."""
+    from socialtrading.infra.lock import StoreLock, StoreLockedError
+
+    try:
+        return StoreLock(settings).acquire()
+    except StoreLockedError as error:
+        typer.echo(
+            f"the store {error} is in use by another process (one writer per store): stop it first",
+            err=True,
+        )
+        raise typer.Exit(STORE_LOCKED_EXIT) from error
 
 
 admin_app = typer.Typer(help="Administration: admin accounts.", no_args_is_help=True)
@@ -123,7 +148,8 @@ def admin_create(
 ) -> None:
     """Open an admin account and print its API token (shown this once).
 
-    Run it while the server is stopped (one writer per store), then start the server.
+    Run it while the server is stopped (one writer per store: exit code 3 while another
+    process holds the store), then start the server.
     """
     from socialtrading.commands.writer import Writer
     from socialtrading.domain.errors import DomainError
@@ -132,15 +158,19 @@ def admin_create(
     from socialtrading.infra.store import open_store
 
     settings = Settings()
-    store = open_store(settings)
+    lock = _writer_lock(settings)  # before any token exists
     try:
-        with Writer(store) as writer:
-            outcome, token = create_admin(writer, handle)
-    except (BootstrapError, DomainError, ValueError) as error:
-        typer.echo(f"not created: {error}", err=True)
-        raise typer.Exit(1) from error
+        store = open_store(settings)
+        try:
+            with Writer(store) as writer:
+                outcome, token = create_admin(writer, handle)
+        except (BootstrapError, DomainError, ValueError) as error:
+            typer.echo(f"not created: {error}", err=True)
+            raise typer.Exit(1) from error
+        finally:
+            store.close()
     finally:
-        store.close()
+        lock.release()
     typer.echo(f"admin {handle} ({outcome.account_id})")
     typer.echo(f"token: {token}")
 
@@ -210,6 +240,7 @@ def projections_rebuild(
     from socialtrading.projections.runner import ProjectionRunner
 
     settings = Settings()
+    lock = _writer_lock(settings)  # the serving process writes the same read models
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
@@ -236,6 +267,7 @@ def projections_rebuild(
     finally:
         engine.dispose()
         store.close()
+        lock.release()
 
 
 @projections_app.command("status")

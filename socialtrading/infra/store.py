@@ -83,6 +83,10 @@ class Row(NamedTuple):
 _IDS_KEPT = 100_000
 
 
+class LockLostError(RuntimeError):
+    """The writer lost the store's writer lock: it must not commit."""
+
+
 class Exchange(Application[UUID]):
     """The exchange's event store. Its name prefixes the PostgreSQL tables (exchange_events)."""
 
@@ -93,6 +97,9 @@ class Exchange(Application[UUID]):
         super().__init__(env)
         self._ids: dict[Any, Any] = {}  # originator ids as stored -> parsed, for `read`
         self._topics: dict[type, tuple[str, int]] = {}  # event class -> topic, class version
+        # Checked before each append once a writer lock is held (see infra/lock.py): a writer
+        # whose lock connection died stops committing rather than race a new writer.
+        self.fence: Callable[[], bool] | None = None
 
     def append(
         self,
@@ -113,6 +120,8 @@ class Exchange(Application[UUID]):
         """
         if not stored_events and not commands:
             raise ValueError("nothing to append")
+        if self.fence is not None and not self.fence():
+            raise LockLostError("the store's writer lock is lost: not committing")
         recorder = self.recorder
         index = self.index
 

@@ -24,6 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 from socialtrading.graphql.context import Services
 from socialtrading.infra.app import create_app, server_options
 from socialtrading.infra.bootstrap import create_admin
+from socialtrading.infra.lock import StoreLock
 from socialtrading.infra.settings import Settings
 
 TIMEOUT = 10.0
@@ -149,9 +150,11 @@ def _data(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def running(settings: Settings, *, demo: bool = False) -> Iterator[Server]:
+def running(
+    settings: Settings, *, demo: bool = False, lock: StoreLock | None = None
+) -> Iterator[Server]:
     """Serve the app on a free port until the block ends (a clean shutdown)."""
-    app = create_app(settings, demo=demo, announce=lambda _tokens: None)
+    app = create_app(settings, demo=demo, announce=lambda _tokens: None, lock=lock)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
