@@ -285,6 +285,7 @@ def test_the_tokens_of_one_account_share_one_mutation_rate(
     serve: Callable[..., Server],
 ) -> None:
     server = serve(mutation_rate=0.01, mutation_burst=3)
+    list_market(server, server.admin())  # deposits are of listed assets
     alice_id, alice = register(server, "alice")
     tokens = [alice, *(issue_token(server, alice_id) for _ in range(4))]
     answers = [deposit(server, token, "USD", "1")["__typename"] for token in tokens]

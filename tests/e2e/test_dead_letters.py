@@ -42,7 +42,9 @@ def test_a_server_over_a_log_with_a_poison_event_starts_serves_and_is_not_ready(
 ) -> None:
     _log_with_a_refused_order(settings)
     # read models built afresh from the poisoned log
-    fresh = settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/fresh/read.db"})
+    fresh = settings.model_copy(
+        update={"read_store": f"sqlite:///{tmp_path}/fresh/read.db", "metrics_public": True}
+    )
     with running(fresh) as server:
         markets = server.gql("{ markets { symbol } }")["markets"]
         assert markets == [{"symbol": "BTC-USD"}]
