@@ -26,6 +26,8 @@ class StoreLockedError(Exception):
 
 def describe_store(settings: Settings) -> str:
     """Name the store for messages, without any password."""
+    if settings.store.startswith("sqlite"):
+        return settings.store  # a file path: no credentials (urlunsplit would drop a slash)
     url = urlsplit(settings.store)
     if url.password is not None:
         host = url.hostname or ""

@@ -103,6 +103,8 @@ def test_store_name_hides_the_password() -> None:
     settings = Settings(store="postgresql://u:secret@db:5432/x")
     assert "secret" not in describe_store(settings)
     assert "u@db:5432" in describe_store(settings)
+    sqlite = Settings(store="sqlite:///./data/events.db")
+    assert describe_store(sqlite) == "sqlite:///./data/events.db"
 
 
 def test_lost_postgres_lock_is_seen_and_fences_appends(store_settings: Settings) -> None:
