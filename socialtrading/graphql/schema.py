@@ -142,6 +142,12 @@ class ExchangeSchema(strawberry.Schema):
         models); CPU is bounded by the document limits instead. A cancelled mutation may
         still take effect, as when the connection drops.
         """
+        if allowed_operation_types is not None:
+            # Subscriptions run over the WebSocket only: strawberry would run one sent over
+            # HTTP as a query, which fails on its stream ("Internal error").
+            allowed_operation_types = [
+                kind for kind in allowed_operation_types if kind is not OperationType.SUBSCRIPTION
+            ]
         limit = asyncio.timeout(self.max_seconds)
         try:
             async with limit:

@@ -54,6 +54,7 @@ from socialtrading.infra.metrics import LIMIT_REFUSALS, WEBSOCKETS
 
 TOO_MANY = 4429  # graphql-transport-ws: "Too many ..." (as for a second connection_init)
 RATE_LIMITED = "Too many requests: slow down"
+_USE_WEBSOCKET = "Subscriptions run over a WebSocket on this path (graphql-transport-ws)"
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -191,7 +192,10 @@ class GraphQLView(GraphQL[Context, None]):
             if isinstance(request, WebSocket):
                 raise
             code = HTTPStatus(error.status_code).name  # BAD_REQUEST, NOT_FOUND...
-            body = {"errors": [{"message": error.reason, "extensions": {"code": code}}]}
+            message = error.reason
+            if message.startswith("subscriptions are not allowed"):
+                code, message = "USE_WEBSOCKET", _USE_WEBSOCKET
+            body = {"errors": [{"message": message, "extensions": {"code": code}}]}
             return Response(
                 orjson.dumps(body), status_code=error.status_code, media_type="application/json"
             )

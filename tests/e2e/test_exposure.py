@@ -209,3 +209,14 @@ def test_over_websocket_limits_apply_and_echoes_are_short(plain: Server) -> None
         refused = _answer(subscriber, "2")
         assert refused["type"] == "error"
         assert [error["extensions"]["code"] for error in refused["payload"]] == ["ALIASES"]
+
+
+def test_a_subscription_over_http_is_a_clean_error_naming_the_websocket(plain: Server) -> None:
+    response = plain.http.post(
+        "/graphql", json={"query": 'subscription { trades(market: "BTC-USD") { price } }'}
+    )
+    assert response.status_code < 500, response.text
+    errors = response.json()["errors"]
+    assert errors[0]["message"] != "Internal error", errors
+    assert errors[0]["extensions"]["code"] == "USE_WEBSOCKET", errors
+    assert "WebSocket" in errors[0]["message"]
