@@ -16,6 +16,7 @@ from socialtrading.engine import journal
 if TYPE_CHECKING:
     from socialtrading.infra.lock import StoreLock
     from socialtrading.infra.settings import Settings
+    from socialtrading.projections.runner import ProjectionRunner
 
 app = typer.Typer(
     help="InstantSocialTrading: an event-sourced social trading backend.",
@@ -198,6 +199,18 @@ projections_app = typer.Typer(
 app.add_typer(projections_app, name="projections", no_args_is_help=True)
 
 
+def _known_projections(runner: ProjectionRunner, names: list[str] | None) -> list[str]:
+    """The runner's projection names; exit 2 naming any of `names` that is not one."""
+    known = [p.name for p in runner.projections]
+    unknown = sorted(set(names or ()) - set(known))
+    if unknown:
+        typer.echo(
+            f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(known)}", err=True
+        )
+        raise typer.Exit(2)
+    return known
+
+
 def rebuild_progress(console: Console | None = None) -> Progress:
     """The progress bar of a rebuild: label, bar, notifications done of all, time left."""
     from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
@@ -245,14 +258,7 @@ def projections_rebuild(
     engine = open_read_store(settings)
     try:
         runner = ProjectionRunner(store, engine, all_projections(), catch_up_batch_size=batch_size)
-        known = [p.name for p in runner.projections]
-        unknown = sorted(set(names or ()) - set(known))
-        if unknown:
-            typer.echo(
-                f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(known)}",
-                err=True,
-            )
-            raise typer.Exit(2)
+        known = _known_projections(runner, names)
         runner.setup()
         chosen = names or known
         with rebuild_progress() as progress:
@@ -333,23 +339,18 @@ def projections_retry(
     from socialtrading.projections.runner import ProjectionRunner
 
     settings = Settings()
+    lock = _writer_lock(settings)  # the serving process writes the same read models
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
         runner = ProjectionRunner(store, engine, all_projections())
-        known = [p.name for p in runner.projections]
-        unknown = sorted(set(names or ()) - set(known))
-        if unknown:
-            typer.echo(
-                f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(known)}",
-                err=True,
-            )
-            raise typer.Exit(2)
+        _known_projections(runner, names)
         runner.setup()
         result = runner.retry(names or None)
     finally:
         engine.dispose()
         store.close()
+        lock.release()
     typer.echo(f"applied {result.applied} set-aside event(s); {result.failing} still fail")
     if result.failing:
         raise typer.Exit(1)
