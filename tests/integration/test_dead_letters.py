@@ -56,27 +56,6 @@ from tests.integration.projection_scenario import (
 REJECTED = "socialtrading.domain.market:Market.OrderRejected"
 
 
-@pytest.fixture
-def read_settings(store_settings: Settings, tmp_path: Path) -> Settings:
-    """The read store of the test: a file beside SQLite, the test's schema on PostgreSQL."""
-    if store_settings.store.startswith("sqlite"):
-        return store_settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
-    return store_settings
-
-
-@pytest.fixture
-def read_engine(read_settings: Settings) -> Iterator[Engine]:
-    engine = open_read_store(read_settings)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def scenario(make_writer: Callable[..., Writer]) -> Scenario:
-    clock = Clock()
-    return Scenario(make_writer(clock=clock), clock)
-
-
 def _runner(
     store: Exchange, engine: Engine, projections: Sequence[Projection] | None = None, **options: Any
 ) -> ProjectionRunner:

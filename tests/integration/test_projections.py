@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +14,8 @@ from sqlalchemy import Connection, Engine, inspect
 from typer.testing import CliRunner
 
 from socialtrading.commands.models import RegisterTrader
-from socialtrading.commands.writer import Writer
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.decoding import EventDecoder
-from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange
 from socialtrading.projections.accounts import (
@@ -37,7 +35,6 @@ from socialtrading.projections.runner import Delegating, Item, Projection, Proje
 from socialtrading.projections.trades import trades_page
 from tests.integration.projection_scenario import (
     EXPECTED,
-    Clock,
     Scenario,
     dump,
     list_markets,
@@ -45,27 +42,6 @@ from tests.integration.projection_scenario import (
     random_flow,
     run_scenario,
 )
-
-
-@pytest.fixture
-def read_settings(store_settings: Settings, tmp_path: Any) -> Settings:
-    """The read store of the test: a file beside SQLite, the test's schema on PostgreSQL."""
-    if store_settings.store.startswith("sqlite"):
-        return store_settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
-    return store_settings
-
-
-@pytest.fixture
-def read_engine(read_settings: Settings) -> Iterator[Engine]:
-    engine = open_read_store(read_settings)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def scenario(make_writer: Callable[..., Writer]) -> Scenario:
-    clock = Clock()
-    return Scenario(make_writer(clock=clock), clock)
 
 
 def _runner(
