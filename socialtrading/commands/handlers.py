@@ -51,7 +51,11 @@ from socialtrading.engine.records import (
     AUCTION_STARTED,
     CANCELLED,
     HALTED,
+    KIND,
+    ORDER_ID,
     REJECTED,
+    REJECTED_ID,
+    REJECTED_REASON,
     RESUMED,
     UNCROSSED,
     Record,
@@ -228,8 +232,8 @@ def _post(state: State, symbol: str, postings: Sequence[Posting]) -> None:
 def refusal(order_id: str | None, records: Sequence[Record]) -> str | None:
     """The reason code the market rejected the command's order with, None if it did not."""
     for record in records:
-        if record[0] == REJECTED and record[4] == order_id:
-            return str(record[6])
+        if record[KIND] == REJECTED and record[REJECTED_ID] == order_id:
+            return str(record[REJECTED_REASON])
     return None
 
 
@@ -280,7 +284,9 @@ def _store_book(
 
     `terms` (a new order's) are stored only when the order is refused.
     """
-    ok = any(r[0] == success_kind and (order_id is None or r[3] == order_id) for r in records)
+    ok = any(
+        r[KIND] == success_kind and (order_id is None or r[ORDER_ID] == order_id) for r in records
+    )
     postings = market.record(
         succeeded if ok else failed,
         state.text(actor),

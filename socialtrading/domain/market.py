@@ -25,10 +25,21 @@ from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.records import (
     ACCEPTED,
+    ACCEPTED_ACCOUNT,
+    ACCEPTED_ID,
+    ACCEPTED_PRICE,
+    ACCEPTED_SIDE,
     AMENDED,
+    AMENDED_ID,
+    AMENDED_NEW_PRICE,
     CANCELLED,
     EXPIRED,
+    KIND,
+    ORDER_ID,
+    SEQ,
     TRADE,
+    TRADE_MAKER,
+    TRADE_TAKER,
     TRIGGERED,
     Record,
 )
@@ -231,17 +242,20 @@ class Market(Aggregate):
         return postings
 
     def _apply_records(self, records: Sequence[Sequence[Any]]) -> None:
-        if records[-1][1] <= self.book.seq:
+        if records[-1][SEQ] <= self.book.seq:
             return  # live: `record` ran these through the book and the terms already
         self.book.apply_records(records)
         terms = self.terms
         for record in records:
-            kind = record[0]
+            kind = record[KIND]
             if kind == ACCEPTED:
-                terms.setdefault(record[3], (record[4], record[5], record[7]))
+                terms.setdefault(
+                    record[ACCEPTED_ID],
+                    (record[ACCEPTED_ACCOUNT], record[ACCEPTED_SIDE], record[ACCEPTED_PRICE]),
+                )
             elif kind == AMENDED:
-                account, side, _ = terms[record[3]]
-                terms[record[3]] = (account, side, record[5])
+                account, side, _ = terms[record[AMENDED_ID]]
+                terms[record[AMENDED_ID]] = (account, side, record[AMENDED_NEW_PRICE])
         self._prune_terms(records)
 
     def _prune_terms(self, records: Sequence[Sequence[Any]]) -> None:
@@ -249,13 +263,13 @@ class Market(Aggregate):
         terms = self.terms
         live = self.book.order
         for record in records:
-            kind = record[0]
+            kind = record[KIND]
             if kind == TRADE:
-                for order_id in (record[5], record[6]):
+                for order_id in (record[TRADE_TAKER], record[TRADE_MAKER]):
                     if live(order_id) is None:
                         terms.pop(order_id, None)
-            elif kind in _MAY_FINISH_AN_ORDER and live(record[3]) is None:
-                terms.pop(record[3], None)
+            elif kind in _MAY_FINISH_AN_ORDER and live(record[ORDER_ID]) is None:
+                terms.pop(record[ORDER_ID], None)
 
 
 _MAY_FINISH_AN_ORDER = frozenset({ACCEPTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})

@@ -22,7 +22,32 @@ from decimal import Decimal
 from typing import Any
 
 from socialtrading.engine.book import BUY
-from socialtrading.engine.records import ACCEPTED, AMENDED, CANCELLED, EXPIRED, TRADE
+from socialtrading.engine.records import (
+    ACCEPTED,
+    ACCEPTED_ACCOUNT,
+    ACCEPTED_ID,
+    ACCEPTED_PRICE,
+    ACCEPTED_QTY,
+    ACCEPTED_SIDE,
+    AMENDED,
+    AMENDED_ID,
+    AMENDED_NEW_OPEN,
+    AMENDED_NEW_PRICE,
+    AMENDED_OLD_OPEN,
+    AMENDED_OLD_PRICE,
+    CANCELLED,
+    CANCELLED_QTY,
+    EXPIRED,
+    KIND,
+    ORDER_ID,
+    SEQ,
+    TRADE,
+    TRADE_MAKER,
+    TRADE_PRICE,
+    TRADE_QTY,
+    TRADE_TAKER,
+    TRADE_TAKER_SIDE,
+)
 
 # order id -> (account, side, price in ticks) for every live order of the market
 Terms = dict[str, tuple[str, str, int | None]]
@@ -75,45 +100,46 @@ class Ledger:
         """
         out: list[Posting] = []
         for record in records:
-            kind = record[0]
+            kind = record[KIND]
             if kind == TRADE:
                 self._trade(record, terms, out)
             elif kind == ACCEPTED:
                 order_id, account, side, price, lots = (
-                    record[3],
-                    record[4],
-                    record[5],
-                    record[7],
-                    record[8],
+                    record[ACCEPTED_ID],
+                    record[ACCEPTED_ACCOUNT],
+                    record[ACCEPTED_SIDE],
+                    record[ACCEPTED_PRICE],
+                    record[ACCEPTED_QTY],
                 )
                 terms[order_id] = (account, side, price)
                 asset, amount = self.need(side, price, lots)
                 out.append((account, "reserve", order_id, asset, -amount, amount))
             elif kind in (CANCELLED, EXPIRED):
-                order_id = record[3]
+                order_id = record[ORDER_ID]
                 account, side, price = terms[order_id]
-                asset, amount = self.need(side, price, record[4])
+                # CANCELLED_QTY and EXPIRED_QTY: the lots the order no longer has open
+                asset, amount = self.need(side, price, record[CANCELLED_QTY])
                 out.append((account, "release", order_id, asset, amount, -amount))
             elif kind == AMENDED:
-                order_id = record[3]
+                order_id = record[AMENDED_ID]
                 account, side, _ = terms[order_id]
-                asset, before = self.need(side, record[4], record[6])
-                _, after = self.need(side, record[5], record[7])
+                asset, before = self.need(side, record[AMENDED_OLD_PRICE], record[AMENDED_OLD_OPEN])
+                _, after = self.need(side, record[AMENDED_NEW_PRICE], record[AMENDED_NEW_OPEN])
                 delta = after - before
                 if delta:
                     out.append((account, "reserve", order_id, asset, -delta, delta))
-                terms[order_id] = (account, side, record[5])
+                terms[order_id] = (account, side, record[AMENDED_NEW_PRICE])
         return out
 
     def _trade(self, record: Sequence[Any], terms: Terms, out: list[Posting]) -> None:
         price, lots, taker, maker, taker_side = (
-            record[3],
-            record[4],
-            record[5],
-            record[6],
-            record[7],
+            record[TRADE_PRICE],
+            record[TRADE_QTY],
+            record[TRADE_TAKER],
+            record[TRADE_MAKER],
+            record[TRADE_TAKER_SIDE],
         )
-        reference = f"{self.symbol}:{record[1]}"
+        reference = f"{self.symbol}:{record[SEQ]}"
         if taker_side == BUY:
             buyer, seller = taker, maker
             buyer_bps, seller_bps = self.taker_fee_bps, self.maker_fee_bps

@@ -23,7 +23,7 @@ Layouts after (kind, seq, ts):
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from socialtrading.engine.spec import MarketSpec, format_decimal
 
@@ -77,6 +77,59 @@ FIELDS: dict[str, tuple[str, ...]] = {
     RESUMED: (),
     AUCTION_STARTED: (),
 }
+
+# Field positions, by name: code outside the engine reads records as `record[TRADE_PRICE]`,
+# never `record[3]` (module constants: a global lookup, no object per record).
+KIND: Final = 0
+SEQ: Final = 1
+TS: Final = 2
+# the order an accepted, rested, cancelled, expired, amended or triggered record is about
+ORDER_ID: Final = 3
+ACCEPTED_ID: Final = 3
+ACCEPTED_ACCOUNT: Final = 4
+ACCEPTED_SIDE: Final = 5
+ACCEPTED_ORDER_TYPE: Final = 6
+ACCEPTED_PRICE: Final = 7
+ACCEPTED_QTY: Final = 8
+ACCEPTED_TIF: Final = 9
+ACCEPTED_POST_ONLY: Final = 10
+ACCEPTED_STP: Final = 11
+ACCEPTED_GROUP: Final = 12
+ACCEPTED_EXPIRE_TS: Final = 13
+ACCEPTED_STOP_PRICE: Final = 14
+REJECTED_OP: Final = 3
+REJECTED_ID: Final = 4
+REJECTED_ACCOUNT: Final = 5
+REJECTED_REASON: Final = 6
+TRADE_PRICE: Final = 3
+TRADE_QTY: Final = 4
+TRADE_TAKER: Final = 5
+TRADE_MAKER: Final = 6
+TRADE_TAKER_SIDE: Final = 7
+TRADE_TAKER_ACCOUNT: Final = 8
+TRADE_MAKER_ACCOUNT: Final = 9
+RESTED_ID: Final = 3
+RESTED_PRICE: Final = 4
+RESTED_OPEN: Final = 5
+CANCELLED_ID: Final = 3
+CANCELLED_QTY: Final = 4
+CANCELLED_REMAINING: Final = 5
+CANCELLED_REASON: Final = 6
+EXPIRED_ID: Final = 3
+EXPIRED_QTY: Final = 4
+AMENDED_ID: Final = 3
+AMENDED_OLD_PRICE: Final = 4
+AMENDED_NEW_PRICE: Final = 5
+AMENDED_OLD_OPEN: Final = 6
+AMENDED_NEW_OPEN: Final = 7
+AMENDED_PRIORITY_KEPT: Final = 8
+TRIGGERED_ID: Final = 3
+TRIGGERED_STOP_PRICE: Final = 4
+TRIGGERED_LAST_PRICE: Final = 5
+UNCROSSED_PRICE: Final = 3
+UNCROSSED_VOLUME: Final = 4
+UNCROSSED_IMBALANCE: Final = 5
+UNCROSSED_REASON: Final = 6
 
 # Fields holding integer ticks or lots, rendered as decimal strings by `to_dict`.
 _PRICE_FIELDS = frozenset({"price", "stop_price", "old_price", "new_price", "last_price"})

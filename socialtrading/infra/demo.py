@@ -9,7 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from socialtrading.engine.book import OrderBook
-from socialtrading.engine.records import CANCELLED, TRADE
+from socialtrading.engine.records import (
+    CANCELLED,
+    CANCELLED_REASON,
+    KIND,
+    TRADE,
+    TRADE_QTY,
+)
 from socialtrading.engine.spec import format_decimal
 from socialtrading.infra.simulation import DEMO_SPEC, apply, generate
 
@@ -27,11 +33,11 @@ def run_engine_demo(count: int, seed: int) -> None:
     started = time.perf_counter()
     for command in commands:
         for record in apply(book, command):
-            kinds[record[0]] += 1
-            if record[0] == TRADE:
-                volume += record[4]
-            elif record[0] == CANCELLED:
-                reasons[record[6]] += 1
+            kinds[record[KIND]] += 1
+            if record[KIND] == TRADE:
+                volume += record[TRADE_QTY]
+            elif record[KIND] == CANCELLED:
+                reasons[record[CANCELLED_REASON]] += 1
     elapsed = time.perf_counter() - started
 
     console.print(

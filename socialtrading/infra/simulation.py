@@ -16,7 +16,15 @@ from decimal import Decimal
 from typing import Any
 
 from socialtrading.engine.book import BUY, FOK, GTC, IOC, LIMIT, MARKET, SELL, OrderBook
-from socialtrading.engine.records import Record
+from socialtrading.engine.records import (
+    KIND,
+    ORDER_ID,
+    RESTED,
+    TRADE,
+    TRADE_MAKER,
+    TRADE_TAKER,
+    Record,
+)
 from socialtrading.engine.spec import MarketSpec
 
 Command = tuple[Any, ...]
@@ -151,11 +159,15 @@ def generate(
             )
         records = apply(book, command)
         for record in records:
-            touched = record[5:7] if record[0] == "trade" else record[3:4]
+            touched = (
+                (record[TRADE_TAKER], record[TRADE_MAKER])
+                if record[KIND] == TRADE
+                else (record[ORDER_ID],)
+            )
             for order_id in touched:
                 if book.order(order_id) is None:
                     live.discard(order_id)
-                elif record[0] == "rested":
+                elif record[KIND] == RESTED:
                     live.add(order_id)
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None:

@@ -39,7 +39,14 @@ from sqlalchemy.sql.expression import ClauseElement
 from socialtrading.domain.market import Market
 from socialtrading.domain.money import CONTEXT as EXACT
 from socialtrading.domain.time import to_datetime, to_micros
-from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, TRADE, UNCROSSED
+from socialtrading.engine.records import (
+    AUCTION_STARTED,
+    HALTED,
+    KIND,
+    RESUMED,
+    TRADE,
+    UNCROSSED,
+)
 from socialtrading.projections.runner import Chunk, Item, Projection, metadata
 from socialtrading.projections.types import DecimalText
 
@@ -223,7 +230,7 @@ def scan(items: Sequence[Any]) -> Scan:
         if isinstance(event, Market.BookChanged):
             market = event.originator_id
             for record in event.records:
-                kind = record[0]
+                kind = record[KIND]
                 if kind == TRADE:
                     trades.append((market, record))
                 elif kind in _CONTROL_KINDS:

@@ -14,7 +14,14 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, String, Table, select
 
 from socialtrading.domain.market import Market
-from socialtrading.engine.records import AUCTION_STARTED, HALTED, RESUMED, UNCROSSED
+from socialtrading.engine.records import (
+    AUCTION_STARTED,
+    HALTED,
+    KIND,
+    RESUMED,
+    TRADE_PRICE,
+    UNCROSSED,
+)
 from socialtrading.engine.spec import AUCTION, CONTINUOUS
 from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import clean, micros, moment, scan
@@ -78,11 +85,11 @@ class MarketsProjection(Projection):
             changed[event.originator_id] = row
         for market_id, record in found.trades:
             row = rows[market_id]
-            row["last_price"] = record[3]
+            row["last_price"] = record[TRADE_PRICE]
             changed[market_id] = row
         for market_id, record in found.controls:
             row = rows[market_id]
-            kind = record[0]
+            kind = record[KIND]
             if kind == HALTED:
                 row["halted"] = True
             elif kind == RESUMED:

@@ -58,13 +58,41 @@ from sqlalchemy import (
 from socialtrading.domain.market import Market
 from socialtrading.engine.records import (
     ACCEPTED,
+    ACCEPTED_ACCOUNT,
+    ACCEPTED_ID,
+    ACCEPTED_ORDER_TYPE,
+    ACCEPTED_POST_ONLY,
+    ACCEPTED_PRICE,
+    ACCEPTED_QTY,
+    ACCEPTED_SIDE,
+    ACCEPTED_STOP_PRICE,
+    ACCEPTED_TIF,
     AMENDED,
+    AMENDED_NEW_OPEN,
+    AMENDED_NEW_PRICE,
+    AMENDED_PRIORITY_KEPT,
     CANCELLED,
+    CANCELLED_ID,
+    CANCELLED_REASON,
+    CANCELLED_REMAINING,
     EXPIRED,
+    KIND,
+    ORDER_ID,
     REJECTED,
+    REJECTED_ACCOUNT,
+    REJECTED_ID,
+    REJECTED_OP,
+    REJECTED_REASON,
     RESTED,
+    RESTED_ID,
+    RESTED_OPEN,
+    RESTED_PRICE,
     TRADE,
+    TRADE_MAKER,
+    TRADE_QTY,
+    TRADE_TAKER,
     TRIGGERED,
+    TS,
 )
 from socialtrading.infra.bus import Bus
 from socialtrading.projections import _common as common
@@ -211,17 +239,17 @@ class OrdersProjection(Projection):
                 last_market = market
             for record in event.records:
                 # the kinds by how often they come
-                kind = record[0]
+                kind = record[KIND]
                 if kind == ACCEPTED:
-                    order_id = record[3]
-                    ts = record[2]
-                    account = intern(record[4], record[4])
+                    order_id = record[ACCEPTED_ID]
+                    ts = record[TS]
+                    account = intern(record[ACCEPTED_ACCOUNT], record[ACCEPTED_ACCOUNT])
                     order = [
                         position,
                         common.ACCEPTED,
-                        record[7],
-                        record[8],
-                        record[8],
+                        record[ACCEPTED_PRICE],
+                        record[ACCEPTED_QTY],
+                        record[ACCEPTED_QTY],
                         0,
                         account,
                         None,
@@ -230,29 +258,29 @@ class OrdersProjection(Projection):
                     live[order_id] = new[order_id] = order
                     fixed[order_id] = (
                         symbol,
-                        record[5],
-                        record[6],
-                        record[9],
-                        bool(record[10]),
-                        record[14],
+                        record[ACCEPTED_SIDE],
+                        record[ACCEPTED_ORDER_TYPE],
+                        record[ACCEPTED_TIF],
+                        bool(record[ACCEPTED_POST_ONLY]),
+                        record[ACCEPTED_STOP_PRICE],
                         ts,
                     )
                 elif kind == RESTED:
-                    order_id = record[3]
+                    order_id = record[RESTED_ID]
                     order = live[order_id]
-                    order[_UPDATED] = record[2]
+                    order[_UPDATED] = record[TS]
                     if order_id not in new:
                         changed[order_id] = order
-                    order[_OPEN] = record[5]
-                    if record[4] is not None:
+                    order[_OPEN] = record[RESTED_OPEN]
+                    if record[RESTED_PRICE] is not None:
                         order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
                 elif kind == TRADE:
-                    qty = record[4]
-                    for order_id in (record[5], record[6]):
+                    qty = record[TRADE_QTY]
+                    for order_id in (record[TRADE_TAKER], record[TRADE_MAKER]):
                         order = live[order_id]
                         order[_OPEN] -= qty
                         order[_FILLED] += qty
-                        order[_UPDATED] = record[2]
+                        order[_UPDATED] = record[TS]
                         if order[_OPEN] == 0:
                             order[_STATUS] = common.FILLED
                             del live[order_id]
@@ -261,25 +289,31 @@ class OrdersProjection(Projection):
                         if order_id not in new:
                             changed[order_id] = order
                 elif kind == CANCELLED:
-                    order_id = record[3]
+                    order_id = record[CANCELLED_ID]
                     order = live[order_id]
-                    order[_UPDATED] = record[2]
+                    order[_UPDATED] = record[TS]
                     if order_id not in new:
                         changed[order_id] = order
-                    remaining = record[5]
+                    remaining = record[CANCELLED_REMAINING]
                     if remaining:
                         order[_OPEN] = remaining
                         order[_QUANTITY] = order[_FILLED] + remaining
                     else:
                         order[_OPEN] = 0
                         order[_STATUS] = common.CANCELLED
-                        order[_REASON] = record[6]
+                        order[_REASON] = record[CANCELLED_REASON]
                         del live[order_id]
                 elif kind == REJECTED:
-                    order_id = record[4]
-                    if record[3] == "new" and order_id is not None and order_id not in live:
-                        account = intern(record[5] or "", record[5] or "")
-                        ts = record[2]
+                    order_id = record[REJECTED_ID]
+                    if (
+                        record[REJECTED_OP] == "new"
+                        and order_id is not None
+                        and order_id not in live
+                    ):
+                        account = intern(
+                            record[REJECTED_ACCOUNT] or "", record[REJECTED_ACCOUNT] or ""
+                        )
+                        ts = record[TS]
                         # A refused order's terms travel on its event (older events lack them).
                         terms = getattr(event, "terms", None) or {}
                         order = [
@@ -290,7 +324,7 @@ class OrdersProjection(Projection):
                             0,
                             0,
                             account,
-                            record[6],
+                            record[REJECTED_REASON],
                             ts,
                         ]
                         new[order_id] = order
@@ -304,9 +338,9 @@ class OrdersProjection(Projection):
                             ts,
                         )
                 elif kind in _RARE_KINDS:
-                    order_id = record[3]
+                    order_id = record[ORDER_ID]
                     order = live[order_id]
-                    order[_UPDATED] = record[2]
+                    order[_UPDATED] = record[TS]
                     if order_id not in new:
                         changed[order_id] = order
                     if kind == EXPIRED:
@@ -314,10 +348,10 @@ class OrdersProjection(Projection):
                         order[_STATUS] = common.EXPIRED
                         del live[order_id]
                     elif kind == AMENDED:
-                        order[_PRICE] = record[5]
-                        order[_OPEN] = record[7]
-                        order[_QUANTITY] = order[_FILLED] + record[7]
-                        if not record[8]:
+                        order[_PRICE] = record[AMENDED_NEW_PRICE]
+                        order[_OPEN] = record[AMENDED_NEW_OPEN]
+                        order[_QUANTITY] = order[_FILLED] + record[AMENDED_NEW_OPEN]
+                        if not record[AMENDED_PRIORITY_KEPT]:
                             status = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
                             order[_STATUS] = status
                     # triggered: the stop order enters; the records after it decide its status

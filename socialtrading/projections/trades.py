@@ -13,6 +13,17 @@ from typing import Any, ClassVar
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
 from socialtrading.engine.book import BUY
+from socialtrading.engine.records import (
+    SEQ,
+    TRADE_MAKER,
+    TRADE_MAKER_ACCOUNT,
+    TRADE_PRICE,
+    TRADE_QTY,
+    TRADE_TAKER,
+    TRADE_TAKER_ACCOUNT,
+    TRADE_TAKER_SIDE,
+    TS,
+)
 from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import (
     MarketDirectory,
@@ -75,21 +86,21 @@ class TradesProjection(TradeFedProjection):
                 symbol = spec.symbol
                 batch = new.setdefault(symbol, (spec, []))[1]
                 last_spec = spec
-            if record[7] == BUY:
-                buyer, seller = record[8], record[9]
+            if record[TRADE_TAKER_SIDE] == BUY:
+                buyer, seller = record[TRADE_TAKER_ACCOUNT], record[TRADE_MAKER_ACCOUNT]
             else:
-                buyer, seller = record[9], record[8]
+                buyer, seller = record[TRADE_MAKER_ACCOUNT], record[TRADE_TAKER_ACCOUNT]
             row = (
                 symbol,
-                record[1],
-                record[3],
-                record[4],
-                record[5],
-                record[6],
-                record[7],
+                record[SEQ],
+                record[TRADE_PRICE],
+                record[TRADE_QTY],
+                record[TRADE_TAKER],
+                record[TRADE_MAKER],
+                record[TRADE_TAKER_SIDE],
                 buyer,
                 seller,
-                record[2],
+                record[TS],
             )
             rows.append(row)
             batch.append(row)
