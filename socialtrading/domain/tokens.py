@@ -15,3 +15,11 @@ def new_token() -> tuple[str, str]:
     """A fresh API token (shown to its owner once) and its stored form."""
     token = secrets.token_urlsafe(32)
     return token, hash_token(token)
+
+
+def token_id(token_hash: str) -> str:
+    """A token's public id: the first 16 hex digits of the SHA-256 of its stored hash.
+
+    Neither the token nor its hash can be recovered from it, so it can be listed and shown.
+    """
+    return hashlib.sha256(token_hash.encode()).hexdigest()[:16]
