@@ -45,6 +45,7 @@ from socialtrading.domain.market import Market
 from socialtrading.domain.money import MAX_AMOUNT, MAX_BALANCE, MAX_PLACES, in_range
 from socialtrading.domain.settlement import Ledger, Posting
 from socialtrading.domain.time import to_micros
+from socialtrading.domain.tokens import UNKNOWN_TOKEN
 from socialtrading.engine.book import BUY, MARKET
 from socialtrading.engine.records import (
     ACCEPTED,
@@ -378,7 +379,7 @@ def revoke_token(state: State, command: RevokeToken, ts: int) -> Outcome:
             None,
         )
     if owner is None:
-        raise Refused("unknown_token", "no valid token of yours has this id")
+        raise Refused("unknown_token", UNKNOWN_TOKEN)
     owner.revoke_token(token, command.actor, command.command_id, ts)
     state.touch(owner)
     return Outcome(command.command_id, True, account_id=owner.id)

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 
 from socialtrading.domain.errors import Refused
 from socialtrading.domain.time import to_datetime, to_micros
-from socialtrading.domain.tokens import token_id
+from socialtrading.domain.tokens import UNKNOWN_TOKEN, token_id
 
 TRADER = "trader"
 MERCHANT = "merchant"
@@ -245,7 +245,7 @@ class Account(Aggregate):
     def revoke_token(self, token_id: str, by: UUID, command_id: str, ts: int) -> None:
         """Revoke a valid API token by its public id."""
         if token_id not in self.valid_tokens(ts):
-            raise Refused("unknown_token", "no valid token with this id")
+            raise Refused("unknown_token", UNKNOWN_TOKEN)
         self.trigger_event(
             self.TokenRevoked,
             token_id=token_id,
@@ -360,4 +360,5 @@ class Account(Aggregate):
             "kyc_level": self.kyc_level,
             "roles": list(self.roles),
             "balances": {a: [self.available(a), self.reserved(a)] for a in self.assets()},
+            "tokens": {key: list(value) for key, value in sorted(self.token_book().items())},
         }

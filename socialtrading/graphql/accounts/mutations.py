@@ -19,7 +19,7 @@ from socialtrading.commands.models import (
     Withdraw,
 )
 from socialtrading.domain.account import ADMIN
-from socialtrading.domain.tokens import new_token, token_id
+from socialtrading.domain.tokens import UNKNOWN_TOKEN, is_token_id, new_token, token_id
 from socialtrading.graphql.accounts.types import Account, Balance, Role
 from socialtrading.graphql.commands import execute, new_command_id
 from socialtrading.graphql.context import Info
@@ -213,6 +213,8 @@ class AccountMutations:
     )
     async def revoke_token(self, info: Info, id: strawberry.ID) -> RevokeTokenResult:
         actor = await info.context.actor()
+        if not is_token_id(str(id)):  # answered as any other id that is not the caller's
+            return Rejection(code="unknown_token", message=UNKNOWN_TOKEN)
         outcome = await execute(
             info.context,
             lambda: RevokeToken(command_id=new_command_id(), actor=actor, token_id=str(id)),
