@@ -11,6 +11,7 @@ see them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -172,10 +173,20 @@ class Account(Aggregate):
         """Every asset this account has held, sorted."""
         return sorted(set(self.balances) | set(self._delta))
 
+    def knows_tokens(self) -> bool:
+        """Whether the account tracks its tokens (False: loaded from a snapshot taken before
+        tokens were tracked; see `recover_tokens`)."""
+        return "tokens" in self.__dict__
+
+    def recover_tokens(self, events: Iterable[Any]) -> None:
+        """Rebuild the tokens from the account's own events (after an old snapshot)."""
+        self.tokens = {}
+        for event in events:
+            if isinstance(event, Account.TokenIssued | Account.TokenRevoked):
+                event.apply(self)
+
     def token_book(self) -> dict[str, list[Any]]:
         """Token id -> [issuing command id, expiry in microseconds or None], not revoked."""
-        # An account snapshotted before tokens were tracked has no `tokens`: the tokens
-        # issued before that snapshot are unknown to it (they can expire, not be revoked).
         book: dict[str, list[Any]] | None = self.__dict__.get("tokens")
         if book is None:
             book = self.tokens = {}

@@ -1,5 +1,6 @@
-"""The tokens read model on each backend: valid tokens authenticate and are listed; revoked and
-expired ones do neither; a read store made before the `tokens` table rebuilds the accounts."""
+"""Tokens on each backend: valid tokens authenticate and are listed; revoked and expired ones
+do neither; a read store made before the `tokens` table rebuilds the accounts; an account
+snapshotted before tokens were tracked recovers them from its events."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from eventsourcing.domain import Aggregate
 from sqlalchemy import Engine, Table, text
 
 from socialtrading.commands.models import IssueToken, RegisterTrader, RevokeToken
@@ -118,3 +120,26 @@ def test_a_read_store_made_before_the_tokens_table_rebuilds_the_accounts(
         found = account_for_token(connection, hashes["plain"], clock.now)
         assert found is not None and found[0].handle == "alice"
         assert len(tokens_of(connection, str(ALICE), clock.now)) == 2
+
+
+def test_an_account_snapshotted_before_tokens_were_tracked_recovers_them(
+    make_writer: Callable[..., Writer],
+) -> None:
+    clock = Clock()
+    writer = make_writer(clock=clock)
+    hashes = _tokens(writer, clock)
+    writer.stop()
+    store = writer.store
+    account = writer.state.accounts[ALICE]
+    snapshot_class = type(store).snapshot_class or Aggregate.Snapshot
+    snapshot = snapshot_class.take(account)
+    old_state = {k: v for k, v in snapshot.state.items() if k != "tokens"}
+    object.__setattr__(snapshot, "state", old_state)  # as code before tokens took it
+    store.put_snapshots([snapshot])
+    assert "tokens" not in store.repository.get(ALICE).__dict__
+
+    restarted = make_writer(clock=clock)
+    alice = restarted.state.accounts[ALICE]
+    assert set(alice.token_book()) == {token_id(hashes["plain"]), token_id(hashes["labelled"])}
+    revoke = RevokeToken(command_id="r2", actor=ALICE, token_id=token_id(hashes["plain"]))
+    assert restarted.execute(revoke).accepted
