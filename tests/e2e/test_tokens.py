@@ -9,7 +9,7 @@ from typing import Any
 
 from socialtrading.domain.tokens import hash_token
 from socialtrading.infra.settings import Settings
-from tests.e2e.helpers import list_market, register
+from tests.e2e.helpers import deposit, list_market, place, register
 from tests.e2e.server import Server, running
 
 ME = "{ me { handle } }"
@@ -160,3 +160,25 @@ def test_a_demo_restart_revokes_the_demo_tokens_it_printed_before(settings: Sett
             assert server.gql(ME, token=token)["me"]["handle"] == handle
         assert server.gql(ME, token=own["token"])["me"]["handle"] == "alice"
         assert [t["label"] for t in _tokens(server, second["alice"])] == ["mine", None]
+
+
+def test_a_private_subscription_completes_once_its_token_is_revoked(server: Server) -> None:
+    list_market(server, server.admin())
+    _, first = register(server, "alice")
+    assert deposit(server, first, "USD", "1000")["__typename"] == "DepositSuccess"
+    second = _issue(server, first)
+    with server.ws(second["token"]) as connection:
+        connection.subscribe("mine", "subscription { myOrders { id } }")
+        server.wait_for_listeners(f"orders:{alice_id(server, first)}")
+        place(server, first, market="BTC-USD", side="BUY", price="1", quantity="1")
+        assert connection.next("mine")["myOrders"]["id"]
+        assert _revoke(server, first, second["id"])["__typename"] == "RevokeTokenSuccess"
+        time.sleep(1.1)
+        place(server, first, market="BTC-USD", side="BUY", price="1", quantity="1")
+        message = connection.receive()
+    assert (message["type"], message["id"]) == ("complete", "mine"), message
+
+
+def alice_id(server: Server, token: str) -> str:
+    found: str = server.gql("{ me { id } }", token=token)["me"]["id"]
+    return found
