@@ -31,6 +31,7 @@ from socialtrading.commands.models import (
     PlaceOrder,
     RegisterTrader,
     ResumeMarket,
+    RevokeToken,
     StartAuction,
     Uncross,
     VerifyKyc,
@@ -44,6 +45,7 @@ from socialtrading.domain.market import Market
 from socialtrading.domain.money import MAX_AMOUNT, MAX_BALANCE, MAX_PLACES, in_range
 from socialtrading.domain.settlement import Ledger, Posting
 from socialtrading.domain.time import to_micros
+from socialtrading.domain.tokens import UNKNOWN_TOKEN
 from socialtrading.engine.book import BUY, MARKET
 from socialtrading.engine.records import (
     ACCEPTED,
@@ -347,9 +349,46 @@ def issue_token(state: State, command: IssueToken, ts: int) -> Outcome:
     account = _account(state, command.account)
     if actor is not None and actor.id != account.id and not actor.has_role(ADMIN):
         raise Refused("not_authorized", "tokens are issued to yourself, or by admins")
-    account.issue_token(command.token_hash, command.actor, command.command_id, ts)
+    expires_at = None if command.expires_at is None else to_micros(command.expires_at)
+    if expires_at is not None and expires_at <= ts:
+        raise Refused("invalid_expiry", "a token's expiry must be in the future")
+    account.issue_token(
+        command.token_hash,
+        command.actor,
+        command.command_id,
+        ts,
+        label=command.label,
+        expires_at=expires_at,
+    )
     state.touch(account)
     return Outcome(command.command_id, True, account_id=account.id)
+
+
+def revoke_token(state: State, command: RevokeToken, ts: int) -> Outcome:
+    """Revoke a valid token: one of the actor's own, or any (admins).
+
+    Someone else's token is answered as an unknown one, so nobody learns whether it exists.
+    """
+    actor = _actor(state, command.actor)
+    token = command.token_id
+    anyone = actor is None or actor.has_role(ADMIN)
+    owner: Account | None = None
+    if command.account is not None:
+        named = state.accounts.get(command.account)
+        if named is not None and (anyone or named is actor) and token in named.valid_tokens(ts):
+            owner = named
+    elif actor is not None and token in actor.valid_tokens(ts):
+        owner = actor
+    elif anyone:  # rare: a scan of every account
+        owner = next(
+            (account for account in state.accounts.values() if token in account.valid_tokens(ts)),
+            None,
+        )
+    if owner is None:
+        raise Refused("unknown_token", UNKNOWN_TOKEN)
+    owner.revoke_token(token, command.actor, command.command_id, ts)
+    state.touch(owner)
+    return Outcome(command.command_id, True, account_id=owner.id)
 
 
 def open_system_account(
@@ -640,6 +679,7 @@ HANDLERS: dict[type[Command], Callable[[State, Any, int], Outcome]] = {
     RegisterTrader: register_trader,
     CreateAdmin: create_admin,
     IssueToken: issue_token,
+    RevokeToken: revoke_token,
     VerifyKyc: verify_kyc,
     GrantRole: grant_role,
     Deposit: deposit,

@@ -28,6 +28,8 @@ Asset = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$")]
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$")]
 TokenHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # SHA-256 of the token, hex
+# printable, no control characters (a label is shown in lists)
+TokenLabel = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Role = Literal["trader", "merchant", "admin", "compliance"]
 assert set(ROLES) == {"trader", "merchant", "admin", "compliance"}
 
@@ -73,6 +75,19 @@ class IssueToken(Command):
 
     account: UUID
     token_hash: TokenHash
+    label: TokenLabel | None = None
+    # must be after the sequencer time of the command (the handler decides)
+    expires_at: AwareDatetime | None = None
+
+
+class RevokeToken(Command):
+    """Revoke an API token by its public id (its account itself, or admins)."""
+
+    # Any text: an id of the wrong shape is answered as an unknown one (unknown_token).
+    token_id: Annotated[str, Field(min_length=1, max_length=64)]
+    # Whose token it is, when known (admins, bootstrap); else the actor's own, then (admins
+    # and the system) every account's.
+    account: UUID | None = None
 
 
 class VerifyKyc(Command):
@@ -199,6 +214,7 @@ AnyCommand = (
     RegisterTrader
     | CreateAdmin
     | IssueToken
+    | RevokeToken
     | VerifyKyc
     | GrantRole
     | Deposit
@@ -227,6 +243,7 @@ __all__ = [
     "PlaceOrder",
     "RegisterTrader",
     "ResumeMarket",
+    "RevokeToken",
     "StartAuction",
     "Uncross",
     "VerifyKyc",

@@ -148,7 +148,11 @@ def _row_of_event(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
         )
     if isinstance(
         event,
-        Account.KycVerified | Account.RoleGranted | Account.FundsDeposited | Account.TokenIssued,
+        Account.KycVerified
+        | Account.RoleGranted
+        | Account.FundsDeposited
+        | Account.TokenIssued
+        | Account.TokenRevoked,
     ):
         return CommandRow(
             _actor(actors, event.by),

@@ -514,6 +514,8 @@ class Writer:
                 state.add_market(aggregate)
             else:
                 assert isinstance(aggregate, Account), aggregate
+                if not aggregate.knows_tokens():  # snapshotted before tokens were tracked
+                    aggregate.recover_tokens(store.events.get(aggregate_id))
                 state.add_account(aggregate)
             self._snapshot_at[aggregate_id] = aggregate.version
         self._head = store.recorder.max_notification_id() or 0

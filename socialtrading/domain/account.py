@@ -11,6 +11,8 @@ see them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -18,7 +20,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from socialtrading.domain.errors import Refused
-from socialtrading.domain.time import to_datetime
+from socialtrading.domain.time import to_datetime, to_micros
+from socialtrading.domain.tokens import UNKNOWN_TOKEN, token_id
 
 TRADER = "trader"
 MERCHANT = "merchant"
@@ -90,14 +93,33 @@ class Account(Aggregate):
             pass  # recorded for the audit trail and for command de-duplication
 
     class TokenIssued(Aggregate.Event):
-        """An API token was issued; only its SHA-256 hash is stored."""
+        """An API token was issued; only its SHA-256 hash is stored.
+
+        `label` and `expires_at` came later: their defaults stand in for them in events
+        stored before (the decoders leave a missing key to the class attribute).
+        """
 
         token_hash: str
         by: str
         command_id: str
+        label: str | None = None
+        expires_at: datetime | None = None
 
         def apply(self, aggregate: Aggregate) -> None:
-            pass  # the read side authenticates; the aggregate needs nothing from it
+            assert isinstance(aggregate, Account)
+            expires = None if self.expires_at is None else to_micros(self.expires_at)
+            aggregate.token_book()[token_id(self.token_hash)] = [self.command_id, expires]
+
+    class TokenRevoked(Aggregate.Event):
+        """An API token (by its public id) stopped being valid."""
+
+        token_id: str
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.token_book().pop(self.token_id, None)
 
     class LedgerPosted(Aggregate.Event):
         entries: list[Entry]
@@ -129,6 +151,9 @@ class Account(Aggregate):
         self.balances: dict[str, list[Decimal]] = {}  # asset -> [available, reserved], recorded
         self._pending: list[tuple[str, str, str, str, Decimal, Decimal]] = []
         self._delta: dict[str, list[Decimal]] = {}  # asset -> [available, reserved], pending
+        # token id -> [command id that issued it, expiry in microseconds or None]; revoked
+        # tokens are removed
+        self.tokens: dict[str, list[Any]] = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -147,6 +172,33 @@ class Account(Aggregate):
     def assets(self) -> list[str]:
         """Every asset this account has held, sorted."""
         return sorted(set(self.balances) | set(self._delta))
+
+    def knows_tokens(self) -> bool:
+        """Whether the account tracks its tokens (False: loaded from a snapshot taken before
+        tokens were tracked; see `recover_tokens`)."""
+        return "tokens" in self.__dict__
+
+    def recover_tokens(self, events: Iterable[Any]) -> None:
+        """Rebuild the tokens from the account's own events (after an old snapshot)."""
+        self.tokens = {}
+        for event in events:
+            if isinstance(event, Account.TokenIssued | Account.TokenRevoked):
+                event.apply(self)
+
+    def token_book(self) -> dict[str, list[Any]]:
+        """Token id -> [issuing command id, expiry in microseconds or None], not revoked."""
+        book: dict[str, list[Any]] | None = self.__dict__.get("tokens")
+        if book is None:
+            book = self.tokens = {}
+        return book
+
+    def valid_tokens(self, now: int) -> dict[str, list[Any]]:
+        """Token id -> [issuing command id, expiry or None] of the tokens valid at `now`."""
+        return {
+            key: value
+            for key, value in self.token_book().items()
+            if value[1] is None or value[1] > now
+        }
 
     def has_role(self, role: str) -> bool:
         """Whether the account holds `role`."""
@@ -181,11 +233,33 @@ class Account(Aggregate):
             timestamp=to_datetime(ts),
         )
 
-    def issue_token(self, token_hash: str, by: UUID, command_id: str, ts: int) -> None:
-        """Record a new API token by its hash."""
+    def issue_token(
+        self,
+        token_hash: str,
+        by: UUID,
+        command_id: str,
+        ts: int,
+        label: str | None = None,
+        expires_at: int | None = None,
+    ) -> None:
+        """Record a new API token by its hash, with an optional label and expiry."""
         self.trigger_event(
             self.TokenIssued,
             token_hash=token_hash,
+            by=str(by),
+            command_id=command_id,
+            label=label,
+            expires_at=None if expires_at is None else to_datetime(expires_at),
+            timestamp=to_datetime(ts),
+        )
+
+    def revoke_token(self, token_id: str, by: UUID, command_id: str, ts: int) -> None:
+        """Revoke a valid API token by its public id."""
+        if token_id not in self.valid_tokens(ts):
+            raise Refused("unknown_token", UNKNOWN_TOKEN)
+        self.trigger_event(
+            self.TokenRevoked,
+            token_id=token_id,
             by=str(by),
             command_id=command_id,
             timestamp=to_datetime(ts),
@@ -297,4 +371,5 @@ class Account(Aggregate):
             "kyc_level": self.kyc_level,
             "roles": list(self.roles),
             "balances": {a: [self.available(a), self.reserved(a)] for a in self.assets()},
+            "tokens": {key: list(value) for key, value in sorted(self.token_book().items())},
         }

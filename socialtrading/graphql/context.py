@@ -3,7 +3,10 @@
 Callers authenticate with an API token: `Authorization: Bearer <token>` on HTTP, or the
 websocket `connection_init` payload `{"Authorization": "Bearer <token>"}` (the handshake
 header works too). Only the SHA-256 hash of a token is stored; the account is looked up
-by that hash in the accounts read model, once per request (once per websocket connection).
+by that hash in the accounts read model, once per request (on a websocket connection, again
+when the last look-up is more than a second old), so a revoked or expired token stops working
+at once. When each token was last used is kept in memory per process (`TokenUses`), never
+stored: a request must not cost a write.
 Limits count per account, whatever token it uses, and anonymous callers per client address
 (graphql/clients.py).
 """
@@ -11,8 +14,10 @@ Limits count per account, whatever token it uses, and anonymous callers per clie
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -24,6 +29,7 @@ from starlette.websockets import WebSocket
 
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import ADMIN, COMPLIANCE
+from socialtrading.domain.time import to_micros
 from socialtrading.domain.tokens import hash_token
 from socialtrading.graphql.clients import TrustedProxies, address_key, client_address
 from socialtrading.graphql.feeds import Feeds
@@ -39,6 +45,29 @@ from socialtrading.projections.runner import ProjectionRunner
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# How long a websocket connection's look-up of its token is trusted (a token revoked
+# meanwhile stops working for new operations after this).
+WEBSOCKET_VIEWER_SECONDS = 1.0
+
+
+class TokenUses:
+    """When each token (by public id) was last used, in this process; bounded in size."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._last: dict[str, datetime] = {}
+
+    def used(self, token_id: str, at: datetime) -> None:
+        """Record a use of `token_id` at `at`."""
+        last = self._last
+        if token_id not in last and len(last) >= self.limit:
+            del last[next(iter(last))]  # forget the least recently first-seen token
+        last[token_id] = at
+
+    def last(self, token_id: str) -> datetime | None:
+        """When `token_id` was last used in this process (None: not since it started)."""
+        return self._last.get(token_id)
 
 
 def bearer(value: object) -> str | None:
@@ -68,6 +97,7 @@ class Services:
     feeds: Feeds = field(default_factory=Feeds)
     # Symbols known to be listed: markets are never delisted, so one lookup each is enough.
     listed_markets: set[str] = field(default_factory=set)
+    token_uses: TokenUses = field(default_factory=TokenUses)
 
     def is_listed(self, connection: Connection, symbol: str) -> bool:
         """Whether `symbol` is a listed market (in a read-model query)."""
@@ -116,18 +146,38 @@ class Context:
     # Keys of the Services.slots a websocket holds, given back when it closes.
     held: list[str] = field(default_factory=list)
     _viewer: asyncio.Future[AccountRow | None] | None = field(default=None, repr=False)
+    _viewer_at: float = field(default=0.0, repr=False)  # monotonic time of the look-up
+    token_id: str | None = field(default=None, repr=False)  # the valid token's public id
 
     async def viewer(self) -> AccountRow | None:
-        """The authenticated account, or None (anonymous, or a token that is not valid)."""
+        """The authenticated account, or None (anonymous, or a token revoked, expired or
+        unknown)."""
         if self.token is None:
             return None
+        if (
+            self._viewer is not None
+            and isinstance(self.request, WebSocket)
+            and time.monotonic() - self._viewer_at > WEBSOCKET_VIEWER_SECONDS
+        ):
+            self._viewer = None  # long-lived: the token may have been revoked since
         if self._viewer is None:
-            self._viewer = asyncio.ensure_future(
-                self.services.read(accounts.account_for_token, hash_token(self.token))
-            )
+            self._viewer_at = time.monotonic()
+            self._viewer = asyncio.ensure_future(self._look_up(self.token))
         elif self._viewer.done():  # asked by every guard and private field: answer at once
             return self._viewer.result()
         return await asyncio.shield(self._viewer)
+
+    async def _look_up(self, token: str) -> AccountRow | None:
+        now = datetime.now(UTC)  # the read side may use the wall clock: expiry is checked here
+        found = await self.services.read(
+            accounts.account_for_token, hash_token(token), to_micros(now)
+        )
+        if found is None:
+            self.token_id = None
+            return None
+        row, self.token_id = found
+        self.services.token_uses.used(self.token_id, now)
+        return row
 
     def forget_viewer(self) -> None:
         """Look the account up again at next use (the token changed)."""

@@ -2,7 +2,8 @@
 
 The demo is idempotent across restarts: each of its commands has a fixed command_id, so the
 writer answers a repeat with the first outcome and stores nothing. Only the API tokens are
-new at each start (a token is shown once; its hash is all the store keeps).
+new at each start (a token is shown once; its hash is all the store keeps): each start first
+revokes the demo tokens that earlier starts issued (and printed), then issues new ones.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from socialtrading.commands.models import (
     ListMarket,
     PlaceOrder,
     RegisterTrader,
+    RevokeToken,
 )
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.tokens import new_token
+
+DEMO_TOKEN_PREFIX = "demo:token:"  # the command ids of the tokens the demo issues
 
 
 class BootstrapError(RuntimeError):
@@ -145,13 +149,14 @@ def bootstrap_demo(writer: Writer) -> dict[str, str]:
                         quantity=market.size,
                     )
                 )
+    revoke_demo_tokens(writer)
     tokens: dict[str, str] = {}
     for handle in (DEMO_ADMIN, *DEMO_TRADERS):
         token, token_hash = new_token()
         _run(
             writer,
             IssueToken(
-                command_id=f"demo:token:{uuid.uuid4().hex}",
+                command_id=f"{DEMO_TOKEN_PREFIX}{uuid.uuid4().hex}",
                 actor=SYSTEM_ACTOR,
                 account=account_id(handle),
                 token_hash=token_hash,
@@ -159,3 +164,26 @@ def bootstrap_demo(writer: Writer) -> dict[str, str]:
         )
         tokens[handle] = token
     return tokens
+
+
+def revoke_demo_tokens(writer: Writer) -> int:
+    """Revoke every still-valid token of the demo accounts that the demo itself issued (they
+    were printed at an earlier start); return how many. Tokens issued otherwise are kept."""
+    revoked = 0
+    for handle in (DEMO_ADMIN, *DEMO_TRADERS):
+        account = writer.state.accounts.get(account_id(handle))
+        if account is None:
+            continue
+        for token_id, (command_id, _) in sorted(account.token_book().items()):
+            if not command_id.startswith(DEMO_TOKEN_PREFIX):
+                continue
+            outcome = writer.execute(
+                RevokeToken(
+                    command_id=f"demo:revoke:{token_id}",
+                    actor=SYSTEM_ACTOR,
+                    account=account.id,
+                    token_id=token_id,
+                )
+            )
+            revoked += outcome.accepted  # refused: it expired meanwhile
+    return revoked

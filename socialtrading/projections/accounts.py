@@ -12,12 +12,25 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    and_,
+    or_,
+    select,
+    update,
+)
 
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
+from socialtrading.domain.tokens import token_id
 from socialtrading.projections._common import clean, micros, moment, rows_in
-from socialtrading.projections.rows import AccountRow, BalanceRow
+from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow
 from socialtrading.projections.runner import Item, Projection, metadata, upsert
 from socialtrading.projections.types import DecimalText
 
@@ -42,13 +55,19 @@ balances = Table(
     Column("reserved", DecimalText, nullable=False),
 )
 
+# Named anew when its columns changed (was `api_tokens`): a read store made before has no
+# `tokens` table, so the runner rebuilds this read model (see `AccountsProjection.tables`).
 api_tokens = Table(
-    "api_tokens",
+    "tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
+    Column("token_id", String(16), nullable=False, unique=True),  # public: sha256(hash)[:16]
     Column("account_id", String(36), nullable=False),
-    Column("issued_at", BigInteger, nullable=False),
-    Index("ix_api_tokens_account", "account_id"),
+    Column("label", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+    Column("expires_at", BigInteger, nullable=True),  # microseconds; null: never
+    Column("revoked_at", BigInteger, nullable=True),  # microseconds; null: not revoked
+    Index("ix_tokens_account", "account_id"),
 )
 
 ZERO = Decimal(0)
@@ -79,6 +98,7 @@ class AccountsProjection(Projection):
         changed_accounts: dict[str, dict[str, Any]] = {}
         account_updates: set[str] = set()  # accounts whose KYC level or roles changed
         tokens: list[dict[str, Any]] = []
+        revoked: dict[str, int] = {}  # token id -> when
         for _, event in items:
             kind = type(event)
             if kind is Account.LedgerPosted:
@@ -116,13 +136,20 @@ class AccountsProjection(Projection):
             elif kind is Account.KycVerified or kind is Account.RoleGranted:
                 account_updates.add(str(event.originator_id))
             elif kind is Account.TokenIssued:
+                expires = event.expires_at
                 tokens.append(
                     {
                         "token_hash": event.token_hash,
+                        "token_id": token_id(event.token_hash),
                         "account_id": str(event.originator_id),
-                        "issued_at": micros(event.timestamp),
+                        "label": event.label,
+                        "created_at": micros(event.timestamp),
+                        "expires_at": None if expires is None else micros(expires),
+                        "revoked_at": None,
                     }
                 )
+            elif kind is Account.TokenRevoked:
+                revoked[event.token_id] = micros(event.timestamp)
         # balances of accounts not held yet (one registered in this batch is held, empty)
         self._read_balances(connection, {account for account in pending if account not in cache})
         rows = []
@@ -155,6 +182,10 @@ class AccountsProjection(Projection):
             upsert(connection, balances, rows, ["account_id", "asset"])
         if tokens:
             upsert(connection, api_tokens, tokens, ["token_hash"])
+        for revoked_id, at in revoked.items():  # after the upsert: issued and revoked at once
+            connection.execute(
+                update(api_tokens).where(api_tokens.c.token_id == revoked_id).values(revoked_at=at)
+            )
 
     def _read_balances(self, connection: Connection, wanted: set[str]) -> None:
         cache = self._balances
@@ -214,15 +245,51 @@ def account_by_handle(connection: Connection, handle: str) -> AccountRow | None:
     return None if row is None else _account_row(row)
 
 
-def account_for_token(connection: Connection, token_hash: str) -> AccountRow | None:
-    """The account an API token (by its SHA-256 hash) belongs to."""
+def _valid_at(now: int) -> Any:
+    """Tokens neither revoked nor expired at `now` (microseconds)."""
+    return and_(
+        api_tokens.c.revoked_at.is_(None),
+        or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+    )
+
+
+def account_for_token(
+    connection: Connection, token_hash: str, now: int
+) -> tuple[AccountRow, str] | None:
+    """The account a valid API token (by its SHA-256 hash) belongs to, and the token's id.
+
+    A revoked token, or one expired at `now` (microseconds, the request's clock), is none.
+    """
     statement = (
-        select(accounts)
+        select(accounts, api_tokens.c.token_id)
         .join(api_tokens, api_tokens.c.account_id == accounts.c.id)
-        .where(api_tokens.c.token_hash == token_hash)
+        .where(api_tokens.c.token_hash == token_hash, _valid_at(now))
     )
     row = connection.execute(statement).first()
-    return None if row is None else _account_row(row)
+    return None if row is None else (_account_row(row), row.token_id)
+
+
+def tokens_of(connection: Connection, account_id: str, now: int) -> list[TokenRow]:
+    """An account's valid tokens at `now` (microseconds), oldest first; never their hashes."""
+    statement = (
+        select(
+            api_tokens.c.token_id,
+            api_tokens.c.label,
+            api_tokens.c.created_at,
+            api_tokens.c.expires_at,
+        )
+        .where(api_tokens.c.account_id == account_id, _valid_at(now))
+        .order_by(api_tokens.c.created_at, api_tokens.c.token_id)
+    )
+    return [
+        TokenRow(
+            id=row.token_id,
+            label=row.label,
+            created_at=moment(row.created_at),
+            expires_at=None if row.expires_at is None else moment(row.expires_at),
+        )
+        for row in connection.execute(statement)
+    ]
 
 
 def balances_of(connection: Connection, account_ids: Sequence[str]) -> dict[str, list[BalanceRow]]:

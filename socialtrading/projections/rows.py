@@ -42,6 +42,14 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenRow:
+    id: str  # public id, never the token or its hash
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class BalanceRow:
     account_id: str
     asset: str

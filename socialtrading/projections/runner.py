@@ -64,6 +64,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    inspect,
     select,
 )
 from sqlalchemy import exc as sa
@@ -249,8 +250,29 @@ class ProjectionRunner:
     # ------------------------------------------------------------------ set-up
 
     def setup(self) -> None:
-        """Create missing tables and indexes, and load the positions."""
+        """Create missing tables and indexes, and load the positions.
+
+        A projection with a position but a table missing (a read store made before the table
+        was added or renamed) starts again from zero: its tables are dropped and rebuilt.
+        """
+        existing = set(inspect(self.engine).get_table_names())
+        outdated = (
+            [p for p in self.projections if any(t.name not in existing for t in p.tables)]
+            if positions.name in existing
+            else []
+        )
         metadata.create_all(self.engine)
+        if outdated:
+            with self.engine.begin() as connection:
+                for projection in outdated:
+                    for table in reversed(projection.tables):
+                        connection.execute(table.delete())
+                    self._record_position(connection, projection, 0)
+                    connection.execute(
+                        dead_letters.delete().where(dead_letters.c.name == projection.name)
+                    )
+            for projection in outdated:
+                projection.reset()
         with self.engine.begin() as connection:
             for index in _secondary_indexes(self.projections):
                 index.create(connection, checkfirst=True)  # dropped by a catch-up that crashed

@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -151,10 +151,15 @@ def _data(message: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def running(
-    settings: Settings, *, demo: bool = False, lock: StoreLock | None = None
+    settings: Settings,
+    *,
+    demo: bool = False,
+    lock: StoreLock | None = None,
+    announce: Callable[[dict[str, str]], None] = lambda _tokens: None,
 ) -> Iterator[Server]:
-    """Serve the app on a free port until the block ends (a clean shutdown)."""
-    app = create_app(settings, demo=demo, announce=lambda _tokens: None, lock=lock)
+    """Serve the app on a free port until the block ends (a clean shutdown); the demo's
+    tokens go to `announce`."""
+    app = create_app(settings, demo=demo, announce=announce, lock=lock)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

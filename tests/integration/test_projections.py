@@ -88,9 +88,11 @@ def test_read_models_agree_with_the_writers_state(scenario: Scenario, read_engin
             assert [b.asset for b in balances[str(account_id)]] == sorted(account.assets())
         alice = account_by_handle(connection, "ALICE")
         assert alice is not None and alice.id == str(scenario.accounts["alice"])
-        holder = account_for_token(connection, token)
-        assert holder is not None and holder.id == str(dave.account_id) and holder.handle == "Dave"
-        assert account_for_token(connection, "0" * 64) is None
+        holding = account_for_token(connection, token, 0)
+        assert holding is not None
+        holder, _ = holding
+        assert holder.id == str(dave.account_id) and holder.handle == "Dave"
+        assert account_for_token(connection, "0" * 64, 0) is None
 
         # markets
         markets = {row.symbol: row for row in all_markets(connection)}
@@ -390,7 +392,7 @@ def test_a_catch_up_far_behind_builds_the_query_indexes_once_caught_up(
     assert len(probe.seen) > 1
     for seen in probe.seen:  # the lagging projection's indexes only
         assert ("orders", "ix_orders_account_cursor") not in seen
-        assert ("api_tokens", "ix_api_tokens_account") in seen
+        assert ("tokens", "ix_tokens_account") in seen
     assert _query_indexes(read_engine) == indexes
     assert dump(read_engine) == clean
 

@@ -14,11 +14,12 @@ from socialtrading.commands.models import (
     GrantRole,
     IssueToken,
     RegisterTrader,
+    RevokeToken,
     VerifyKyc,
     Withdraw,
 )
 from socialtrading.domain.account import ADMIN
-from socialtrading.domain.tokens import new_token
+from socialtrading.domain.tokens import UNKNOWN_TOKEN, is_token_id, new_token, token_id
 from socialtrading.graphql.accounts.types import Account, Balance, Role
 from socialtrading.graphql.commands import execute, new_command_id
 from socialtrading.graphql.context import Info
@@ -45,6 +46,12 @@ class IssueTokenSuccess:
     token: str = strawberry.field(
         description="The new API token, shown this once; earlier tokens stay valid"
     )
+    id: strawberry.ID = strawberry.field(description="Its public id (see `me { tokens }`)")
+
+
+@strawberry.type
+class RevokeTokenSuccess:
+    id: strawberry.ID = strawberry.field(description="The revoked token's public id")
 
 
 @strawberry.type
@@ -65,6 +72,7 @@ class GrantRoleSuccess:
 RegisterResult = Annotated[RegisterSuccess | Rejection, strawberry.union("RegisterResult")]
 DepositResult = Annotated[DepositSuccess | Rejection, strawberry.union("DepositResult")]
 IssueTokenResult = Annotated[IssueTokenSuccess | Rejection, strawberry.union("IssueTokenResult")]
+RevokeTokenResult = Annotated[RevokeTokenSuccess | Rejection, strawberry.union("RevokeTokenResult")]
 WithdrawResult = Annotated[WithdrawSuccess | Rejection, strawberry.union("WithdrawResult")]
 VerifyKycResult = Annotated[VerifyKycSuccess | Rejection, strawberry.union("VerifyKycResult")]
 GrantRoleResult = Annotated[GrantRoleSuccess | Rejection, strawberry.union("GrantRoleResult")]
@@ -170,9 +178,15 @@ class AccountMutations:
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated),
-        description="Issue another API token for your own account (for another device or app)",
+        description=(
+            "Issue another API token for your own account (for another device or app), with "
+            "an optional label (up to 64 characters) and expiry (in the future: "
+            "invalid_expiry otherwise)"
+        ),
     )
-    async def issue_token(self, info: Info) -> IssueTokenResult:
+    async def issue_token(
+        self, info: Info, label: str | None = None, expires_at: datetime | None = None
+    ) -> IssueTokenResult:
         actor = await info.context.actor()
         token, token_hash = new_token()
         outcome = await execute(
@@ -182,11 +196,32 @@ class AccountMutations:
                 actor=actor,
                 account=actor,
                 token_hash=token_hash,
+                label=label,
+                expires_at=expires_at,
             ),
         )
         if isinstance(outcome, Rejection):
             return outcome
-        return IssueTokenSuccess(token=token)
+        return IssueTokenSuccess(token=token, id=strawberry.ID(token_id(token_hash)))
+
+    @strawberry.mutation(
+        extensions=guarded(IsAuthenticated),
+        description=(
+            "Revoke one of your API tokens by its id (admins: anyone's); it stops working at "
+            "once. Someone else's or an unknown id: unknown_token"
+        ),
+    )
+    async def revoke_token(self, info: Info, id: strawberry.ID) -> RevokeTokenResult:
+        actor = await info.context.actor()
+        if not is_token_id(str(id)):  # answered as any other id that is not the caller's
+            return Rejection(code="unknown_token", message=UNKNOWN_TOKEN)
+        outcome = await execute(
+            info.context,
+            lambda: RevokeToken(command_id=new_command_id(), actor=actor, token_id=str(id)),
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        return RevokeTokenSuccess(id=id)
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated),

@@ -6,18 +6,19 @@ An account's identity is public; its balances, orders and positions are private 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 
 import strawberry
 
+from socialtrading.domain.time import to_micros
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
 from socialtrading.graphql.trading.types import Order, Position
-from socialtrading.projections import orders
-from socialtrading.projections.rows import AccountRow, BalanceRow
+from socialtrading.projections import accounts, orders
+from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow
 
 ORDER_CURSOR = "order"
 
@@ -40,6 +41,28 @@ class Balance:
     def from_row(cls, row: BalanceRow) -> Balance:
         """The GraphQL view of a read-model row."""
         return cls(asset=row.asset, available=row.available, reserved=row.reserved)
+
+
+@strawberry.type(description="A valid API token of an account: never the token itself")
+class ApiToken:
+    id: strawberry.ID = strawberry.field(description="Its public id, what `revokeToken` takes")
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None = strawberry.field(
+        description="Its last use seen by the server process answering, since it started"
+    )
+    expires_at: datetime | None = strawberry.field(description="Null: it does not expire")
+
+    @classmethod
+    def from_row(cls, row: TokenRow, last_used_at: datetime | None) -> ApiToken:
+        """The GraphQL view of a read-model row."""
+        return cls(
+            id=strawberry.ID(row.id),
+            label=row.label,
+            created_at=row.created_at,
+            last_used_at=last_used_at,
+            expires_at=row.expires_at,
+        )
 
 
 @strawberry.type(description="A participant: a trader, an admin, a compliance analyst")
@@ -73,6 +96,16 @@ class Account:
             orders.orders_of, str(self.id), first=size + 1, after=cursor
         )
         return paginate(rows, size, ORDER_CURSOR, lambda row: row.cursor, Order.from_row)
+
+    @strawberry.field(
+        extensions=requires(IsOwnerOrStaff),
+        description="Private; the API tokens still valid (not revoked, not expired), oldest first",
+    )
+    async def tokens(self, info: Info) -> list[ApiToken]:
+        now = to_micros(datetime.now(UTC))
+        rows = await info.context.services.read(accounts.tokens_of, str(self.id), now)
+        uses = info.context.services.token_uses
+        return [ApiToken.from_row(row, uses.last(row.id)) for row in rows]
 
     @strawberry.field(extensions=requires(IsOwnerOrStaff), description="Private")
     async def positions(self, info: Info) -> list[Position]:

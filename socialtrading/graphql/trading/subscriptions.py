@@ -15,12 +15,19 @@ from socialtrading.graphql.trading.types import Order
 class TradingSubscriptions:
     @strawberry.subscription(
         extensions=requires(IsAuthenticated),
-        description="Each change to one of your orders (placed, filled, cancelled...)",
+        description=(
+            "Each change to one of your orders (placed, filled, cancelled...); it completes "
+            "when the connection's token is revoked or expires"
+        ),
     )
     async def my_orders(self, info: Info) -> AsyncGenerator[Order, None]:
         viewer = await info.context.viewer()
         assert viewer is not None  # IsAuthenticated
         async with info.context.services.bus.subscribe(f"orders:{viewer.id}") as queue:
             while True:
-                for row in await queue.get():
+                rows = await queue.get()
+                # looked up again at most once a second (Context.viewer on a websocket)
+                if await info.context.viewer() is None:
+                    return
+                for row in rows:
                     yield Order.from_row(row)

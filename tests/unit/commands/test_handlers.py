@@ -781,6 +781,7 @@ def test_demo_registration_verifies_kyc_and_the_first_listing_opens_the_fee_acco
         "kyc_level": 1,
         "roles": ["trader"],
         "balances": {USD: [Decimal("10000"), ZERO]},
+        "tokens": {},
     }
     fees = desk.state.accounts[FEES]
     assert (fees.handle, fees.roles, fees.kyc_level) == (FEE_ACCOUNT_HANDLE, [], 0)

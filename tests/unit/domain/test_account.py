@@ -12,6 +12,7 @@ from socialtrading.domain.account import ADMIN, MERCHANT, TRADER, ZERO, Account
 from socialtrading.domain.errors import Refused
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.time import to_datetime
+from socialtrading.domain.tokens import token_id
 
 USD = "USD"
 BTC = "BTC"
@@ -70,6 +71,7 @@ def test_registration_gives_identity_sorted_roles_no_kyc_and_no_balances() -> No
         "kyc_level": 0,
         "roles": [ADMIN, TRADER],
         "balances": {},
+        "tokens": {},
     }
     assert account.display_name == "Alice A."
     event = only_event(account)
@@ -292,6 +294,9 @@ def test_an_account_rebuilt_from_its_events_has_the_live_state() -> None:
     account.post("settle", "BTC-USD", "BTC-USD:9", USD, Decimal("0.20"), Decimal("-100.20"))
     account.post("settle", "BTC-USD", "BTC-USD:9", BTC, Decimal("1"), Decimal(0))
     account.flush(9)
+    account.issue_token("ab" * 32, ADMIN_ID, "t1", 10, label="ci", expires_at=20)
+    account.issue_token("cd" * 32, ADMIN_ID, "t2", 11)
+    account.revoke_token(token_id("ab" * 32), ADMIN_ID, "r1", 12)
 
     events = account.collect_events()
     rebuilt = rebuild(events)
@@ -305,6 +310,7 @@ def test_an_account_rebuilt_from_its_events_has_the_live_state() -> None:
             BTC: [Decimal("1.5"), Decimal("1.5")],
             USD: [Decimal("800.20"), Decimal(0)],
         },
+        "tokens": {token_id("cd" * 32): ["t2", None]},
     }
     assert (rebuilt.id, rebuilt.version) == (account.id, account.version)
     assert not rebuilt.has_pending_entries
