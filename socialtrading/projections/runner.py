@@ -60,6 +60,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -67,10 +68,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import exc as sa
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
+from socialtrading.projections.types import BigIntText
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +252,24 @@ class ProjectionRunner:
     # ------------------------------------------------------------------ set-up
 
     def setup(self) -> None:
-        """Create missing tables and indexes, and load the positions."""
+        """Create missing tables and indexes, and load the positions.
+
+        A projection whose stored tables predate a column type change (`_outdated`) is
+        dropped and starts again from position 0 (it is rebuilt as the runner catches up).
+        """
+        with self.engine.begin() as connection:
+            outdated = _outdated(connection, self.projections)
+            for projection in outdated:
+                log.warning("read model %s has outdated tables: rebuilding it", projection.name)
+                for table in reversed(projection.tables):
+                    table.drop(connection, checkfirst=True)
         metadata.create_all(self.engine)
         with self.engine.begin() as connection:
+            for projection in outdated:
+                self._record_position(connection, projection, 0)
+                connection.execute(
+                    dead_letters.delete().where(dead_letters.c.name == projection.name)
+                )
             for index in _secondary_indexes(self.projections):
                 index.create(connection, checkfirst=True)  # dropped by a catch-up that crashed
             stored = dict(connection.execute(select(positions.c.name, positions.c.position)).all())
@@ -684,6 +702,23 @@ def _letter(statement: Any, letter: DeadLetter) -> Any:
     return statement.where(
         dead_letters.c.name == letter.name, dead_letters.c.position == letter.position
     )
+
+
+def _outdated(connection: Connection, projections: Sequence[Projection]) -> list[Projection]:
+    """The projections with a stored table holding as an integer a column now declared
+    `BigIntText` (sums that may pass 2**63: integer columns stop there)."""
+    inspector = sa_inspect(connection)
+    found = []
+    for projection in projections:
+        for table in projection.tables:
+            wide = {c.name for c in table.columns if isinstance(c.type, BigIntText)}
+            if not wide or not inspector.has_table(table.name):
+                continue
+            stored = inspector.get_columns(table.name)
+            if any(c["name"] in wide and isinstance(c["type"], Integer) for c in stored):
+                found.append(projection)
+                break
+    return found
 
 
 def _secondary_indexes(projections: Sequence[Projection]) -> list[Index]:

@@ -1,0 +1,159 @@
+"""Read-model columns that hold sums (a level's quantity, a candle's volume, a position's
+quantity and cost) pass 2**63 although every order is capped: they are stored exactly, not
+set aside, on both backends. And a read store whose tables predate the change is rebuilt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, Integer, inspect, text
+
+from socialtrading.commands.models import Deposit, ListMarket, RegisterTrader
+from socialtrading.commands.writer import Writer
+from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.engine.spec import MAX_LOTS
+from socialtrading.infra.readstore import open_read_store
+from socialtrading.infra.settings import Settings
+from socialtrading.projections.book import depth
+from socialtrading.projections.candles import candles_page
+from socialtrading.projections.positions import positions_of
+from socialtrading.projections.registry import all_projections
+from socialtrading.projections.runner import ProjectionRunner
+from tests.integration.projection_scenario import Clock, Scenario
+
+SYMBOL = "WIDE-USD"
+UNIT = Decimal("0.000001")  # the market's tick and lot
+ORDERS = 9_300  # orders of MAX_LOTS at one price: more than 2**63 lots
+TOTAL = ORDERS * MAX_LOTS
+PRICE = 2  # ticks
+
+
+@pytest.fixture
+def read_engine(store_settings: Settings, tmp_path: Path) -> Iterator[Engine]:
+    settings = store_settings
+    if settings.store.startswith("sqlite"):
+        settings = settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
+    engine = open_read_store(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def scenario(make_writer: Callable[..., Writer]) -> Scenario:
+    clock = Clock()
+    return Scenario(make_writer(clock=clock), clock)
+
+
+def _open(scenario: Scenario) -> None:
+    outcome = scenario.run(
+        ListMarket(
+            command_id="list",
+            actor=SYSTEM_ACTOR,
+            symbol=SYMBOL,
+            tick_size=UNIT,
+            lot_size=UNIT,
+            collar_ticks=10**6,
+            reference_price=PRICE * UNIT,
+        )
+    )
+    assert outcome.accepted, outcome
+    for handle, asset, amount in (("buyer", "USD", 10**12), ("seller", "WIDE", 10**14)):
+        registered = scenario.run(RegisterTrader(command_id="register", handle=handle))
+        assert registered.account_id is not None
+        account = scenario.accounts[handle] = registered.account_id
+        deposited = scenario.run(
+            Deposit(
+                command_id="fund",
+                actor=account,
+                account=account,
+                asset=asset,
+                amount=Decimal(amount),
+            )
+        )
+        assert deposited.accepted, deposited
+
+
+def _runner(scenario: Scenario, engine: Engine) -> ProjectionRunner:
+    runner = ProjectionRunner(scenario.writer.store, engine, all_projections())
+    runner.setup()
+    return runner
+
+
+def test_sums_beyond_2_63_are_applied_and_read_back_exactly(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    assert TOTAL > 2**63
+    _open(scenario)
+    lots = str(MAX_LOTS * UNIT)
+    price = str(PRICE * UNIT)
+    for _ in range(ORDERS):
+        assert scenario.order("buyer", SYMBOL, "buy", price, lots).accepted
+    runner = _runner(scenario, read_engine)
+    runner.catch_up()
+    with read_engine.connect() as connection:
+        bids, asks = depth(connection, SYMBOL, 5)
+    assert asks == []
+    assert [(b.price, b.quantity, b.orders) for b in bids] == [(PRICE * UNIT, TOTAL * UNIT, ORDERS)]
+
+    for _ in range(ORDERS):
+        assert scenario.order("seller", SYMBOL, "sell", price, lots).accepted
+    runner.catch_up()
+    assert [s.dead_letters for s in runner.status()] == [0] * len(runner.projections)
+    with read_engine.connect() as connection:
+        assert depth(connection, SYMBOL, 5) == ([], [])
+        (candle,) = candles_page(connection, SYMBOL, "1d", start=None, end=None, first=10)
+        held = positions_of(connection, [str(scenario.accounts[h]) for h in ("buyer", "seller")])
+    assert candle.volume == TOTAL * UNIT  # exact: more digits than a float or a bigint holds
+    assert candle.trades == ORDERS
+    (long,) = held[str(scenario.accounts["buyer"])]
+    (short,) = held[str(scenario.accounts["seller"])]
+    assert long.quantity == TOTAL * UNIT
+    assert short.quantity == -TOTAL * UNIT
+    # cost / quantity: the average entry price is the one price traded
+    assert long.average_entry_price == short.average_entry_price == PRICE * UNIT
+    assert long.unrealized_pnl == short.unrealized_pnl == 0
+
+    # a restart reads the stored sums back (not from memory) and keeps adding to them
+    assert scenario.order("buyer", SYMBOL, "buy", price, lots).accepted
+    assert scenario.order("seller", SYMBOL, "sell", price, lots).accepted
+    again = _runner(scenario, read_engine)
+    again.catch_up()
+    with read_engine.connect() as connection:
+        (candle,) = candles_page(connection, SYMBOL, "1d", start=None, end=None, first=10)
+        held = positions_of(connection, [str(scenario.accounts["buyer"])])
+        stored = connection.execute(text("SELECT cost FROM positions")).scalars().all()
+    assert candle.volume == (TOTAL + MAX_LOTS) * UNIT
+    assert held[str(scenario.accounts["buyer"])][0].quantity == (TOTAL + MAX_LOTS) * UNIT
+    assert sorted(int(cost) for cost in stored) == [PRICE * (TOTAL + MAX_LOTS)] * 2
+
+
+def test_a_read_store_with_integer_sums_is_rebuilt(scenario: Scenario, read_engine: Engine) -> None:
+    _open(scenario)
+    price, lots = str(PRICE * UNIT), str(3 * UNIT)
+    assert scenario.order("buyer", SYMBOL, "buy", price, lots).accepted
+    runner = _runner(scenario, read_engine)
+    runner.catch_up()
+    # the read store as the previous version left it: the level's quantity a BIGINT
+    with read_engine.begin() as connection:
+        connection.execute(text("DROP TABLE book_levels"))
+        connection.execute(
+            text(
+                "CREATE TABLE book_levels (market VARCHAR(32), side VARCHAR(4), price BIGINT,"
+                " quantity BIGINT NOT NULL, orders INTEGER NOT NULL,"
+                " PRIMARY KEY (market, side, price))"
+            )
+        )
+    rebuilt = _runner(scenario, read_engine)
+    positions = {s.name: s.position for s in rebuilt.status()}
+    assert positions["book"] == 0 and positions["orders"] == runner.position
+    quantity = next(
+        c for c in inspect(read_engine).get_columns("book_levels") if c["name"] == "quantity"
+    )
+    assert not isinstance(quantity["type"], Integer)
+    rebuilt.catch_up()
+    with read_engine.connect() as connection:
+        bids, _ = depth(connection, SYMBOL, 5)
+    assert [(b.quantity, b.orders) for b in bids] == [(3 * UNIT, 1)]
