@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Integer, inspect, text
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, inspect, select, text
 
 from socialtrading.commands.models import Deposit, ListMarket, RegisterTrader
 from socialtrading.commands.writer import Writer
@@ -17,11 +20,14 @@ from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.engine.spec import MAX_LOTS
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
+from socialtrading.infra.store import Exchange
+from socialtrading.projections._common import bulk_upsert
 from socialtrading.projections.book import depth
 from socialtrading.projections.candles import candles_page
 from socialtrading.projections.positions import positions_of
 from socialtrading.projections.registry import all_projections
-from socialtrading.projections.runner import ProjectionRunner
+from socialtrading.projections.runner import ProjectionRunner, upsert
+from socialtrading.projections.types import BigIntText
 from tests.integration.projection_scenario import Clock, Scenario
 
 SYMBOL = "WIDE-USD"
@@ -74,6 +80,37 @@ def _open(scenario: Scenario) -> None:
             )
         )
         assert deposited.accepted, deposited
+
+
+_wide = Table(
+    "wide_sums",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sum", BigIntText),
+)
+_bulk = bulk_upsert(_wide, ["id"])
+
+
+def test_a_bigint_text_column_round_trips_any_integer(
+    open_exchange: Callable[[], Exchange], read_engine: Engine
+) -> None:
+    open_exchange()  # makes the test's schema on PostgreSQL
+    _wide.create(read_engine)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.integers(min_value=-(10**60), max_value=10**60), min_size=1, max_size=5))
+    def round_trip(values: list[int]) -> None:
+        with read_engine.begin() as connection:
+            _bulk.run(connection, list(enumerate(values)))  # positional, straight to the driver
+            stored = dict(connection.execute(select(_wide.c.id, _wide.c.sum)).all())
+            assert stored == dict(enumerate(values))
+            rows: list[dict[str, Any]] = [{"id": 0, "sum": -values[0]}, {"id": 99, "sum": None}]
+            upsert(connection, _wide, rows, ["id"])
+            again = dict(connection.execute(select(_wide.c.id, _wide.c.sum)).all())
+            assert again == {**dict(enumerate(values)), 0: -values[0], 99: None}
+            connection.execute(_wide.delete())
+
+    round_trip()
 
 
 def _runner(scenario: Scenario, engine: Engine) -> ProjectionRunner:
