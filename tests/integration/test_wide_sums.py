@@ -4,11 +4,14 @@ set aside, on both backends. And a read store whose tables predate the change is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +20,10 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, inspect, select
 from socialtrading.commands.models import Deposit, ListMarket, RegisterTrader
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.domain.time import to_datetime
+from socialtrading.domain.tokens import hash_token
 from socialtrading.engine.spec import MAX_LOTS
+from socialtrading.infra.app import create_app
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange
@@ -28,7 +34,7 @@ from socialtrading.projections.positions import positions_of
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner, upsert
 from socialtrading.projections.types import BigIntText
-from tests.integration.projection_scenario import Clock, Scenario
+from tests.integration.projection_scenario import START_US, Clock, Scenario
 
 SYMBOL = "WIDE-USD"
 UNIT = Decimal("0.000001")  # the market's tick and lot
@@ -38,11 +44,15 @@ PRICE = 2  # ticks
 
 
 @pytest.fixture
-def read_engine(store_settings: Settings, tmp_path: Path) -> Iterator[Engine]:
-    settings = store_settings
-    if settings.store.startswith("sqlite"):
-        settings = settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
-    engine = open_read_store(settings)
+def read_settings(store_settings: Settings, tmp_path: Path) -> Settings:
+    if store_settings.store.startswith("sqlite"):
+        return store_settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
+    return store_settings
+
+
+@pytest.fixture
+def read_engine(read_settings: Settings) -> Iterator[Engine]:
+    engine = open_read_store(read_settings)
     yield engine
     engine.dispose()
 
@@ -67,7 +77,11 @@ def _open(scenario: Scenario) -> None:
     )
     assert outcome.accepted, outcome
     for handle, asset, amount in (("buyer", "USD", 10**12), ("seller", "WIDE", 10**14)):
-        registered = scenario.run(RegisterTrader(command_id="register", handle=handle))
+        registered = scenario.run(
+            RegisterTrader(
+                command_id="register", handle=handle, token_hash=hash_token(f"token-{handle}")
+            )
+        )
         assert registered.account_id is not None
         account = scenario.accounts[handle] = registered.account_id
         deposited = scenario.run(
@@ -119,8 +133,44 @@ def _runner(scenario: Scenario, engine: Engine) -> ProjectionRunner:
     return runner
 
 
+QUERY = """
+query($market: String!, $from: DateTime, $to: DateTime) {
+  orderBook(market: $market, depth: 5) { bids { price quantity orders } }
+  candles(market: $market, interval: "1d", from: $from, to: $to) { edges { node { volume } } }
+  me { positions { market quantity averageEntryPrice } }
+}
+"""
+
+
+def _graphql(settings: Settings, handle: str) -> dict[str, Any]:
+    """The book, the day's candle and the caller's positions, through the API."""
+    since = to_datetime(START_US - 86_400_000_000)
+    variables = {
+        "market": SYMBOL,
+        "from": since.isoformat(),
+        "to": (since + timedelta(days=3)).isoformat(),
+    }
+    app = create_app(settings.model_copy(update={"demo_funding": True}))
+
+    async def ask() -> Any:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.post(
+                    "/graphql",
+                    json={"query": QUERY, "variables": variables},
+                    headers={"Authorization": f"Bearer token-{handle}"},
+                )
+                return response.json()
+
+    body = asyncio.run(ask())
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
 def test_sums_beyond_2_63_are_applied_and_read_back_exactly(
-    scenario: Scenario, read_engine: Engine
+    scenario: Scenario, read_engine: Engine, read_settings: Settings
 ) -> None:
     assert TOTAL > 2**63
     _open(scenario)
@@ -152,6 +202,14 @@ def test_sums_beyond_2_63_are_applied_and_read_back_exactly(
     # cost / quantity: the average entry price is the one price traded
     assert long.average_entry_price == short.average_entry_price == PRICE * UNIT
     assert long.unrealized_pnl == short.unrealized_pnl == 0
+    wide = "9300000000000"  # TOTAL lots of 0.000001
+    assert _graphql(read_settings, "seller") == {
+        "orderBook": {"bids": []},
+        "candles": {"edges": [{"node": {"volume": wide}}]},
+        "me": {
+            "positions": [{"market": SYMBOL, "quantity": "-" + wide, "averageEntryPrice": price}]
+        },
+    }
 
     # a restart reads the stored sums back (not from memory) and keeps adding to them
     assert scenario.order("buyer", SYMBOL, "buy", price, lots).accepted
