@@ -20,6 +20,7 @@ import strawberry
 from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, ValueNode
 from strawberry.types.scalar import ScalarDefinition
 
+from socialtrading.domain.money import CONTEXT as EXACT
 from socialtrading.graphql.errors import bad_input, clip
 
 _T = TypeVar("_T")
@@ -31,7 +32,8 @@ def format_decimal(value: Decimal) -> str:
     """Render without exponent and without trailing zeros ("100", "0.5", "100.25")."""
     if not value.is_finite():
         return str(value)
-    return format(value.normalize(), "f")
+    # the exact context: the thread's (28 digits) would round sums of many max-size orders
+    return format(value.normalize(EXACT), "f")
 
 
 def parse_decimal(value: object) -> Decimal:

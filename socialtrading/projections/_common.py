@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.types import TypeDecorator
 
 from socialtrading.domain.market import Market
 from socialtrading.domain.money import CONTEXT as EXACT
@@ -100,6 +101,10 @@ class Spec(NamedTuple):
         """The decimal price of `ticks` (exact: the query threads keep 28 digits)."""
         return EXACT.multiply(self.tick_size, ticks)
 
+    def quantity(self, lots: int) -> Decimal:
+        """The decimal quantity of `lots`, exact (sums of lots can pass 28 digits)."""
+        return EXACT.multiply(self.lot_size, lots)
+
     def quote(self, units: int) -> Decimal:
         """The decimal quote amount of `units` (tick x lot), exact."""
         return EXACT.multiply(EXACT.multiply(self.tick_size, self.lot_size), units)
@@ -152,8 +157,9 @@ class Bulk:
     SQLAlchemy processes every parameter of every row of an executemany, which costs more
     than the database's own work for the big read models. These statements are compiled
     once per dialect with positional parameters, in the order `names` gives (checked), and
-    take tuples. Only for columns whose values the driver takes as they are (integers,
-    strings, booleans, None).
+    take tuples. Values go to the driver as they are (integers, strings, booleans, None),
+    but those of the project's own column types (`TypeDecorator`s such as `BigIntText`),
+    which their bind processor converts.
     """
 
     def __init__(
@@ -162,6 +168,8 @@ class Bulk:
         self.statement = statement  # or a function of the dialect's name making it
         self.names = tuple(names)
         self._sql: dict[str, str] = {}
+        # per dialect: (position, bind processor) of the parameters to convert
+        self._convert: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
 
     def sql(self, dialect: str) -> str:
         """The statement's SQL for `dialect` (sqlite or postgresql)."""
@@ -173,13 +181,35 @@ class Bulk:
             assert isinstance(compiled, SQLCompiler)
             if tuple(compiled.positiontup or ()) != self.names:
                 raise ValueError(f"parameters are {compiled.positiontup}, not {self.names}")
+            convert: list[tuple[int, Callable[[Any], Any]]] = []
+            for at, name in enumerate(self.names):
+                kind = compiled.binds[name].type
+                if isinstance(kind, TypeDecorator):
+                    processor = kind.bind_processor(compiled.dialect)
+                    if processor is not None:
+                        convert.append((at, processor))
+            self._convert[dialect] = convert
             text = self._sql[dialect] = str(compiled)
         return text
 
     def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         """Execute the statement once per row (one executemany)."""
         if rows:
-            connection.exec_driver_sql(self.sql(connection.dialect.name), list(rows))
+            dialect = connection.dialect.name
+            sql = self.sql(dialect)
+            convert = self._convert[dialect]
+            if convert:
+                rows = [_converted(row, convert) for row in rows]
+            connection.exec_driver_sql(sql, list(rows))
+
+
+def _converted(
+    row: tuple[Any, ...], convert: list[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
+    values = list(row)
+    for at, processor in convert:
+        values[at] = processor(values[at])
+    return tuple(values)
 
 
 def bulk_insert(table: Table) -> Bulk:

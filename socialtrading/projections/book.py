@@ -58,6 +58,7 @@ from socialtrading.projections._common import (
 )
 from socialtrading.projections.rows import LevelRow
 from socialtrading.projections.runner import Item, Projection, metadata
+from socialtrading.projections.types import BigIntText
 
 book_markets = market_table("book_markets")
 
@@ -67,7 +68,7 @@ book_levels = Table(
     Column("market", String(32), primary_key=True),
     Column("side", String(4), primary_key=True),
     Column("price", BigInteger, primary_key=True),  # ticks
-    Column("quantity", BigInteger, nullable=False),  # lots
+    Column("quantity", BigIntText, nullable=False),  # lots (a sum: may pass 2**63)
     Column("orders", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
@@ -354,7 +355,7 @@ def depth(
     spec = spec_by_symbol(connection, book_markets, market)
     if spec is None or levels <= 0:
         return [], []
-    tick, lot = spec.tick_size, spec.lot_size
+    tick = spec.tick_size
     bids: list[tuple[int, int, int]] = []
     asks: list[tuple[int, int, int]] = []
     for side, price, quantity, count in connection.execute(
@@ -364,6 +365,6 @@ def depth(
     bids.sort(reverse=True)  # a union keeps no order: best first again
     asks.sort()
     return (
-        [LevelRow(tick * price, lot * quantity, count) for price, quantity, count in bids],
-        [LevelRow(tick * price, lot * quantity, count) for price, quantity, count in asks],
+        [LevelRow(tick * price, spec.quantity(quantity), count) for price, quantity, count in bids],
+        [LevelRow(tick * price, spec.quantity(quantity), count) for price, quantity, count in asks],
     )

@@ -25,6 +25,7 @@ from socialtrading.projections._common import (
 )
 from socialtrading.projections.rows import CandleRow
 from socialtrading.projections.runner import metadata, upsert
+from socialtrading.projections.types import BigIntText
 
 INTERVALS: dict[str, int] = {  # name -> length in microseconds
     "1m": 60_000_000,
@@ -45,7 +46,7 @@ candles = Table(
     Column("high", BigInteger, nullable=False),
     Column("low", BigInteger, nullable=False),
     Column("close", BigInteger, nullable=False),
-    Column("volume", BigInteger, nullable=False),  # lots
+    Column("volume", BigIntText, nullable=False),  # lots (a sum: may pass 2**63)
     Column("trades", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
@@ -159,7 +160,7 @@ def candles_page(
     if after is not None:
         statement = statement.where(candles.c.start > micros(after))
     statement = statement.order_by(candles.c.start).limit(max(first, 0))
-    tick, lot = spec.tick_size, spec.lot_size
+    tick = spec.tick_size
     rows: Sequence[Any] = connection.execute(statement).all()
     return [
         CandleRow(
@@ -170,7 +171,7 @@ def candles_page(
             high=tick * row.high,
             low=tick * row.low,
             close=tick * row.close,
-            volume=lot * row.volume,
+            volume=spec.quantity(row.volume),
             trades=row.trades,
         )
         for row in rows

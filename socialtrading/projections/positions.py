@@ -43,7 +43,7 @@ from socialtrading.projections._common import (
 )
 from socialtrading.projections.rows import PositionRow
 from socialtrading.projections.runner import metadata, upsert
-from socialtrading.projections.types import DecimalText
+from socialtrading.projections.types import BigIntText, DecimalText
 
 positions_markets = market_table("positions_markets")
 
@@ -52,8 +52,9 @@ positions = Table(
     metadata,
     Column("account_id", String(36), primary_key=True),
     Column("market", String(32), primary_key=True),
-    Column("quantity", BigInteger, nullable=False),  # signed lots
-    Column("cost", BigInteger, nullable=False),  # ticks x lots of the open quantity
+    # sums, which may pass 2**63
+    Column("quantity", BigIntText, nullable=False),  # signed lots
+    Column("cost", BigIntText, nullable=False),  # ticks x lots of the open quantity
     Column("realized_pnl", DecimalText, nullable=False),  # quote asset
     Column("fees_paid", DecimalText, nullable=False),  # quote asset
     Column("updated_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
@@ -227,7 +228,7 @@ def positions_of(
             PositionRow(
                 account_id=row.account_id,
                 market=row.market,
-                quantity=spec.lot_size * quantity,
+                quantity=spec.quantity(quantity),
                 average_entry_price=average,
                 realized_pnl=clean(row.realized_pnl),
                 fees_paid=clean(row.fees_paid),

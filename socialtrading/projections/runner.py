@@ -60,6 +60,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -72,6 +73,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
+from socialtrading.projections.types import BigIntText
 
 log = logging.getLogger(__name__)
 
@@ -253,27 +255,33 @@ class ProjectionRunner:
         """Create missing tables and indexes, and load the positions.
 
         A projection with a position but a table missing (a read store made before the table
-        was added or renamed) starts again from zero: its tables are dropped and rebuilt.
+        was added or renamed), or whose stored tables predate a column type change
+        (`_outdated`), starts again from zero: its tables are emptied (or dropped, to take the
+        new column types) and it is rebuilt as the runner catches up.
         """
         existing = set(inspect(self.engine).get_table_names())
-        outdated = (
+        missing = (
             [p for p in self.projections if any(t.name not in existing for t in p.tables)]
             if positions.name in existing
             else []
         )
-        metadata.create_all(self.engine)
-        if outdated:
-            with self.engine.begin() as connection:
-                for projection in outdated:
-                    for table in reversed(projection.tables):
-                        connection.execute(table.delete())
-                    self._record_position(connection, projection, 0)
-                    connection.execute(
-                        dead_letters.delete().where(dead_letters.c.name == projection.name)
-                    )
-            for projection in outdated:
-                projection.reset()
         with self.engine.begin() as connection:
+            retyped = _outdated(connection, self.projections)
+            for projection in retyped:
+                log.warning("read model %s has outdated tables: rebuilding it", projection.name)
+                for table in reversed(projection.tables):
+                    table.drop(connection, checkfirst=True)
+        outdated = [p for p in self.projections if p in missing or p in retyped]
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            for projection in outdated:
+                for table in reversed(projection.tables):
+                    connection.execute(table.delete())
+                self._record_position(connection, projection, 0)
+                connection.execute(
+                    dead_letters.delete().where(dead_letters.c.name == projection.name)
+                )
+                projection.reset()
             for index in _secondary_indexes(self.projections):
                 index.create(connection, checkfirst=True)  # dropped by a catch-up that crashed
             stored = dict(connection.execute(select(positions.c.name, positions.c.position)).all())
@@ -706,6 +714,23 @@ def _letter(statement: Any, letter: DeadLetter) -> Any:
     return statement.where(
         dead_letters.c.name == letter.name, dead_letters.c.position == letter.position
     )
+
+
+def _outdated(connection: Connection, projections: Sequence[Projection]) -> list[Projection]:
+    """The projections with a stored table holding as an integer a column now declared
+    `BigIntText` (sums that may pass 2**63: integer columns stop there)."""
+    inspector = inspect(connection)
+    found = []
+    for projection in projections:
+        for table in projection.tables:
+            wide = {c.name for c in table.columns if isinstance(c.type, BigIntText)}
+            if not wide or not inspector.has_table(table.name):
+                continue
+            stored = inspector.get_columns(table.name)
+            if any(c["name"] in wide and isinstance(c["type"], Integer) for c in stored):
+                found.append(projection)
+                break
+    return found
 
 
 def _secondary_indexes(projections: Sequence[Projection]) -> list[Index]:

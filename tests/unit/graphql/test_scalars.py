@@ -23,6 +23,8 @@ from socialtrading.graphql.scalars import (
         (Decimal("1E+2"), "100"),
         (Decimal("100.2500"), "100.25"),
         (Decimal("0.00000001"), "0.00000001"),
+        # more digits than the default context keeps: a sum of many max-size orders
+        (Decimal("9300000000000000000.123456789012345600"), "9300000000000000000.1234567890123456"),
         (Decimal("-3.5"), "-3.5"),
     ],
 )
