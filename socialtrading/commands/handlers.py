@@ -474,6 +474,9 @@ def list_market(state: State, command: ListMarket, ts: int) -> Outcome:
     _require_admin(state, command.actor)
     if command.symbol in state.markets:
         raise Refused("market_exists", f"{command.symbol} is listed already")
+    base, quote = command.symbol.split("-")
+    if base == quote:
+        raise InvalidCommand("invalid_market_spec", "a market trades two different assets")
     try:
         spec = MarketSpec(
             symbol=command.symbol,
@@ -491,7 +494,6 @@ def list_market(state: State, command: ListMarket, ts: int) -> Outcome:
         raise InvalidCommand("invalid_market_spec", str(error)) from error
     if account_id(FEE_ACCOUNT_HANDLE) not in state.accounts:
         open_system_account(state, FEE_ACCOUNT_HANDLE, [], command.command_id, ts)
-    base, quote = command.symbol.split("-")
     market = Market.create(
         market_id(command.symbol),
         spec,

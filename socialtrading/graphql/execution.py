@@ -23,9 +23,10 @@ import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from graphql import (
+    GraphQLError,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -91,10 +92,21 @@ def _plan(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -> _
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, with the short path for plain scalar fields."""
+    """Strawberry's executor, with the short path for plain scalar fields, and a cap on the
+    objects one operation may build (`max_objects`).
+
+    The document limits (depth, aliases, selections) count what a query writes, not what it
+    makes: fifteen aliases of `me` with a hundred orders each, every order with its account's
+    open orders, are a short document and a 20 MB answer that holds the event loop for
+    seconds. Counting the objects as they are completed bounds that work whatever the shape;
+    past the cap every further object fails at once (`RESULT_TOO_LARGE`).
+    """
+
+    max_objects: ClassVar[int] = 5_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._built = 0
         # Field middleware (extensions with a `resolve` hook) must see every field.
         manager = self.middleware_manager
         self._short = manager is None or not manager.middlewares
@@ -139,6 +151,13 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
+        self._built += 1
+        if self._built > self.max_objects:
+            raise GraphQLError(
+                f"The answer would hold more than {self.max_objects} objects: ask for less"
+                " (smaller pages, fewer aliases, less nesting)",
+                extensions={"code": "RESULT_TOO_LARGE"},
+            )
         if self._short and return_type.is_type_of is None and position_context is None:
             grouped_field_set, new_defer_usages, _ = self.collect_subfields(
                 return_type, field_details_list

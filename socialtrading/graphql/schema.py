@@ -67,6 +67,7 @@ class Limits:
     max_selections: int = 2000
     max_fragment_spreads: int = 100
     max_seconds: float | None = 5.0  # a query or mutation running longer is cancelled
+    max_objects: int = 5_000  # objects one operation may build (execution.Executor)
 
 
 class OperationMetrics(SchemaExtension):
@@ -116,9 +117,17 @@ def _shortened(error: GraphQLError) -> GraphQLError:
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    """Mask errors that are not ours on purpose (bugs): their text may hold internals."""
+    """Mask errors that are not ours on purpose (bugs): their text may hold internals.
+
+    An error without a path is about the document (parsing, validation), whatever raised it:
+    graphql-core reports a literal its scalar cannot read (an Int of 5,000 digits meets
+    Python's limit on converting digit strings) with that ValueError as the original error.
+    It is the client's error, and its text is cut like every echo.
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return (
+        original is not None and not isinstance(original, GraphQLError) and error.path is not None
+    )
 
 
 class ExchangeSchema(strawberry.Schema):
@@ -211,7 +220,9 @@ def make_schema(limits: Limits | None = None, *, introspection: bool = True) -> 
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=extensions,
-        execution_context_class=Executor,
+        execution_context_class=type(
+            "LimitedExecutor", (Executor,), {"max_objects": limits.max_objects}
+        ),
     )
     schema.max_seconds = limits.max_seconds
     return schema

@@ -121,6 +121,7 @@ def create_app(
             max_selections=settings.max_selections,
             max_fragment_spreads=settings.max_fragment_spreads,
             max_seconds=settings.max_query_seconds,
+            max_objects=settings.max_result_objects,
         ),
         introspection=settings.introspection,
     )

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     max_query_seconds: float = Field(
         default=5.0, gt=0, description="A GraphQL query or mutation running longer is cancelled"
     )
+    max_result_objects: int = Field(
+        default=5_000,
+        gt=0,
+        le=1_000_000,
+        description="Most objects one GraphQL operation may build (RESULT_TOO_LARGE beyond)",
+    )
     graphiql: bool = Field(
         default=False, description="Serve GraphiQL at /graphql to browsers (on with --demo)"
     )

@@ -40,12 +40,34 @@ from socialtrading.domain.market import Market
 from socialtrading.engine.book import BUY, SELL
 from socialtrading.engine.records import (
     ACCEPTED,
+    ACCEPTED_ID,
+    ACCEPTED_PRICE,
+    ACCEPTED_QTY,
+    ACCEPTED_SIDE,
+    ACCEPTED_STOP_PRICE,
     AMENDED,
+    AMENDED_ID,
+    AMENDED_NEW_OPEN,
+    AMENDED_NEW_PRICE,
+    AMENDED_OLD_OPEN,
+    AMENDED_OLD_PRICE,
+    AMENDED_PRIORITY_KEPT,
     CANCELLED,
+    CANCELLED_QTY,
     EXPIRED,
+    KIND,
+    ORDER_ID,
     RESTED,
+    RESTED_ID,
+    RESTED_OPEN,
+    RESTED_PRICE,
+    SEQ,
     TRADE,
+    TRADE_MAKER,
+    TRADE_QTY,
+    TRADE_TAKER,
     TRIGGERED,
+    TRIGGERED_ID,
 )
 from socialtrading.infra.bus import Bus
 from socialtrading.projections._common import (
@@ -196,72 +218,88 @@ class BookProjection(Projection):
                 last_market = market
             entering: Sequence[Any] | None = None  # the `accepted` record of a new order
             for record in event.records:
-                kind = record[0]
+                kind = record[KIND]
                 if kind == ACCEPTED:
-                    if record[14] is None:
+                    if record[ACCEPTED_STOP_PRICE] is None:
                         # it rests (if at all) within this event, after its trades
                         entering = record
                     else:  # a stop order: it may rest much later, so remember its side
-                        order = [symbol, record[1], record[5], record[7], record[8], _STOP, False]
-                        tracked[record[3]] = dirty[record[3]] = order
+                        order = [
+                            symbol,
+                            record[SEQ],
+                            record[ACCEPTED_SIDE],
+                            record[ACCEPTED_PRICE],
+                            record[ACCEPTED_QTY],
+                            _STOP,
+                            False,
+                        ]
+                        tracked[record[ACCEPTED_ID]] = dirty[record[ACCEPTED_ID]] = order
                 elif kind == TRADE:
-                    qty = record[4]
-                    for order_id in (record[5], record[6]):
+                    qty = record[TRADE_QTY]
+                    for order_id in (record[TRADE_TAKER], record[TRADE_MAKER]):
                         # None: a taker not resting yet, or an auction market order
                         take(order_id, qty)
                 elif kind == RESTED:
-                    order_id = record[3]
-                    price = record[4]
+                    order_id = record[RESTED_ID]
+                    price = record[RESTED_PRICE]
                     order = tracked.get(order_id)
                     if order is None:
                         if price is None:
                             continue  # a market order queued for the auction: not in levels
-                        assert entering is not None and entering[3] == order_id, record
-                        order = [symbol, entering[1], entering[5], price, 0, _FLIGHT, False]
+                        assert entering is not None and entering[ACCEPTED_ID] == order_id, record
+                        order = [
+                            symbol,
+                            entering[SEQ],
+                            entering[ACCEPTED_SIDE],
+                            price,
+                            0,
+                            _FLIGHT,
+                            False,
+                        ]
                         tracked[order_id] = order
                     if price is None:  # a triggered stop queued for the auction
                         order[_STATE] = _GONE
                         del tracked[order_id]
                     else:
                         order[_PRICE] = price
-                        order[_OPEN] = record[5]
+                        order[_OPEN] = record[RESTED_OPEN]
                         order[_STATE] = _RESTING
                         key = (symbol, order[_SIDE], price)
                         joined = levels.get(key)
                         if joined is None:
-                            levels[key] = [record[5], 1]
+                            levels[key] = [record[RESTED_OPEN], 1]
                         else:
-                            joined[0] += record[5]
+                            joined[0] += record[RESTED_OPEN]
                             joined[1] += 1
                         touched.add(key)
                     dirty[order_id] = order
                 elif kind in _ENDS:
-                    take(record[3], record[4])
+                    take(record[ORDER_ID], record[CANCELLED_QTY])  # EXPIRED_QTY is the same field
                 elif kind == AMENDED:
-                    order_id = record[3]
+                    order_id = record[AMENDED_ID]
                     order = tracked[order_id]
-                    old_key = (symbol, order[_SIDE], record[4])
+                    old_key = (symbol, order[_SIDE], record[AMENDED_OLD_PRICE])
                     level = levels[old_key]
                     touched.add(old_key)
-                    if record[8]:  # priority kept: same price, smaller or equal
-                        level[0] -= record[6] - record[7]
-                        order[_OPEN] = record[7]
+                    if record[AMENDED_PRIORITY_KEPT]:  # same price, smaller or equal
+                        level[0] -= record[AMENDED_OLD_OPEN] - record[AMENDED_NEW_OPEN]
+                        order[_OPEN] = record[AMENDED_NEW_OPEN]
                     else:
-                        level[0] -= record[6]
+                        level[0] -= record[AMENDED_OLD_OPEN]
                         level[1] -= 1
-                        order[_PRICE] = record[5]
-                        order[_OPEN] = record[7]
-                        new_key = (symbol, order[_SIDE], record[5])
+                        order[_PRICE] = record[AMENDED_NEW_PRICE]
+                        order[_OPEN] = record[AMENDED_NEW_OPEN]
+                        new_key = (symbol, order[_SIDE], record[AMENDED_NEW_PRICE])
                         joined = levels.get(new_key)
                         if joined is None:
-                            levels[new_key] = [record[7], 1]
+                            levels[new_key] = [record[AMENDED_NEW_OPEN], 1]
                         else:
-                            joined[0] += record[7]
+                            joined[0] += record[AMENDED_NEW_OPEN]
                             joined[1] += 1
                         touched.add(new_key)
                     dirty[order_id] = order
                 elif kind == TRIGGERED:
-                    order_id = record[3]
+                    order_id = record[TRIGGERED_ID]
                     order = tracked[order_id]
                     order[_STATE] = _FLIGHT
                     dirty[order_id] = order

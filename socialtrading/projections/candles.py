@@ -14,6 +14,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, select
 
+from socialtrading.engine.records import (
+    SEQ,
+    TRADE_PRICE,
+    TRADE_QTY,
+    TS,
+)
 from socialtrading.projections._common import (
     MarketDirectory,
     PricedTrades,
@@ -76,7 +82,7 @@ class CandlesProjection(TradeFedProjection):
         changed: dict[tuple[str, str, int], list[int]] = {}
         for spec, record in trades:
             symbol = spec.symbol
-            ts, price, qty = record[2], record[3], record[4]
+            ts, price, qty = record[TS], record[TRADE_PRICE], record[TRADE_QTY]
             for interval, width in _WIDTHS:
                 start = ts - ts % width
                 key = (symbol, interval)
@@ -92,7 +98,7 @@ class CandlesProjection(TradeFedProjection):
                     candle[_VOLUME] += qty
                     candle[_TRADES] += 1
                 elif candle is not None and candle[_START] > start:
-                    raise AssertionError(f"{symbol} trade {record[1]} goes back in time")
+                    raise AssertionError(f"{symbol} trade {record[SEQ]} goes back in time")
                 else:
                     candle = [start, price, price, price, price, qty, 1]
                 newest[key] = candle

@@ -31,6 +31,14 @@ from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
 from socialtrading.domain import money
 from socialtrading.engine.book import BUY
+from socialtrading.engine.records import (
+    TRADE_MAKER_ACCOUNT,
+    TRADE_PRICE,
+    TRADE_QTY,
+    TRADE_TAKER_ACCOUNT,
+    TRADE_TAKER_SIDE,
+    TS,
+)
 from socialtrading.projections._common import (
     MarketDirectory,
     PricedTrades,
@@ -98,12 +106,25 @@ class PositionsProjection(TradeFedProjection):
         if len(self._positions) > _CACHE_ACCOUNTS:
             self._positions = {}
         held = self._positions
-        self._read(connection, {a for _, r in priced for a in (r[8], r[9]) if a not in held})
+        self._read(
+            connection,
+            {
+                a
+                for _, r in priced
+                for a in (r[TRADE_TAKER_ACCOUNT], r[TRADE_MAKER_ACCOUNT])
+                if a not in held
+            },
+        )
         changed: dict[tuple[str, str], list[Any]] = {}
         specs: dict[str, Spec] = {}
         marks: dict[str, tuple[int, int]] = {}  # symbol -> (price, ts) of its last trade
         for spec, record in priced:
-            ts, price, qty, taker_side = record[2], record[3], record[4], record[7]
+            ts, price, qty, taker_side = (
+                record[TS],
+                record[TRADE_PRICE],
+                record[TRADE_QTY],
+                record[TRADE_TAKER_SIDE],
+            )
             notional = price * qty
             taker_fee = notional * spec.taker_fee_bps // _BPS
             maker_fee = notional * spec.maker_fee_bps // _BPS
@@ -112,8 +133,8 @@ class PositionsProjection(TradeFedProjection):
             specs[symbol] = spec
             marks[symbol] = (price, ts)
             for account, delta, fee in (
-                (record[8], qty if taker_buys else -qty, taker_fee),
-                (record[9], -qty if taker_buys else qty, maker_fee),
+                (record[TRADE_TAKER_ACCOUNT], qty if taker_buys else -qty, taker_fee),
+                (record[TRADE_MAKER_ACCOUNT], -qty if taker_buys else qty, maker_fee),
             ):
                 book = held[account]
                 position = book.get(symbol)

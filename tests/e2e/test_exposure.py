@@ -220,3 +220,22 @@ def test_a_subscription_over_http_is_a_clean_error_naming_the_websocket(plain: S
     assert errors[0]["message"] != "Internal error", errors
     assert errors[0]["extensions"]["code"] == "USE_WEBSOCKET", errors
     assert "WebSocket" in errors[0]["message"]
+
+
+def test_an_int_literal_of_5000_digits_is_a_clean_error(plain: Server) -> None:
+    query = '{ orderBook(market: "BTC-USD", depth: %s) { bids { price } } }' % ("1" * 5000)
+    errors = plain.post(query)["errors"]
+    assert errors and all(error["message"] != "Internal error" for error in errors), errors
+    assert all(len(error["message"]) < 600 for error in errors)
+
+
+def test_an_answer_over_the_object_cap_fails_whatever_the_document_limits_say(
+    sqlite: Settings,
+) -> None:
+    with running(sqlite.model_copy(update={"max_result_objects": 10})) as server:
+        list_market(server, server.admin())
+        nine = " ".join(f"a{i}: markets {{ symbol }}" for i in range(9))
+        assert len(server.gql(f"{{ {nine} }}")) == 9  # nine objects: under the cap
+        eleven = " ".join(f"a{i}: markets {{ symbol }}" for i in range(11))
+        errors = server.errors(f"{{ {eleven} }}")
+        assert {error["extensions"]["code"] for error in errors} == {"RESULT_TOO_LARGE"}

@@ -408,6 +408,18 @@ def test_listing_an_invalid_market_spec_raises_and_changes_nothing(
     assert_leaves_no_trace(desk, command, InvalidCommand, "invalid_market_spec")
 
 
+def test_listing_a_market_of_one_asset_against_itself_is_invalid(desk: Desk) -> None:
+    command = ListMarket(
+        command_id="l",
+        actor=ROOT,
+        symbol="BTC-BTC",
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.01"),
+    )
+
+    assert_leaves_no_trace(desk, command, InvalidCommand, "invalid_market_spec")
+
+
 # ====================================================================== Refused
 
 
