@@ -17,7 +17,7 @@ import time
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.records import TRADE, Record
-from socialtrading.infra.simulation import DEMO_SPEC, apply, generate
+from socialtrading.entrypoints.simulation import DEMO_SPEC, apply, generate
 
 
 def _digest(records: list[Record]) -> str:

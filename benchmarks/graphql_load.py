@@ -123,7 +123,7 @@ class LocalServer:
         command = [
             sys.executable,
             "-m",
-            "socialtrading.infra.cli",
+            "socialtrading.entrypoints.cli",
             "serve",
             "--demo",
             "--host",

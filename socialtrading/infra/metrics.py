@@ -2,16 +2,13 @@
 requests refused by a cap, open WebSockets.
 
 Metrics live in the process-wide default registry (what `/metrics` serves). The writer
-reports through a batch observer; projection lag is sampled when `/metrics` is scraped.
+reports through a batch observer (`entrypoints/observers.py`); projection lag is sampled
+when `/metrics` is scraped.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
-
-from socialtrading.commands.handlers import Outcome
-from socialtrading.commands.models import Command
-from socialtrading.commands.writer import CommitFailed
 
 COMMANDS = Counter(
     "socialtrading_commands",
@@ -52,22 +49,3 @@ LIMIT_REFUSALS = Counter(
     ["limit"],
 )
 WEBSOCKETS = Gauge("socialtrading_websockets", "Open WebSocket connections")
-
-
-def observe_batch(
-    results: list[tuple[Command, Outcome | Exception]], commit_seconds: float
-) -> None:
-    """Record one writer batch (a Writer batch observer)."""
-    BATCH_SIZE.observe(len(results))
-    if commit_seconds:
-        COMMIT_SECONDS.observe(commit_seconds)
-    for command, result in results:
-        if isinstance(result, CommitFailed):
-            outcome = "failed"
-        elif isinstance(result, Exception):
-            outcome = "invalid"
-        elif result.accepted:
-            outcome = "accepted"
-        else:
-            outcome = "refused"
-        COMMANDS.labels(type(command).__name__, outcome).inc()

@@ -98,7 +98,15 @@ def live(tmp_path: Path) -> Iterator[Live]:
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "socialtrading.infra.cli", "serve", "--demo", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "socialtrading.entrypoints.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -21,9 +21,9 @@ import uvicorn
 from starlette.applications import Starlette
 from websockets.sync.client import ClientConnection, connect
 
+from socialtrading.entrypoints.app import create_app, server_options
+from socialtrading.entrypoints.bootstrap import create_admin
 from socialtrading.graphql.context import Services
-from socialtrading.infra.app import create_app, server_options
-from socialtrading.infra.bootstrap import create_admin
 from socialtrading.infra.lock import StoreLock
 from socialtrading.infra.settings import Settings
 

@@ -38,7 +38,7 @@ def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]
     """`socialtrading serve` on a fresh SQLite store; killed if the test leaves it running."""
     port = _free_port()
     env = {**os.environ, "SOCIALTRADING_STORE": f"sqlite:///{tmp_path}/events.db"}
-    command = [sys.executable, "-m", "socialtrading.infra.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "socialtrading.entrypoints.cli", "serve", "--port", str(port)]
     with (tmp_path / "stderr.txt").open("wb") as stderr:
         process = subprocess.Popen(
             [*command, "--log-level", "info"], env=env, stdout=subprocess.DEVNULL, stderr=stderr

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import ADMIN
 from socialtrading.domain.ids import account_id
+from socialtrading.entrypoints.cli import app
 from socialtrading.graphql.schema import sdl
-from socialtrading.infra.cli import app
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
 

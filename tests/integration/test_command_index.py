@@ -18,7 +18,7 @@ from socialtrading.commands import remembered
 from socialtrading.commands.models import Deposit, ListMarket, PlaceOrder, RegisterTrader, Withdraw
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
-from socialtrading.infra.cli import app
+from socialtrading.entrypoints.cli import app
 from socialtrading.infra.command_index import ACCOUNT, MARKET
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange

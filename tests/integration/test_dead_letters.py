@@ -328,7 +328,7 @@ def test_cli_status_shows_dead_letters_and_retry_applies_them_after_a_fix(
     read_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from socialtrading.infra.cli import app
+    from socialtrading.entrypoints.cli import app
 
     position, order_id = _refused_between_trades(scenario)
     store = scenario.writer.store

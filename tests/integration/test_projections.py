@@ -572,7 +572,7 @@ def test_cli_status_and_rebuild(
     read_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from socialtrading.infra.cli import app
+    from socialtrading.entrypoints.cli import app
 
     run_scenario(scenario)
     head = scenario.writer.store.recorder.max_notification_id()

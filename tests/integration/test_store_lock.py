@@ -21,7 +21,7 @@ from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import LockLostError, open_store
 from tests.e2e.server import running
 
-CLI = [sys.executable, "-m", "socialtrading.infra.cli"]
+CLI = [sys.executable, "-m", "socialtrading.entrypoints.cli"]
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -23,7 +23,7 @@ from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.domain.time import to_datetime
 from socialtrading.domain.tokens import hash_token
 from socialtrading.engine.spec import MAX_LOTS
-from socialtrading.infra.app import create_app
+from socialtrading.entrypoints.app import create_app
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange

@@ -45,11 +45,19 @@ def _imports(path: Path) -> set[str]:
     return {n for n in names if n.startswith("socialtrading.")}
 
 
-@pytest.mark.parametrize(
-    ("folder", "allowed"),
-    [("engine", {"engine"}), ("domain", {"engine", "domain"})],
-)
-def test_the_engine_and_the_domain_import_nothing_above_them(
+# Bottom up: engine -> domain -> infra -> commands / projections -> graphql -> entrypoints.
+LAYERS = {
+    "engine": {"engine"},
+    "domain": {"engine", "domain"},
+    "infra": {"engine", "domain", "infra"},
+    "commands": {"engine", "domain", "infra", "commands"},
+    "projections": {"engine", "domain", "infra", "projections"},
+    "graphql": {"engine", "domain", "infra", "commands", "projections", "graphql"},
+}
+
+
+@pytest.mark.parametrize(("folder", "allowed"), sorted(LAYERS.items()))
+def test_no_layer_imports_one_above_it(
     folder: str, allowed: set[str]
 ) -> None:
     for path in _modules(folder):

@@ -82,7 +82,7 @@ def _match(source: Path, target: Path) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "socialtrading.infra.cli",
+            "socialtrading.entrypoints.cli",
             "match",
             "--input",
             str(source),

@@ -584,7 +584,7 @@ def test_same_stream_gives_same_records(spec: MarketSpec, stream: list[Command])
 _DIGEST_SCRIPT = """
 import hashlib
 from socialtrading.engine.book import OrderBook
-from socialtrading.infra.simulation import DEMO_SPEC, apply, generate
+from socialtrading.entrypoints.simulation import DEMO_SPEC, apply, generate
 
 book = OrderBook(DEMO_SPEC)
 hasher = hashlib.sha256()

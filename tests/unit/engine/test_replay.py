@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.records import Record
-from socialtrading.infra.simulation import DEMO_SPEC, apply, generate
+from socialtrading.entrypoints.simulation import DEMO_SPEC, apply, generate
 
 
 def _live(count: int, seed: int) -> tuple[OrderBook, list[Record]]:

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from socialtrading.infra.cli import app, rebuild_label, rebuild_progress
+from socialtrading.entrypoints.cli import app, rebuild_label, rebuild_progress
 from socialtrading.projections.registry import all_projections
 
 COMMANDS = [

@@ -35,6 +35,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from socialtrading.commands.writer import Writer
+from socialtrading.entrypoints.bootstrap import bootstrap_demo
+from socialtrading.entrypoints.observers import observe_batch
 from socialtrading.graphql import graphiql
 from socialtrading.graphql.clients import TrustedProxies
 from socialtrading.graphql.context import Services
@@ -43,7 +45,6 @@ from socialtrading.graphql.schema import Limits, make_schema
 from socialtrading.graphql.view import GraphQLView
 from socialtrading.infra import metrics
 from socialtrading.infra.bodylimit import BodyLimit
-from socialtrading.infra.bootstrap import bootstrap_demo
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.lock import StoreLock
 from socialtrading.infra.progress import ProgressWatcher
@@ -145,7 +146,7 @@ def create_app(
                 snapshot_interval=settings.snapshot_interval,
                 demo_funding=settings.demo_funding,
             )
-            writer.add_batch_observer(metrics.observe_batch)
+            writer.add_batch_observer(observe_batch)
             writer.start()
             stack.callback(writer.stop)
             read_engine = open_read_store(settings)

@@ -74,7 +74,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated order flow.")] = 1,
 ) -> None:
     """Run the engine over a generated BTC-USD market and print a summary."""
-    from socialtrading.infra.demo import run_engine_demo
+    from socialtrading.entrypoints.demo import run_engine_demo
 
     run_engine_demo(commands, seed)
 
@@ -101,7 +101,7 @@ def serve(
     """
     import uvicorn
 
-    from socialtrading.infra.app import create_app, server_options
+    from socialtrading.entrypoints.app import create_app, server_options
     from socialtrading.infra.collector import tune_collector
     from socialtrading.infra.settings import Settings
 
@@ -154,7 +154,7 @@ def admin_create(
     """
     from socialtrading.commands.writer import Writer
     from socialtrading.domain.errors import DomainError
-    from socialtrading.infra.bootstrap import BootstrapError, create_admin
+    from socialtrading.entrypoints.bootstrap import BootstrapError, create_admin
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
 

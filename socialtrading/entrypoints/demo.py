@@ -17,7 +17,7 @@ from socialtrading.engine.records import (
     TRADE_QTY,
 )
 from socialtrading.engine.spec import format_decimal
-from socialtrading.infra.simulation import DEMO_SPEC, apply, generate
+from socialtrading.entrypoints.simulation import DEMO_SPEC, apply, generate
 
 
 def run_engine_demo(count: int, seed: int) -> None:

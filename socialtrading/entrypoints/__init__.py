@@ -1,0 +1,1 @@
+"""Wiring on top of every layer: the command line, the ASGI app, bootstrap, demo, simulation."""
