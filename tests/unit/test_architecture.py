@@ -57,9 +57,7 @@ LAYERS = {
 
 
 @pytest.mark.parametrize(("folder", "allowed"), sorted(LAYERS.items()))
-def test_no_layer_imports_one_above_it(
-    folder: str, allowed: set[str]
-) -> None:
+def test_no_layer_imports_one_above_it(folder: str, allowed: set[str]) -> None:
     for path in _modules(folder):
         layers = {name.split(".")[1] for name in _imports(path)}
         assert layers <= allowed, f"{path.relative_to(PACKAGE)} imports {layers - allowed}"
