@@ -5,26 +5,22 @@ set aside, on both backends. And a read store whose tables predate the change is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, inspect, select, text
 
 from socialtrading.commands.models import Deposit, ListMarket, RegisterTrader
-from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.domain.time import to_datetime
 from socialtrading.domain.tokens import hash_token
 from socialtrading.engine.spec import MAX_LOTS
 from socialtrading.entrypoints.app import create_app
-from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange
 from socialtrading.projections._common import bulk_upsert
@@ -34,33 +30,13 @@ from socialtrading.projections.positions import positions_of
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner, upsert
 from socialtrading.projections.types import BigIntText
-from tests.integration.projection_scenario import START_US, Clock, Scenario
+from tests.integration.projection_scenario import START_US, Scenario
 
 SYMBOL = "WIDE-USD"
 UNIT = Decimal("0.000001")  # the market's tick and lot
 ORDERS = 9_300  # orders of MAX_LOTS at one price: more than 2**63 lots
 TOTAL = ORDERS * MAX_LOTS
 PRICE = 2  # ticks
-
-
-@pytest.fixture
-def read_settings(store_settings: Settings, tmp_path: Path) -> Settings:
-    if store_settings.store.startswith("sqlite"):
-        return store_settings.model_copy(update={"read_store": f"sqlite:///{tmp_path}/read.db"})
-    return store_settings
-
-
-@pytest.fixture
-def read_engine(read_settings: Settings) -> Iterator[Engine]:
-    engine = open_read_store(read_settings)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def scenario(make_writer: Callable[..., Writer]) -> Scenario:
-    clock = Clock()
-    return Scenario(make_writer(clock=clock), clock)
 
 
 def _open(scenario: Scenario) -> None:
