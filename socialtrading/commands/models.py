@@ -30,8 +30,8 @@ Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$")]
 TokenHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # SHA-256 of the token, hex
 # printable, no control characters (a label is shown in lists)
 TokenLabel = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Role = Literal["trader", "merchant", "admin", "compliance"]
-assert set(ROLES) == {"trader", "merchant", "admin", "compliance"}
+Role = Literal["trader", "merchant", "admin", "compliance", "moderator"]
+assert set(ROLES) == {"trader", "merchant", "admin", "compliance", "moderator"}
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]

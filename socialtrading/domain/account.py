@@ -27,7 +27,8 @@ TRADER = "trader"
 MERCHANT = "merchant"
 ADMIN = "admin"
 COMPLIANCE = "compliance"
-ROLES = (TRADER, MERCHANT, ADMIN, COMPLIANCE)
+MODERATOR = "moderator"
+ROLES = (TRADER, MERCHANT, ADMIN, COMPLIANCE, MODERATOR)
 
 ZERO = Decimal(0)
 
@@ -143,6 +144,68 @@ class Account(Aggregate):
             aggregate._pending = []
             aggregate._delta = {}
 
+    # ------------------------------------------------------------------ social events
+    # Follows and blocks are stored on the acting account (a block that ends the other's
+    # follow also stores an `Unfollowed` on that account). Accounts snapshotted before these
+    # existed have no `bio`, `avatar_url`, `notifications_read` attributes: the class
+    # attributes below stand in, and `following()` / `blocking()` create their dicts.
+
+    class ProfileUpdated(Aggregate.Event):
+        display_name: str
+        bio: str
+        avatar_url: str | None
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.display_name = self.display_name
+            aggregate.bio = self.bio
+            aggregate.avatar_url = self.avatar_url
+
+    class Followed(Aggregate.Event):
+        target: str  # the followed account's id (text)
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.following()[self.target] = None
+
+    class Unfollowed(Aggregate.Event):
+        target: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.following().pop(self.target, None)
+
+    class Blocked(Aggregate.Event):
+        target: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.blocking()[self.target] = None
+
+    class Unblocked(Aggregate.Event):
+        target: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.blocking().pop(self.target, None)
+
+    class NotificationsRead(Aggregate.Event):
+        up_to: int  # the newest notification read (its number in the account's list)
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.notifications_read = max(aggregate.notifications_read, self.up_to)
+
+    bio: str = ""
+    avatar_url: str | None = None
+    notifications_read: int = 0
+
     def __init__(self, handle: str, display_name: str, roles: list[str], command_id: str) -> None:
         self.handle = handle
         self.display_name = display_name
@@ -199,6 +262,20 @@ class Account(Aggregate):
             for key, value in self.token_book().items()
             if value[1] is None or value[1] > now
         }
+
+    def following(self) -> dict[str, None]:
+        """The accounts (id text) this one follows, in the order followed."""
+        found: dict[str, None] | None = self.__dict__.get("_following")
+        if found is None:
+            found = self.__dict__["_following"] = {}
+        return found
+
+    def blocking(self) -> dict[str, None]:
+        """The accounts (id text) this one blocks, in the order blocked."""
+        found: dict[str, None] | None = self.__dict__.get("_blocking")
+        if found is None:
+            found = self.__dict__["_blocking"] = {}
+        return found
 
     def has_role(self, role: str) -> bool:
         """Whether the account holds `role`."""
@@ -336,6 +413,80 @@ class Account(Aggregate):
                 for kind, market, reference, asset, available, reserved in self._pending
             ]
             self.trigger_event(self.LedgerPosted, entries=entries, timestamp=to_datetime(ts))
+
+    # ------------------------------------------------------------------ social decisions
+
+    def update_profile(
+        self, display_name: str, bio: str, avatar_url: str | None, command_id: str, ts: int
+    ) -> bool:
+        """Set the profile (values already normalized); False, storing nothing, when it is
+        the profile already."""
+        if (display_name, bio, avatar_url) == (self.display_name, self.bio, self.avatar_url):
+            return False
+        self.trigger_event(
+            self.ProfileUpdated,
+            display_name=display_name,
+            bio=bio,
+            avatar_url=avatar_url,
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+        return True
+
+    def follow(self, me: str, target: Account, them: str, command_id: str, ts: int) -> bool:
+        """Follow `target` (`me` and `them` are the two ids as text). Refused for oneself or
+        across a block either way; False, storing nothing, when followed already."""
+        if target is self:
+            raise Refused("cannot_follow_self", "an account does not follow itself")
+        if them in self.blocking() or me in target.blocking():
+            raise Refused("blocked", "a block stands between these accounts")
+        if them in self.following():
+            return False
+        self.trigger_event(
+            self.Followed, target=them, command_id=command_id, timestamp=to_datetime(ts)
+        )
+        return True
+
+    def unfollow(self, them: str, command_id: str, ts: int) -> bool:
+        """Stop following `them`; False, storing nothing, when not following."""
+        if them not in self.following():
+            return False
+        self.trigger_event(
+            self.Unfollowed, target=them, command_id=command_id, timestamp=to_datetime(ts)
+        )
+        return True
+
+    def block(self, me: str, target: Account, them: str, command_id: str, ts: int) -> bool:
+        """Block `target`: ends a follow either way (`target`'s unfollow is an event of
+        `target`). False, storing nothing, when blocked already."""
+        if target is self:
+            raise Refused("cannot_block_self", "an account does not block itself")
+        if them in self.blocking():
+            return False
+        self.trigger_event(
+            self.Blocked, target=them, command_id=command_id, timestamp=to_datetime(ts)
+        )
+        self.unfollow(them, command_id, ts)
+        target.unfollow(me, command_id, ts)
+        return True
+
+    def unblock(self, them: str, command_id: str, ts: int) -> bool:
+        """Lift a block; False, storing nothing, when there is none."""
+        if them not in self.blocking():
+            return False
+        self.trigger_event(
+            self.Unblocked, target=them, command_id=command_id, timestamp=to_datetime(ts)
+        )
+        return True
+
+    def mark_notifications_read(self, up_to: int, command_id: str, ts: int) -> bool:
+        """Mark notifications up to `up_to` read; False when they are already."""
+        if up_to <= self.notifications_read:
+            return False
+        self.trigger_event(
+            self.NotificationsRead, up_to=up_to, command_id=command_id, timestamp=to_datetime(ts)
+        )
+        return True
 
     def _balance(self, asset: str) -> list[Decimal]:
         balance = self.balances.get(asset)
