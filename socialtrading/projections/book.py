@@ -70,16 +70,10 @@ from socialtrading.engine.records import (
     TRIGGERED_ID,
 )
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import (
-    Bulk,
-    MarketDirectory,
-    bulk_insert,
-    bulk_upsert,
-    market_table,
-    spec_by_symbol,
-)
+from socialtrading.projections.base import Item, Projection, metadata
+from socialtrading.projections.market_specs import MarketDirectory, market_table, spec_by_symbol
 from socialtrading.projections.rows import LevelRow
-from socialtrading.projections.runner import Item, Projection, metadata
+from socialtrading.projections.sql import Bulk, bulk_insert, bulk_upsert
 from socialtrading.projections.types import BigIntText
 
 book_markets = market_table("book_markets")

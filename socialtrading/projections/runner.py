@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from eventsourcing import persistence
@@ -61,7 +61,6 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     func,
@@ -73,11 +72,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
+from socialtrading.projections.base import Chunk, Item, Projection, metadata
 from socialtrading.projections.types import BigIntText
 
 log = logging.getLogger(__name__)
-
-metadata = MetaData()
 
 positions = Table(
     "projection_positions",
@@ -97,67 +95,6 @@ dead_letters = Table(
     Column("error", String(ERROR_CHARS), nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False),
 )
-
-# (notification id, domain event)
-Item = tuple[int, Any]
-
-
-class Chunk(list[Item]):
-    """The items of one chunk of notifications, with what projections derive from them and
-    share (`shared`: for example `_common.scan`); it is freed with the chunk."""
-
-    __slots__ = ("shared",)
-
-    def __init__(self, items: Iterable[Item] = ()) -> None:
-        super().__init__(items)
-        self.shared: dict[str, Any] = {}
-
-
-class Projection:
-    """A read model: its tables, and how a batch of events changes them."""
-
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        """Apply events (in log order) inside the runner's transaction: one chunk of the
-        batch; the changes may be held in memory until `flush`."""
-        raise NotImplementedError
-
-    def flush(self, connection: Connection) -> None:
-        """Write the changes `apply` held back: once per batch, before the commit."""
-
-    def reset(self) -> None:
-        """Forget any in-memory cache and held-back change (after a rebuild or a failed
-        batch)."""
-
-    def after_commit(self) -> None:
-        """Publish live updates for the batch now committed (subscriptions)."""
-
-
-class Delegating(Projection):
-    """A projection that hands everything to `inner`: the base of wrappers that observe or
-    measure one (they override what they change, and cannot forget to pass `flush` on)."""
-
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-
-    def __init__(self, inner: Projection) -> None:
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]
-        self.tables = inner.tables  # type: ignore[misc]
-
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        self.inner.apply(connection, items)
-
-    def flush(self, connection: Connection) -> None:
-        self.inner.flush(connection)
-
-    def reset(self) -> None:
-        self.inner.reset()
-
-    def after_commit(self) -> None:
-        self.inner.after_commit()
 
 
 @dataclass
@@ -202,21 +139,6 @@ class _Undecodable:
     def __init__(self, topic: str, error: Exception) -> None:
         self.topic = topic
         self.error = error
-
-
-def upsert(
-    connection: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """Insert rows, replacing the non-key columns of rows whose keys exist."""
-    if not rows:
-        return
-    dialect = connection.dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    columns = [c for c in rows[0] if c not in keys]
-    statement = insert.on_conflict_do_update(
-        index_elements=list(keys), set_={c: insert.excluded[c] for c in columns}
-    )
-    connection.execute(statement, rows)
 
 
 class ProjectionRunner:

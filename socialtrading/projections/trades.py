@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
+from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import BUY
 from socialtrading.engine.records import (
     SEQ,
@@ -25,18 +26,15 @@ from socialtrading.engine.records import (
     TS,
 )
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import (
+from socialtrading.projections.base import PricedTrades, TradeFedProjection, metadata
+from socialtrading.projections.market_specs import (
     MarketDirectory,
-    PricedTrades,
     Spec,
-    TradeFedProjection,
-    bulk_insert,
     market_table,
-    moment,
     spec_by_symbol,
 )
 from socialtrading.projections.rows import TradeRow
-from socialtrading.projections.runner import metadata
+from socialtrading.projections.sql import bulk_insert
 
 trades_markets = market_table("trades_markets")
 
@@ -130,7 +128,7 @@ def _trade_row(spec: Spec, row: Sequence[Any]) -> TradeRow:
         taker_side=side,
         buyer_account=buyer,
         seller_account=seller,
-        executed_at=moment(executed_at),
+        executed_at=to_datetime(executed_at),
     )
 
 
