@@ -387,7 +387,6 @@ def depth(
     spec = spec_by_symbol(connection, book_markets, market)
     if spec is None or levels <= 0:
         return [], []
-    tick = spec.tick_size
     bids: list[tuple[int, int, int]] = []
     asks: list[tuple[int, int, int]] = []
     for side, price, quantity, count in connection.execute(
@@ -397,6 +396,12 @@ def depth(
     bids.sort(reverse=True)  # a union keeps no order: best first again
     asks.sort()
     return (
-        [LevelRow(tick * price, spec.quantity(quantity), count) for price, quantity, count in bids],
-        [LevelRow(tick * price, spec.quantity(quantity), count) for price, quantity, count in asks],
+        [
+            LevelRow(spec.price(price), spec.quantity(quantity), count)
+            for price, quantity, count in bids
+        ],
+        [
+            LevelRow(spec.price(price), spec.quantity(quantity), count)
+            for price, quantity, count in asks
+        ],
     )

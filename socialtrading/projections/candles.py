@@ -160,17 +160,16 @@ def candles_page(
     if after is not None:
         statement = statement.where(candles.c.start > to_micros(after))
     statement = statement.order_by(candles.c.start).limit(max(first, 0))
-    tick = spec.tick_size
     rows: Sequence[Any] = connection.execute(statement).all()
     return [
         CandleRow(
             market=market,
             interval=interval,
             start=to_datetime(row.start),
-            open=tick * row.open,
-            high=tick * row.high,
-            low=tick * row.low,
-            close=tick * row.close,
+            open=spec.price(row.open),
+            high=spec.price(row.high),
+            low=spec.price(row.low),
+            close=spec.price(row.close),
             volume=spec.quantity(row.volume),
             trades=row.trades,
         )

@@ -434,8 +434,6 @@ def _order_rows(connection: Connection, rows: Sequence[Any]) -> list[OrderRow]:
     out = []
     for row in rows:
         spec = specs[row.market]
-        tick = spec.tick_size
-        lot = spec.lot_size
         price = row.price
         stop_price = row.stop_price
         out.append(
@@ -445,14 +443,14 @@ def _order_rows(connection: Connection, rows: Sequence[Any]) -> list[OrderRow]:
                 account_id=row.account_id,
                 side=row.side,
                 type=row.type,
-                price=None if price is None else tick * price,
-                quantity=lot * row.quantity,
-                open_quantity=lot * row.open,
-                filled_quantity=lot * row.filled,
+                price=None if price is None else spec.price(price),
+                quantity=spec.quantity(row.quantity),
+                open_quantity=spec.quantity(row.open),
+                filled_quantity=spec.quantity(row.filled),
                 status=row.status,
                 time_in_force=row.time_in_force,
                 post_only=bool(row.post_only),
-                stop_price=None if stop_price is None else tick * stop_price,
+                stop_price=None if stop_price is None else spec.price(stop_price),
                 reason=row.reason,
                 created_at=to_datetime(row.created_at),
                 updated_at=to_datetime(row.updated_at),

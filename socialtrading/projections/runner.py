@@ -21,9 +21,8 @@ to read their own writes wait with `wait_for(position)`.
 
 A catch-up far behind the log (`defer_indexes_from` notifications or more) drops the secondary
 indexes of the lagging projections' tables (the non-unique ones: they serve queries, not the
-projections) and builds them again once caught up: building an index from a full table costs
-a fraction of keeping it up to date row by row. Unique indexes stay (upserts and constraints
-need them). `setup` creates any index a crash left missing.
+projections) and builds them again once caught up. Unique indexes stay (upserts and
+constraints need them). `setup` creates any index a crash left missing.
 
 A read model never stops on one event. When a batch fails for any reason but an unreachable
 or unusable database (`_environmental`: retried, as before), the runner rolls it back and
@@ -668,15 +667,9 @@ def _secondary_indexes(projections: Sequence[Projection]) -> list[Index]:
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Collect garbage cycles once per batch, and only among the batch's survivors.
-
-    A batch keeps thousands of decoded events alive until it is applied, so with automatic
-    collection nearly every batch triggers collections that walk every live object (the
-    projections' caches too): measured, about a third of a catch-up's CPU time. Decoded
-    events hold no cycles (reference counting frees them); the few cycles a batch leaves
-    (a few hundred objects) are young, so collecting the young generations after each batch
-    frees them at a cost proportional to what the batch left alive.
-    """
+    """Turn automatic garbage collection off for the duration; `catch_up` collects the
+    young generations after each batch instead (decoded events hold no cycles, so what a
+    batch leaves to collect is young and small)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

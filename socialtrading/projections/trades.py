@@ -121,8 +121,8 @@ def _trade_row(spec: Spec, row: Sequence[Any]) -> TradeRow:
     return TradeRow(
         market=market,
         seq=seq,
-        price=spec.tick_size * price,
-        quantity=spec.lot_size * quantity,
+        price=spec.price(price),
+        quantity=spec.quantity(quantity),
         taker_order=taker,
         maker_order=maker,
         taker_side=side,
