@@ -48,8 +48,9 @@ from socialtrading.commands.writer import Writer
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange, open_store
+from socialtrading.projections.base import Delegating, Item, Projection
 from socialtrading.projections.registry import all_projections
-from socialtrading.projections.runner import Delegating, Item, Projection, ProjectionRunner
+from socialtrading.projections.runner import ProjectionRunner
 
 EVENTS_PER_ORDER = 1.027  # the stream's measured ratio: one market event per order, plus ledger
 

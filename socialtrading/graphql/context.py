@@ -116,11 +116,9 @@ class Services:
     ) -> T:
         """Run a read-model query: inline on SQLite, in a worker thread on PostgreSQL.
 
-        A SQLite read-model query takes well under a millisecond of CPU, and the hop to a
-        worker thread and back cost more than it spared the event loop (the thread contends
-        with it for the GIL): inline, a book query costs ~20% less CPU. WAL readers do not
-        wait for the projections' writes. A PostgreSQL query waits on the network: in a
-        thread it leaves the event loop free meanwhile.
+        A SQLite read-model query is short CPU work (WAL readers do not wait for the
+        projections' writes), so it runs on the event loop; a PostgreSQL query waits on the
+        network, so it runs in a thread and leaves the event loop free meanwhile.
         """
 
         def run() -> T:

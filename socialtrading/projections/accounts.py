@@ -28,10 +28,11 @@ from sqlalchemy import (
 
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
+from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.domain.tokens import token_id
-from socialtrading.projections._common import clean, micros, moment, rows_in
-from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow
-from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.base import Item, Projection, metadata
+from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow, clean
+from socialtrading.projections.sql import rows_in, upsert
 from socialtrading.projections.types import DecimalText
 
 accounts = Table(
@@ -130,7 +131,7 @@ class AccountsProjection(Projection):
                     "display_name": event.display_name,
                     "kyc_level": 0,
                     "roles": ",".join(sorted(event.roles)),
-                    "created_at": micros(event.timestamp),
+                    "created_at": to_micros(event.timestamp),
                 }
                 cache.setdefault(account, {})
             elif kind is Account.KycVerified or kind is Account.RoleGranted:
@@ -143,13 +144,13 @@ class AccountsProjection(Projection):
                         "token_id": token_id(event.token_hash),
                         "account_id": str(event.originator_id),
                         "label": event.label,
-                        "created_at": micros(event.timestamp),
-                        "expires_at": None if expires is None else micros(expires),
+                        "created_at": to_micros(event.timestamp),
+                        "expires_at": None if expires is None else to_micros(expires),
                         "revoked_at": None,
                     }
                 )
             elif kind is Account.TokenRevoked:
-                revoked[event.token_id] = micros(event.timestamp)
+                revoked[event.token_id] = to_micros(event.timestamp)
         # balances of accounts not held yet (one registered in this batch is held, empty)
         self._read_balances(connection, {account for account in pending if account not in cache})
         rows = []
@@ -226,7 +227,7 @@ def _account_row(row: Any) -> AccountRow:
         display_name=row.display_name,
         kyc_level=row.kyc_level,
         roles=tuple(role for role in row.roles.split(",") if role),
-        created_at=moment(row.created_at),
+        created_at=to_datetime(row.created_at),
     )
 
 
@@ -285,8 +286,8 @@ def tokens_of(connection: Connection, account_id: str, now: int) -> list[TokenRo
         TokenRow(
             id=row.token_id,
             label=row.label,
-            created_at=moment(row.created_at),
-            expires_at=None if row.expires_at is None else moment(row.expires_at),
+            created_at=to_datetime(row.created_at),
+            expires_at=None if row.expires_at is None else to_datetime(row.expires_at),
         )
         for row in connection.execute(statement)
     ]

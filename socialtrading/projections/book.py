@@ -70,16 +70,10 @@ from socialtrading.engine.records import (
     TRIGGERED_ID,
 )
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import (
-    Bulk,
-    MarketDirectory,
-    bulk_insert,
-    bulk_upsert,
-    market_table,
-    spec_by_symbol,
-)
+from socialtrading.projections.base import Item, Projection, metadata
+from socialtrading.projections.market_specs import MarketDirectory, market_table, spec_by_symbol
 from socialtrading.projections.rows import LevelRow
-from socialtrading.projections.runner import Item, Projection, metadata
+from socialtrading.projections.sql import Bulk, bulk_insert, bulk_upsert
 from socialtrading.projections.types import BigIntText
 
 book_markets = market_table("book_markets")
@@ -393,7 +387,6 @@ def depth(
     spec = spec_by_symbol(connection, book_markets, market)
     if spec is None or levels <= 0:
         return [], []
-    tick = spec.tick_size
     bids: list[tuple[int, int, int]] = []
     asks: list[tuple[int, int, int]] = []
     for side, price, quantity, count in connection.execute(
@@ -403,6 +396,12 @@ def depth(
     bids.sort(reverse=True)  # a union keeps no order: best first again
     asks.sort()
     return (
-        [LevelRow(tick * price, spec.quantity(quantity), count) for price, quantity, count in bids],
-        [LevelRow(tick * price, spec.quantity(quantity), count) for price, quantity, count in asks],
+        [
+            LevelRow(spec.price(price), spec.quantity(quantity), count)
+            for price, quantity, count in bids
+        ],
+        [
+            LevelRow(spec.price(price), spec.quantity(quantity), count)
+            for price, quantity, count in asks
+        ],
     )

@@ -14,23 +14,17 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, select
 
+from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.engine.records import (
     SEQ,
     TRADE_PRICE,
     TRADE_QTY,
     TS,
 )
-from socialtrading.projections._common import (
-    MarketDirectory,
-    PricedTrades,
-    TradeFedProjection,
-    market_table,
-    micros,
-    moment,
-    spec_by_symbol,
-)
+from socialtrading.projections.base import PricedTrades, TradeFedProjection, metadata
+from socialtrading.projections.market_specs import MarketDirectory, market_table, spec_by_symbol
 from socialtrading.projections.rows import CandleRow
-from socialtrading.projections.runner import metadata, upsert
+from socialtrading.projections.sql import upsert
 from socialtrading.projections.types import BigIntText
 
 INTERVALS: dict[str, int] = {  # name -> length in microseconds
@@ -160,23 +154,22 @@ def candles_page(
         return []
     statement = select(candles).where(candles.c.market == market, candles.c.interval == interval)
     if start is not None:
-        statement = statement.where(candles.c.start >= micros(start))
+        statement = statement.where(candles.c.start >= to_micros(start))
     if end is not None:
-        statement = statement.where(candles.c.start < micros(end))
+        statement = statement.where(candles.c.start < to_micros(end))
     if after is not None:
-        statement = statement.where(candles.c.start > micros(after))
+        statement = statement.where(candles.c.start > to_micros(after))
     statement = statement.order_by(candles.c.start).limit(max(first, 0))
-    tick = spec.tick_size
     rows: Sequence[Any] = connection.execute(statement).all()
     return [
         CandleRow(
             market=market,
             interval=interval,
-            start=moment(row.start),
-            open=tick * row.open,
-            high=tick * row.high,
-            low=tick * row.low,
-            close=tick * row.close,
+            start=to_datetime(row.start),
+            open=spec.price(row.open),
+            high=spec.price(row.high),
+            low=spec.price(row.low),
+            close=spec.price(row.close),
             volume=spec.quantity(row.volume),
             trades=row.trades,
         )

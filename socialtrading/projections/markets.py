@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, String, Table, select
 
 from socialtrading.domain.market import Market
+from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.engine.records import (
     AUCTION_STARTED,
     HALTED,
@@ -24,9 +25,9 @@ from socialtrading.engine.records import (
 )
 from socialtrading.engine.spec import AUCTION, CONTINUOUS
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import clean, micros, moment, scan
-from socialtrading.projections.rows import MarketRow
-from socialtrading.projections.runner import Item, Projection, metadata, upsert
+from socialtrading.projections.base import Item, Projection, metadata, scan
+from socialtrading.projections.rows import MarketRow, clean
+from socialtrading.projections.sql import upsert
 from socialtrading.projections.types import DecimalText
 
 markets = Table(
@@ -128,7 +129,7 @@ def _listed_row(event: Market.Listed) -> dict[str, Any]:
         "mode": event.mode,
         "halted": False,
         "last_price": None,
-        "listed_at": micros(event.timestamp),
+        "listed_at": to_micros(event.timestamp),
     }
 
 
@@ -154,7 +155,7 @@ def _market_row(row: Any) -> MarketRow:
         mode=row["mode"],
         halted=bool(row["halted"]),
         last_price=None if last is None else tick * last,
-        listed_at=moment(row["listed_at"]),
+        listed_at=to_datetime(row["listed_at"]),
     )
 
 

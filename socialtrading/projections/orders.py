@@ -1,21 +1,10 @@
 """The orders read model: one row per order with its status, quantities and reason.
 
-Status rules (from the engine records of each market event, in order):
-
-- `accepted` creates the row: ACCEPTED, quantity = open = the order's lots, nothing filled.
-  An order stays ACCEPTED while it is live but not resting: a pending stop order, a market
-  order queued for an auction's uncross, or a taker still matching within its command.
-- `rested` with a price puts it in the book: OPEN, or PARTIALLY_FILLED if it has fills (a
-  limit order collected during an auction rests in the book, so it is OPEN too). `rested`
-  without a price (a market order queued for an auction) keeps it ACCEPTED.
-- `trade` fills both sides: FILLED when nothing is left open, else a resting order becomes
-  PARTIALLY_FILLED (a taker's status is decided by the records that follow).
-- `cancelled` with nothing remaining: CANCELLED with the record's reason (a user cancel, IOC,
-  FOK and market-order remainders, STP, unmatched auction market orders, a stop that could
-  not enter). With quantity remaining (an STP decrement) the order stays live, smaller.
-- `expired`: EXPIRED. `amended`: the new price and open quantity; a re-queued order rests.
-- `rejected` for a new order creates the row as REJECTED with the reason; the order's side,
-  type, price, quantity and time in force come from the OrderRejected event's `terms`.
+The engine records of each market event move an order between the statuses of
+`projections/order_status.py`. `accepted` creates the row (quantity = open = the order's lots,
+nothing filled); a `rejected` new order creates it as REJECTED with the reason, its side,
+type, price, quantity and time in force from the OrderRejected event's `terms`; a cancel
+keeps its record's reason; `amended` sets the new price and open quantity.
 
 `quantity` is filled + open while the order is live (amends and STP decrements change it);
 a cancel or expiry leaves it as it was. Prices are stored in ticks, quantities in lots, times
@@ -24,8 +13,7 @@ in microseconds; queries convert with the market's spec.
 Orders are keyed by (cursor, id): `cursor` is the notification id of the order's first event,
 so new rows append at the end of the table. Lookups by id use an index on (block, id), where
 `block` is the cursor's 65,536-notification block: inserts only touch the newest block's part
-of that index (a plain index on the random ids costs a random page write per order on
-SQLite), and a lookup probes each block.
+of that index, and a lookup probes each block.
 
 The projection keeps every live order's mutable state in memory (read from the table after a
 reset), so a batch needs no reads, and holds a batch's new and changed orders until `flush`:
@@ -56,6 +44,7 @@ from sqlalchemy import (
 )
 
 from socialtrading.domain.market import Market
+from socialtrading.domain.time import to_datetime
 from socialtrading.engine.records import (
     ACCEPTED,
     ACCEPTED_ACCOUNT,
@@ -95,19 +84,12 @@ from socialtrading.engine.records import (
     TS,
 )
 from socialtrading.infra.bus import Bus
-from socialtrading.projections import _common as common
-from socialtrading.projections._common import (
-    LIVE_STATUSES,
-    Bulk,
-    MarketDirectory,
-    bulk_insert,
-    chunks,
-    market_table,
-    moment,
-    specs_by_symbol,
-)
+from socialtrading.projections import order_status as statuses
+from socialtrading.projections.base import Item, Projection, metadata
+from socialtrading.projections.market_specs import MarketDirectory, market_table, specs_by_symbol
+from socialtrading.projections.order_status import after_fill, resting
 from socialtrading.projections.rows import OrderRow
-from socialtrading.projections.runner import Item, Projection, metadata
+from socialtrading.projections.sql import Bulk, bulk_insert, chunks
 
 BLOCK_BITS = 16
 
@@ -200,7 +182,7 @@ class OrdersProjection(Projection):
                 orders.c.account_id,
                 orders.c.reason,
                 orders.c.updated_at,
-            ).where(orders.c.status.in_(LIVE_STATUSES))
+            ).where(orders.c.status.in_(statuses.LIVE))
             self._live = {
                 row[0]: [
                     row[1],
@@ -246,7 +228,7 @@ class OrdersProjection(Projection):
                     account = intern(record[ACCEPTED_ACCOUNT], record[ACCEPTED_ACCOUNT])
                     order = [
                         position,
-                        common.ACCEPTED,
+                        statuses.ACCEPTED,
                         record[ACCEPTED_PRICE],
                         record[ACCEPTED_QTY],
                         record[ACCEPTED_QTY],
@@ -273,19 +255,18 @@ class OrdersProjection(Projection):
                         changed[order_id] = order
                     order[_OPEN] = record[RESTED_OPEN]
                     if record[RESTED_PRICE] is not None:
-                        order[_STATUS] = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
+                        order[_STATUS] = resting(order[_FILLED])
                 elif kind == TRADE:
                     qty = record[TRADE_QTY]
                     for order_id in (record[TRADE_TAKER], record[TRADE_MAKER]):
                         order = live[order_id]
-                        order[_OPEN] -= qty
+                        left = order[_OPEN] - qty
+                        order[_OPEN] = left
                         order[_FILLED] += qty
                         order[_UPDATED] = record[TS]
-                        if order[_OPEN] == 0:
-                            order[_STATUS] = common.FILLED
+                        order[_STATUS] = after_fill(order[_STATUS], left)
+                        if not left:
                             del live[order_id]
-                        elif order[_STATUS] == common.OPEN:
-                            order[_STATUS] = common.PARTIALLY_FILLED
                         if order_id not in new:
                             changed[order_id] = order
                 elif kind == CANCELLED:
@@ -300,7 +281,7 @@ class OrdersProjection(Projection):
                         order[_QUANTITY] = order[_FILLED] + remaining
                     else:
                         order[_OPEN] = 0
-                        order[_STATUS] = common.CANCELLED
+                        order[_STATUS] = statuses.CANCELLED
                         order[_REASON] = record[CANCELLED_REASON]
                         del live[order_id]
                 elif kind == REJECTED:
@@ -318,7 +299,7 @@ class OrdersProjection(Projection):
                         terms = getattr(event, "terms", None) or {}
                         order = [
                             position,
-                            common.REJECTED,
+                            statuses.REJECTED,
                             terms.get("price"),
                             terms.get("qty", 0),
                             0,
@@ -345,15 +326,14 @@ class OrdersProjection(Projection):
                         changed[order_id] = order
                     if kind == EXPIRED:
                         order[_OPEN] = 0
-                        order[_STATUS] = common.EXPIRED
+                        order[_STATUS] = statuses.EXPIRED
                         del live[order_id]
                     elif kind == AMENDED:
                         order[_PRICE] = record[AMENDED_NEW_PRICE]
                         order[_OPEN] = record[AMENDED_NEW_OPEN]
                         order[_QUANTITY] = order[_FILLED] + record[AMENDED_NEW_OPEN]
                         if not record[AMENDED_PRIORITY_KEPT]:
-                            status = common.PARTIALLY_FILLED if order[_FILLED] else common.OPEN
-                            order[_STATUS] = status
+                            order[_STATUS] = resting(order[_FILLED])
                     # triggered: the stop order enters; the records after it decide its status
                 # halted, resumed, auction_started, uncrossed: nothing of an order
 
@@ -454,8 +434,6 @@ def _order_rows(connection: Connection, rows: Sequence[Any]) -> list[OrderRow]:
     out = []
     for row in rows:
         spec = specs[row.market]
-        tick = spec.tick_size
-        lot = spec.lot_size
         price = row.price
         stop_price = row.stop_price
         out.append(
@@ -465,17 +443,17 @@ def _order_rows(connection: Connection, rows: Sequence[Any]) -> list[OrderRow]:
                 account_id=row.account_id,
                 side=row.side,
                 type=row.type,
-                price=None if price is None else tick * price,
-                quantity=lot * row.quantity,
-                open_quantity=lot * row.open,
-                filled_quantity=lot * row.filled,
+                price=None if price is None else spec.price(price),
+                quantity=spec.quantity(row.quantity),
+                open_quantity=spec.quantity(row.open),
+                filled_quantity=spec.quantity(row.filled),
                 status=row.status,
                 time_in_force=row.time_in_force,
                 post_only=bool(row.post_only),
-                stop_price=None if stop_price is None else tick * stop_price,
+                stop_price=None if stop_price is None else spec.price(stop_price),
                 reason=row.reason,
-                created_at=moment(row.created_at),
-                updated_at=moment(row.updated_at),
+                created_at=to_datetime(row.created_at),
+                updated_at=to_datetime(row.updated_at),
                 cursor=row.cursor,
             )
         )
@@ -516,6 +494,6 @@ def orders_of(
     if after is not None:
         statement = statement.where(orders.c.cursor < after)
     if open_only:
-        statement = statement.where(orders.c.status.in_(LIVE_STATUSES))
+        statement = statement.where(orders.c.status.in_(statuses.LIVE))
     statement = statement.order_by(orders.c.cursor.desc()).limit(max(first, 0))
     return _order_rows(connection, connection.execute(statement).all())

@@ -39,18 +39,15 @@ from socialtrading.engine.records import (
     TRADE_TAKER_SIDE,
     TS,
 )
-from socialtrading.projections._common import (
+from socialtrading.projections.base import PricedTrades, TradeFedProjection, metadata
+from socialtrading.projections.market_specs import (
     MarketDirectory,
-    PricedTrades,
     Spec,
-    TradeFedProjection,
-    clean,
     market_table,
-    rows_in,
     specs_by_symbol,
 )
-from socialtrading.projections.rows import PositionRow
-from socialtrading.projections.runner import metadata, upsert
+from socialtrading.projections.rows import PositionRow, clean
+from socialtrading.projections.sql import rows_in, upsert
 from socialtrading.projections.types import BigIntText, DecimalText
 
 positions_markets = market_table("positions_markets")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from socialtrading.infra.bus import Bus
 from socialtrading.projections.accounts import AccountsProjection
+from socialtrading.projections.base import Projection
 from socialtrading.projections.book import BookProjection
 from socialtrading.projections.candles import CandlesProjection
 from socialtrading.projections.markets import MarketsProjection
 from socialtrading.projections.orders import OrdersProjection
 from socialtrading.projections.positions import PositionsProjection
-from socialtrading.projections.runner import Projection
 from socialtrading.projections.trades import TradesProjection
 
 

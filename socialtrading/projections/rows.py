@@ -2,7 +2,7 @@
 
 The contract between the read models (projections/*.py) and the GraphQL layer. Prices and
 quantities are Decimal (converted from ticks and lots with the market's spec), times are
-aware UTC datetimes.
+aware UTC datetimes; `clean` writes an amount in its shortest exact form.
 """
 
 from __future__ import annotations
@@ -10,6 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from socialtrading.domain.money import CONTEXT as EXACT
+
+
+def clean(value: Decimal) -> Decimal:
+    """`value` without trailing zeros and without an exponent (1E+2 -> 100, 0.50 -> 0.5)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1), context=EXACT)
+    return value.normalize(EXACT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,8 @@ to read their own writes wait with `wait_for(position)`.
 
 A catch-up far behind the log (`defer_indexes_from` notifications or more) drops the secondary
 indexes of the lagging projections' tables (the non-unique ones: they serve queries, not the
-projections) and builds them again once caught up: building an index from a full table costs
-a fraction of keeping it up to date row by row. Unique indexes stay (upserts and constraints
-need them). `setup` creates any index a crash left missing.
+projections) and builds them again once caught up. Unique indexes stay (upserts and
+constraints need them). `setup` creates any index a crash left missing.
 
 A read model never stops on one event. When a batch fails for any reason but an unreachable
 or unusable database (`_environmental`: retried, as before), the runner rolls it back and
@@ -48,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from eventsourcing import persistence
@@ -61,7 +60,6 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     func,
@@ -73,11 +71,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
+from socialtrading.projections.base import Chunk, Item, Projection, metadata
 from socialtrading.projections.types import BigIntText
 
 log = logging.getLogger(__name__)
-
-metadata = MetaData()
 
 positions = Table(
     "projection_positions",
@@ -97,67 +94,6 @@ dead_letters = Table(
     Column("error", String(ERROR_CHARS), nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False),
 )
-
-# (notification id, domain event)
-Item = tuple[int, Any]
-
-
-class Chunk(list[Item]):
-    """The items of one chunk of notifications, with what projections derive from them and
-    share (`shared`: for example `_common.scan`); it is freed with the chunk."""
-
-    __slots__ = ("shared",)
-
-    def __init__(self, items: Iterable[Item] = ()) -> None:
-        super().__init__(items)
-        self.shared: dict[str, Any] = {}
-
-
-class Projection:
-    """A read model: its tables, and how a batch of events changes them."""
-
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        """Apply events (in log order) inside the runner's transaction: one chunk of the
-        batch; the changes may be held in memory until `flush`."""
-        raise NotImplementedError
-
-    def flush(self, connection: Connection) -> None:
-        """Write the changes `apply` held back: once per batch, before the commit."""
-
-    def reset(self) -> None:
-        """Forget any in-memory cache and held-back change (after a rebuild or a failed
-        batch)."""
-
-    def after_commit(self) -> None:
-        """Publish live updates for the batch now committed (subscriptions)."""
-
-
-class Delegating(Projection):
-    """A projection that hands everything to `inner`: the base of wrappers that observe or
-    measure one (they override what they change, and cannot forget to pass `flush` on)."""
-
-    name: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-
-    def __init__(self, inner: Projection) -> None:
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]
-        self.tables = inner.tables  # type: ignore[misc]
-
-    def apply(self, connection: Connection, items: Sequence[Item]) -> None:
-        self.inner.apply(connection, items)
-
-    def flush(self, connection: Connection) -> None:
-        self.inner.flush(connection)
-
-    def reset(self) -> None:
-        self.inner.reset()
-
-    def after_commit(self) -> None:
-        self.inner.after_commit()
 
 
 @dataclass
@@ -202,21 +138,6 @@ class _Undecodable:
     def __init__(self, topic: str, error: Exception) -> None:
         self.topic = topic
         self.error = error
-
-
-def upsert(
-    connection: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """Insert rows, replacing the non-key columns of rows whose keys exist."""
-    if not rows:
-        return
-    dialect = connection.dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    columns = [c for c in rows[0] if c not in keys]
-    statement = insert.on_conflict_do_update(
-        index_elements=list(keys), set_={c: insert.excluded[c] for c in columns}
-    )
-    connection.execute(statement, rows)
 
 
 class ProjectionRunner:
@@ -746,15 +667,9 @@ def _secondary_indexes(projections: Sequence[Projection]) -> list[Index]:
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Collect garbage cycles once per batch, and only among the batch's survivors.
-
-    A batch keeps thousands of decoded events alive until it is applied, so with automatic
-    collection nearly every batch triggers collections that walk every live object (the
-    projections' caches too): measured, about a third of a catch-up's CPU time. Decoded
-    events hold no cycles (reference counting frees them); the few cycles a batch leaves
-    (a few hundred objects) are young, so collecting the young generations after each batch
-    frees them at a cost proportional to what the batch left alive.
-    """
+    """Turn automatic garbage collection off for the duration; `catch_up` collects the
+    young generations after each batch instead (decoded events hold no cycles, so what a
+    batch leaves to collect is young and small)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 
+from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import BUY
 from socialtrading.engine.records import (
     SEQ,
@@ -25,18 +26,15 @@ from socialtrading.engine.records import (
     TS,
 )
 from socialtrading.infra.bus import Bus
-from socialtrading.projections._common import (
+from socialtrading.projections.base import PricedTrades, TradeFedProjection, metadata
+from socialtrading.projections.market_specs import (
     MarketDirectory,
-    PricedTrades,
     Spec,
-    TradeFedProjection,
-    bulk_insert,
     market_table,
-    moment,
     spec_by_symbol,
 )
 from socialtrading.projections.rows import TradeRow
-from socialtrading.projections.runner import metadata
+from socialtrading.projections.sql import bulk_insert
 
 trades_markets = market_table("trades_markets")
 
@@ -123,14 +121,14 @@ def _trade_row(spec: Spec, row: Sequence[Any]) -> TradeRow:
     return TradeRow(
         market=market,
         seq=seq,
-        price=spec.tick_size * price,
-        quantity=spec.lot_size * quantity,
+        price=spec.price(price),
+        quantity=spec.quantity(quantity),
         taker_order=taker,
         maker_order=maker,
         taker_side=side,
         buyer_account=buyer,
         seller_account=seller,
-        executed_at=moment(executed_at),
+        executed_at=to_datetime(executed_at),
     )
 
 

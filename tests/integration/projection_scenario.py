@@ -35,7 +35,7 @@ from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.domain.time import to_datetime
 from socialtrading.engine.records import TRADE
-from socialtrading.projections.runner import metadata
+from socialtrading.projections.base import metadata
 
 START_US = 1_800_000_000_000_000  # 2027-01-15T08:00:00Z
 

@@ -31,17 +31,10 @@ from socialtrading.commands.writer import Writer
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange, open_store
+from socialtrading.projections.base import Delegating, Item, Projection
 from socialtrading.projections.orders import orders_by_ids
 from socialtrading.projections.registry import all_projections
-from socialtrading.projections.runner import (
-    Delegating,
-    Item,
-    Projection,
-    ProjectionRunner,
-    Retried,
-    dead_letters,
-    positions,
-)
+from socialtrading.projections.runner import ProjectionRunner, Retried, dead_letters, positions
 from tests.integration.poison import poison_price, rewrite
 from tests.integration.projection_scenario import (
     Clock,

@@ -24,6 +24,7 @@ from socialtrading.projections.accounts import (
     accounts_by_ids,
     balances_of,
 )
+from socialtrading.projections.base import Delegating, Item, Projection
 from socialtrading.projections.book import BookProjection, depth
 from socialtrading.projections.candles import INTERVALS, candles_page
 from socialtrading.projections.markets import all_markets, market
@@ -31,7 +32,7 @@ from socialtrading.projections.orders import OrdersProjection, orders_by_ids, or
 from socialtrading.projections.positions import positions_of
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.rows import LevelRow, OrderRow, TradeRow
-from socialtrading.projections.runner import Delegating, Item, Projection, ProjectionRunner
+from socialtrading.projections.runner import ProjectionRunner
 from socialtrading.projections.trades import trades_page
 from tests.integration.projection_scenario import (
     EXPECTED,

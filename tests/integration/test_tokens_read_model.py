@@ -19,8 +19,9 @@ from socialtrading.domain.tokens import hash_token, token_id
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.projections.accounts import account_for_token, api_tokens, tokens_of
+from socialtrading.projections.base import metadata
 from socialtrading.projections.registry import all_projections
-from socialtrading.projections.runner import ProjectionRunner, metadata
+from socialtrading.projections.runner import ProjectionRunner
 from tests.integration.projection_scenario import Clock
 
 ALICE = account_id("alice")

@@ -23,12 +23,12 @@ from socialtrading.engine.spec import MAX_LOTS
 from socialtrading.entrypoints.app import create_app
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import Exchange
-from socialtrading.projections._common import bulk_upsert
 from socialtrading.projections.book import depth
 from socialtrading.projections.candles import candles_page
 from socialtrading.projections.positions import positions_of
 from socialtrading.projections.registry import all_projections
-from socialtrading.projections.runner import ProjectionRunner, upsert
+from socialtrading.projections.runner import ProjectionRunner
+from socialtrading.projections.sql import bulk_upsert, upsert
 from socialtrading.projections.types import BigIntText
 from tests.integration.projection_scenario import START_US, Scenario
 

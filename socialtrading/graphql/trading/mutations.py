@@ -15,7 +15,8 @@ from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import Rejection
 from socialtrading.graphql.loaders import load_fresh
 from socialtrading.graphql.permissions import CanTrade, IsAuthenticated, guarded
-from socialtrading.graphql.trading.types import Order, OrderStatus, PlaceOrderInput
+from socialtrading.graphql.trading.types import Order, PlaceOrderInput
+from socialtrading.projections.order_status import OrderStatus
 
 
 @strawberry.type

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from socialtrading.graphql.context import Info
+from socialtrading.projections.order_status import OrderStatus
 from socialtrading.projections.rows import OrderRow, PositionRow
 
 if TYPE_CHECKING:
@@ -44,15 +45,7 @@ class SelfTradePrevention(Enum):
     DECREMENT = "decrement"
 
 
-@strawberry.enum
-class OrderStatus(Enum):
-    ACCEPTED = "ACCEPTED"
-    OPEN = "OPEN"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELLED = "CANCELLED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
+strawberry.enum(OrderStatus)  # the read model's statuses, as the GraphQL enum `OrderStatus`
 
 
 @strawberry.type(description="An order and where it stands")

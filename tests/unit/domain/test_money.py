@@ -11,7 +11,8 @@ import pytest
 from socialtrading.domain import money
 from socialtrading.domain.money import MAX_AMOUNT, in_range
 from socialtrading.engine.spec import format_decimal
-from socialtrading.projections._common import Spec, clean
+from socialtrading.projections.market_specs import Spec
+from socialtrading.projections.rows import clean
 
 # 10**18 - 1e-18: 37 digits, which Python's default 28-digit context rounds to 10**18.
 NEAR_LIMIT = "999999999999999999.999999999999999999"
