@@ -1,6 +1,8 @@
 """The in-process event bus: projections publish committed changes, subscribers listen.
 
-Topics: `trades:{symbol}`, `book:{symbol}`, `orders:{account_id}`, `markets`. Publishing is
+Topics: `trades:{symbol}`, `book:{symbol}`, `orders:{account_id}`, `markets`, and the social
+ones: `feed:{viewer}`, `posts:{author}` (authors whose posts are pulled into feeds),
+`notifications:{account}`. Publishing is
 thread-safe (the projection runner publishes from its thread); subscribers are asyncio queues
 fed through their event loop. A slow subscriber loses its oldest messages rather than holding
 up the read models.
@@ -49,6 +51,11 @@ class Bus:
                     subscribers.remove(entry)
                 if not subscribers:
                     self._subscribers.pop(topic, None)
+
+    def topics(self, prefix: str) -> list[str]:
+        """The topics starting with `prefix` that have subscribers."""
+        with self._lock:
+            return [topic for topic in self._subscribers if topic.startswith(prefix)]
 
     def subscriber_count(self, topic: str) -> int:
         """How many subscribers listen to `topic`."""

@@ -10,11 +10,19 @@ from socialtrading.projections.candles import CandlesProjection
 from socialtrading.projections.markets import MarketsProjection
 from socialtrading.projections.orders import OrdersProjection
 from socialtrading.projections.positions import PositionsProjection
+from socialtrading.projections.social.feed import PULL_THRESHOLD, FeedProjection
+from socialtrading.projections.social.fills import FillsProjection
+from socialtrading.projections.social.projection import SocialProjection
+from socialtrading.projections.social.sentiment import TrackRecordsProjection
 from socialtrading.projections.trades import TradesProjection
 
 
-def all_projections(bus: Bus | None = None) -> list[Projection]:
-    """A fresh instance of every projection; those with live updates publish on `bus`."""
+def all_projections(
+    bus: Bus | None = None, feed_pull_threshold: int = PULL_THRESHOLD
+) -> list[Projection]:
+    """A fresh instance of every projection; those with live updates publish on `bus`.
+    `feed_pull_threshold`: the followers from which an author's posts are pulled into feeds
+    at read time (a rebuild must use the server's value to give the same rows)."""
     return [
         MarketsProjection(bus),
         AccountsProjection(),
@@ -23,4 +31,8 @@ def all_projections(bus: Bus | None = None) -> list[Projection]:
         TradesProjection(bus),
         CandlesProjection(),
         PositionsProjection(),
+        SocialProjection(bus),
+        FeedProjection(bus, feed_pull_threshold),
+        FillsProjection(),
+        TrackRecordsProjection(),
     ]
