@@ -4,7 +4,7 @@ One thread owns every account and market in memory. Commands wait in a queue; th
 takes them in arrival order (that order is the sequence), stamps each with the sequencer time
 (microseconds, never going backwards), applies it, and collects every aggregate it touched. A
 batch closes when it holds `batch_max` commands, when `batch_ms` have passed since it opened,
-or when the queue is empty: then ONE `Exchange.append` stores every touched aggregate's events
+or when the queue is empty: then ONE `EventStore.append` stores every touched aggregate's events
 in one transaction, and only then are the batch's commands acknowledged. So a lightly loaded writer
 commits each command at once, and a busy one commits many per transaction.
 
@@ -46,15 +46,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from socialtrading.commands import remembered
-from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
+from socialtrading.commands import dedup
 from socialtrading.commands.models import Command
+from socialtrading.commands.registry import HANDLERS
+from socialtrading.commands.state import Outcome, State
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
 from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class Writer:
 
     def __init__(
         self,
-        store: Exchange,
+        store: EventStore,
         *,
         batch_max: int = 1000,
         batch_ms: float = 5.0,
@@ -401,7 +402,7 @@ class Writer:
                 kind = MARKET if isinstance(aggregate, Market) else ACCOUNT
                 created.append(Created(aggregate.id, kind))
             events.extend(pending)
-        rows = [remembered.row_of(key[0], outcome) for key, outcome in fresh.items()]
+        rows = [dedup.row_of(key[0], outcome) for key, outcome in fresh.items()]
         return results, fresh, touched, self.store.to_stored(events), rows, created
 
     def _fail(self, batch: list[Ack], error: Exception) -> None:
@@ -503,7 +504,7 @@ class Writer:
 
     def _load_exactly(self) -> State:
         store = self.store
-        if store.open_index(lambda: remembered.derive(store)):
+        if store.open_index(lambda: dedup.derive(store)):
             log.info("created the command index from the log")
         state = State(demo_funding=self.demo_funding)
         repository = store.repository
@@ -529,21 +530,5 @@ class Writer:
         return self._recall(rows[0]) if rows else None
 
     def _recall(self, row: CommandRow) -> Outcome:
-        """The first outcome of a remembered command (for a repeat): a market command's is
-        read again from its stored event, any other's is the row itself."""
-        if row.market_id is None:
-            return remembered.plain_outcome(row, self._head)
-        market_id, version = row.market_id, row.market_version
-        assert version is not None, row
-        stored = self.store.recorder.select_events(market_id, gt=version - 1, lte=version)
-        if len(stored) != 1:
-            raise LookupError(f"market {market_id} has no stored event {version}")
-        found = self.store.mapper.to_domain_event(stored[0])
-        assert isinstance(found, Market.BookChanged), found
-        symbol = next(m.symbol for m in self.state.markets.values() if m.id == market_id)
-        records = [tuple(record) for record in found.records]  # JSON made them lists
-        outcome = book_outcome(
-            found.command_id, symbol, found.order_id, records, (market_id, version)
-        )
-        outcome.position = self._head  # stored by then
-        return outcome
+        """The first outcome of a remembered command (see `dedup.recall`)."""
+        return dedup.recall(self.store, row, self.state.markets.values(), self._head)

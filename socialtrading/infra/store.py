@@ -70,7 +70,7 @@ def _text(value: Decimal | None) -> str | None:
 
 
 class Row(NamedTuple):
-    """A stored event with its position in the log, as `Exchange.read` returns it."""
+    """A stored event with its position in the log, as `EventStore.read` returns it."""
 
     id: int  # the notification id
     originator_id: UUID | str
@@ -79,7 +79,7 @@ class Row(NamedTuple):
     state: bytes
 
 
-# Originator ids seen by `Exchange.read` (a log names few aggregates, many times each).
+# Originator ids seen by `EventStore.read` (a log names few aggregates, many times each).
 _IDS_KEPT = 100_000
 
 
@@ -87,7 +87,7 @@ class LockLostError(RuntimeError):
     """The writer lost the store's writer lock: it must not commit."""
 
 
-class Exchange(Application[UUID]):
+class EventStore(Application[UUID]):
     """The exchange's event store. Its name prefixes the PostgreSQL tables (exchange_events)."""
 
     name = "exchange"
@@ -365,12 +365,12 @@ def _insert_many(
     return int(last)
 
 
-def open_store(settings: Settings) -> Exchange:
+def open_store(settings: Settings) -> EventStore:
     """Open (and create if needed) the event store the settings name."""
     env = persistence_env(settings.store, settings.postgres_schema)
     if settings.postgres_schema:
         _ensure_schema(env, settings.postgres_schema)
-    return Exchange(env=env)
+    return EventStore(env=env)
 
 
 def _ensure_schema(env: dict[str, str], schema: str) -> None:

@@ -72,7 +72,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.projections.types import BigIntText
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        store: Exchange,
+        store: EventStore,
         engine: Engine,
         projections: Sequence[Projection],
         batch_size: int = 20_000,

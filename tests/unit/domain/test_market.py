@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from socialtrading.domain.ids import SYSTEM_ACTOR, market_id
+from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, market_id
 from socialtrading.domain.market import Market
 from socialtrading.domain.settlement import Posting
 from socialtrading.domain.time import to_datetime
@@ -43,9 +43,7 @@ def store(
     order_id: str | None = None,
 ) -> list[Posting]:
     """Record one command's records as `event` (the book has run the command already)."""
-    return market.record(
-        event, str(SYSTEM_ACTOR), f"c{market.book.seq}", order_id, records, market.ledger("fees")
-    )
+    return market.record(event, str(SYSTEM_ACTOR), f"c{market.book.seq}", order_id, records)
 
 
 def submit(
@@ -142,7 +140,7 @@ def test_listing_records_the_spec_fees_and_who_listed() -> None:
     )
     assert market.spec == SPEC
     assert (market.maker_fee_bps, market.taker_fee_bps) == (10, 20)
-    assert market.terms == {}
+    assert market.live_orders == {}
     assert market.book.best_bid() is None
     (event,) = market.collect_events()
     assert isinstance(event, Market.Listed)
@@ -163,12 +161,13 @@ def test_listing_records_the_spec_fees_and_who_listed() -> None:
     )
 
 
-def test_the_ledger_of_a_market_uses_its_units_and_fees() -> None:
-    ledger = create_market().ledger("fees")
+def test_the_settlement_rules_of_a_market_use_its_units_and_fees() -> None:
+    rules = create_market().settlement
 
-    assert (ledger.quote_unit, ledger.base_unit) == (Decimal("0.0001"), Decimal("0.01"))
-    assert (ledger.maker_fee_bps, ledger.taker_fee_bps, ledger.fee_account) == (10, 20, "fees")
-    assert ledger.need(BUY, 10_000, 100) == ("USD", Decimal("100.20"))
+    assert (rules.quote_unit, rules.base_unit) == (Decimal("0.0001"), Decimal("0.01"))
+    assert (rules.maker_fee_bps, rules.taker_fee_bps) == (10, 20)
+    assert rules.fee_account == str(account_id(FEE_ACCOUNT_HANDLE))
+    assert rules.need(BUY, 10_000, 100) == ("USD", Decimal("100.20"))
 
 
 # ---------------------------------------------------------------------- live recording
@@ -188,15 +187,15 @@ def test_recording_stores_one_event_with_the_records_and_leaves_the_book_alone()
     assert (event.order_id, event.actor, event.records) == ("s1", str(SYSTEM_ACTOR), records)
     assert event.timestamp == to_datetime(5)
     assert postings == [("bob", "reserve", "s1", "BTC", Decimal("-1.00"), Decimal("1.00"))]
-    assert market.terms == {"s1": ("bob", SELL, 10_100)}
+    assert market.live_orders == {"s1": ("bob", SELL, 10_100)}
 
 
 def test_terms_follow_exactly_the_live_orders_with_their_current_price() -> None:
     market = busy_market()
 
     live = {o.id: (o.account, o.side, o.price) for o in market.book.live_orders()}
-    assert market.terms == live
-    assert market.terms["s6"] == ("erin", SELL, 10_500)
+    assert market.live_orders == live
+    assert market.live_orders["s6"] == ("erin", SELL, 10_500)
 
 
 def test_a_refused_order_is_stored_and_leaves_no_terms() -> None:
@@ -209,7 +208,7 @@ def test_a_refused_order_is_stored_and_leaves_no_terms() -> None:
     assert records[0][6] == "price_outside_collar"
     (event,) = market.collect_events()
     assert isinstance(event, Market.OrderRejected)
-    assert market.terms == {}
+    assert market.live_orders == {}
 
 
 def test_a_filled_order_leaves_the_terms_in_the_command_that_fills_it() -> None:
@@ -219,7 +218,7 @@ def test_a_filled_order_leaves_the_terms_in_the_command_that_fills_it() -> None:
     records = submit(market, 3, "b1", "alice", BUY, 10_000, 10)
 
     assert [r[0] for r in records] == [ACCEPTED, TRADE]
-    assert market.terms == {}
+    assert market.live_orders == {}
 
 
 # ---------------------------------------------------------------------- rebuild
@@ -263,7 +262,7 @@ def test_a_market_rebuilt_from_its_events_has_the_live_book_and_terms_without_ma
     rebuilt = rebuild(as_stored(events) if stored else events)
 
     assert rebuilt.book.snapshot() == market.book.snapshot()
-    assert rebuilt.terms == market.terms
+    assert rebuilt.live_orders == market.live_orders
     assert (rebuilt.id, rebuilt.version, rebuilt.symbol) == (market.id, market.version, SYMBOL)
     assert (rebuilt.base, rebuilt.quote, rebuilt.spec) == ("BTC", "USD", SPEC)
 
@@ -291,4 +290,4 @@ def test_a_rebuilt_market_continues_like_the_live_one() -> None:
     assert records[0] == records[1]
     assert [r[0] for r in records[0]] == ["accepted", "trade", "trade", "rested"]
     assert rebuilt.book.snapshot() == market.book.snapshot()
-    assert rebuilt.terms == market.terms
+    assert rebuilt.live_orders == market.live_orders
