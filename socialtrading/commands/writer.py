@@ -18,16 +18,13 @@ are stored as usual. One bad command never costs other users their orders.
 The writer thread computes in the exact decimal context of `domain/money.py`: a balance that
 would need rounding raises (and is a failed command) instead of creating money.
 
-`submit` answers with an `Ack`, not a `concurrent.futures.Future`: a future carries a lock and
-a condition of its own, and building, resolving and waiting on one per command cost about as
-much as applying the command (profiled). Acks are plain objects that the writer resolves a
-whole batch at a time, waking every waiting thread with one notification per batch.
+`submit` answers with an `Ack`: a plain object that the writer resolves a whole batch at a
+time, waking every waiting thread with one notification per batch (why not a
+`concurrent.futures.Future`: docs/decisions.md).
 
 A repeated (actor, command_id) gets the first outcome back and changes nothing, also after a
-restart. The writer keeps no outcome in memory for this: each batch's transaction writes one
-row per command into the command index beside its events (`infra/command_index.py`), a
-market command's row naming the market event its outcome is read from again. Each batch
-looks its commands up in the index with one query. The index also lists every account and
+restart (the rule: `commands/dedup.py`). Each batch looks its commands up in the command index
+with one query, and its transaction writes one row per new command beside its events. The index also lists every account and
 market, so a start-up loads them from their snapshots and later events without reading the
 whole log: its time and memory depend on the aggregates, not on the log's length.
 """

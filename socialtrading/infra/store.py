@@ -111,12 +111,10 @@ class EventStore(Application[UUID]):
         `command_index`), in one transaction; return the last event's notification id (0 when
         there are only command rows).
 
-        On PostgreSQL the library inserts with `unnest` over an array of composite values,
-        which psycopg builds in Python, value by value: profiled, about 40% of the writer's
-        time. A binary COPY (built by psycopg's C extension) stores the same rows under the
-        same guarantees: the table lock that makes commit order the notification order, and
-        the NOTIFY that wakes listeners. On SQLite the library runs one `execute` per event
-        to collect every row id; one `executemany` and the last row id do the same job.
+        On PostgreSQL the rows go in with a binary COPY under the library's guarantees (the
+        table lock that makes commit order the notification order, and the NOTIFY that wakes
+        listeners); on SQLite with one `executemany` and the last row id. Why not the
+        library's own inserts: docs/decisions.md.
         """
         if not stored_events and not commands:
             raise ValueError("nothing to append")
