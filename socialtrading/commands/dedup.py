@@ -13,7 +13,7 @@ that the index and the log agree (`check`). The SQL is the store's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -48,6 +48,18 @@ def row_of(actor: UUID, outcome: Outcome) -> CommandRow:
         outcome.account_id,
         outcome.market,
     )
+
+
+def recall_all(
+    store: EventStore, keys: Sequence[tuple[UUID, str]], markets: Iterable[Market], position: int
+) -> dict[tuple[UUID, str], Outcome]:
+    """The first outcome of each remembered command among the (actor, command_id) `keys`, in
+    one look-up: what a repeat of it gets (a new command is absent)."""
+    rows = store.find_commands(keys)
+    if not rows:
+        return {}
+    known = list(markets)
+    return {(row.actor, row.command_id): recall(store, row, known, position) for row in rows}
 
 
 def recall(store: EventStore, row: CommandRow, markets: Iterable[Market], position: int) -> Outcome:

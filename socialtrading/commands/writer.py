@@ -24,9 +24,10 @@ time, waking every waiting thread with one notification per batch (why not a
 
 A repeated (actor, command_id) gets the first outcome back and changes nothing, also after a
 restart (the rule: `commands/dedup.py`). Each batch looks its commands up in the command index
-with one query, and its transaction writes one row per new command beside its events. The index also lists every account and
-market, so a start-up loads them from their snapshots and later events without reading the
-whole log: its time and memory depend on the aggregates, not on the log's length.
+with one query, and its transaction writes one row per new command beside its events. The
+index also lists every account and market, so a start-up loads them from their snapshots and
+later events without reading the whole log: its time and memory depend on the aggregates, not
+on the log's length.
 """
 
 from __future__ import annotations
@@ -306,10 +307,7 @@ class Writer:
         keys = [(ack.command.actor, ack.command.command_id) for ack in batch]
         try:
             # One query for the whole batch: which of its commands are repeats.
-            recalled = {
-                (row.actor, row.command_id): self._recall(row)
-                for row in self.store.find_commands(keys)
-            }
+            recalled = dedup.recall_all(self.store, keys, self.state.markets.values(), self._head)
         except Exception as error:
             self._fail(batch, error)
             return
@@ -523,9 +521,6 @@ class Writer:
     def outcome(self, actor: UUID, command_id: str) -> Outcome | None:
         """The outcome a repeat of (actor, command_id) would get, None for a new command.
         Only while the writer thread is stopped (it reads the state that thread owns)."""
-        rows = self.store.find_commands([(actor, command_id)])
-        return self._recall(rows[0]) if rows else None
-
-    def _recall(self, row: CommandRow) -> Outcome:
-        """The first outcome of a remembered command (see `dedup.recall`)."""
-        return dedup.recall(self.store, row, self.state.markets.values(), self._head)
+        key = (actor, command_id)
+        found = dedup.recall_all(self.store, [key], self.state.markets.values(), self._head)
+        return found.get(key)
