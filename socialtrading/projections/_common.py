@@ -369,7 +369,7 @@ class TradeFedProjection(Projection):
         if found.trades:
             directory = self.markets.load(connection)
             priced: PricedTrades = []
-            last_market = None  # ids are shared objects (EventStore.read): compare identity
+            last_market = None  # ids are shared objects (Exchange.read): compare identity
             spec: Spec | None = None
             for market_id, record in found.trades:
                 if market_id is not last_market:
