@@ -47,7 +47,7 @@ from write_path import POSTGRES_URL, _order_commands, _run, _setup_commands
 from socialtrading.commands.writer import Writer
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange, open_store
+from socialtrading.infra.store import EventStore, open_store
 from socialtrading.projections.base import Delegating, Item, Projection
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
@@ -107,7 +107,7 @@ class Stopwatch:
             self.seconds["sql"] += time.perf_counter() - self._started
 
 
-def _generate(store: Exchange, events: int, traders: int, seed: int) -> None:
+def _generate(store: EventStore, events: int, traders: int, seed: int) -> None:
     """Write at least about `events` events through the writer."""
     writer = Writer(
         store, batch_max=2_000, batch_ms=20.0, snapshot_interval=10_000, demo_funding=True

@@ -42,11 +42,10 @@ from socialtrading.commands.models import (
     ListMarket,
     PlaceOrder,
     RegisterTrader,
-    Side,
-    TimeInForce,
 )
 from socialtrading.commands.writer import Ack, Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
+from socialtrading.engine.book import Side, TimeInForce
 from socialtrading.infra.collector import tune_collector
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store

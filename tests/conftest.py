@@ -18,7 +18,7 @@ import pytest
 
 from socialtrading.commands.writer import Writer
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange, open_store
+from socialtrading.infra.store import EventStore, open_store
 
 POSTGRES_URL = os.environ.get(
     "SOCIALTRADING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -55,11 +55,11 @@ def store_settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def open_exchange(store_settings: Settings) -> Iterator[Callable[[], Exchange]]:
+def open_event_store(store_settings: Settings) -> Iterator[Callable[[], EventStore]]:
     """Open the test's event store (again, for restarts); every store opened is closed."""
-    opened: list[Exchange] = []
+    opened: list[EventStore] = []
 
-    def opener() -> Exchange:
+    def opener() -> EventStore:
         store = open_store(store_settings)
         opened.append(store)
         return store
@@ -70,13 +70,13 @@ def open_exchange(store_settings: Settings) -> Iterator[Callable[[], Exchange]]:
 
 
 @pytest.fixture
-def make_writer(open_exchange: Callable[[], Exchange]) -> Iterator[Callable[..., Writer]]:
+def make_writer(open_event_store: Callable[[], EventStore]) -> Iterator[Callable[..., Writer]]:
     """Start a writer over the test's store (each call opens the store anew: a restart)."""
     writers: list[Writer] = []
 
     def factory(**options: Any) -> Writer:
         options.setdefault("demo_funding", True)
-        writer = Writer(open_exchange(), **options).start()
+        writer = Writer(open_event_store(), **options).start()
         writers.append(writer)
         return writer
 

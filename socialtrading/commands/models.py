@@ -17,6 +17,19 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from socialtrading.domain.account import ROLES
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
+from socialtrading.engine.book import (
+    CANCEL_TAKER,
+    FOK,
+    GTC,
+    GTD,
+    IOC,
+    LIMIT,
+    MARKET,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 
 # Nothing absurd reaches the writer: at most 10**18 with at most 18 decimal places (37 digits).
 # The tighter, per-use limits (a deposit's MAX_AMOUNT, a market's ticks and lots) are the
@@ -32,11 +45,6 @@ TokenHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # SHA-256 of the t
 TokenLabel = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Role = Literal["trader", "merchant", "admin", "compliance", "moderator"]
 assert set(ROLES) == {"trader", "merchant", "admin", "compliance", "moderator"}
-
-Side = Literal["buy", "sell"]
-OrderType = Literal["limit", "market"]
-TimeInForce = Literal["GTC", "IOC", "FOK", "GTD"]
-StpMode = Literal["cancel_taker", "cancel_maker", "cancel_both", "decrement"]
 
 
 class Command(BaseModel):
@@ -165,27 +173,27 @@ class PlaceOrder(Command):
 
     market: Symbol
     side: Side
-    type: OrderType = "limit"
+    type: OrderType = LIMIT
     price: Amount | None = None
     quantity: Amount
-    time_in_force: TimeInForce = "GTC"
+    time_in_force: TimeInForce = GTC
     post_only: bool = False
-    stp: StpMode = "cancel_taker"
+    stp: StpMode = CANCEL_TAKER
     expires_at: AwareDatetime | None = None
     stop_price: Amount | None = None
     group: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.type == "limit" and self.price is None:
+        if self.type == LIMIT and self.price is None:
             raise ValueError("a limit order needs a price")
-        if self.type == "market" and self.price is not None:
+        if self.type == MARKET and self.price is not None:
             raise ValueError("a market order takes no price")
-        if (self.time_in_force == "GTD") != (self.expires_at is not None):
+        if (self.time_in_force == GTD) != (self.expires_at is not None):
             raise ValueError("expires_at goes with time_in_force GTD, and only with it")
-        if self.post_only and (self.type != "limit" or self.time_in_force in ("IOC", "FOK")):
+        if self.post_only and (self.type != LIMIT or self.time_in_force in (IOC, FOK)):
             raise ValueError("post_only needs a GTC or GTD limit order")
-        if self.stop_price is not None and self.type != "limit":
+        if self.stop_price is not None and self.type != LIMIT:
             raise ValueError("a stop order needs a limit price (stop-limit)")
         return self
 

@@ -4,7 +4,7 @@ One thread owns every account and market in memory. Commands wait in a queue; th
 takes them in arrival order (that order is the sequence), stamps each with the sequencer time
 (microseconds, never going backwards), applies it, and collects every aggregate it touched. A
 batch closes when it holds `batch_max` commands, when `batch_ms` have passed since it opened,
-or when the queue is empty: then ONE `Exchange.append` stores every touched aggregate's events
+or when the queue is empty: then ONE `EventStore.append` stores every touched aggregate's events
 in one transaction, and only then are the batch's commands acknowledged. So a lightly loaded writer
 commits each command at once, and a busy one commits many per transaction.
 
@@ -18,18 +18,16 @@ are stored as usual. One bad command never costs other users their orders.
 The writer thread computes in the exact decimal context of `domain/money.py`: a balance that
 would need rounding raises (and is a failed command) instead of creating money.
 
-`submit` answers with an `Ack`, not a `concurrent.futures.Future`: a future carries a lock and
-a condition of its own, and building, resolving and waiting on one per command cost about as
-much as applying the command (profiled). Acks are plain objects that the writer resolves a
-whole batch at a time, waking every waiting thread with one notification per batch.
+`submit` answers with an `Ack`: a plain object that the writer resolves a whole batch at a
+time, waking every waiting thread with one notification per batch (why not a
+`concurrent.futures.Future`: docs/decisions.md).
 
 A repeated (actor, command_id) gets the first outcome back and changes nothing, also after a
-restart. The writer keeps no outcome in memory for this: each batch's transaction writes one
-row per command into the command index beside its events (`infra/command_index.py`), a
-market command's row naming the market event its outcome is read from again. Each batch
-looks its commands up in the index with one query. The index also lists every account and
-market, so a start-up loads them from their snapshots and later events without reading the
-whole log: its time and memory depend on the aggregates, not on the log's length.
+restart (the rule: `commands/dedup.py`). Each batch looks its commands up in the command index
+with one query, and its transaction writes one row per new command beside its events. The
+index also lists every account and market, so a start-up loads them from their snapshots and
+later events without reading the whole log: its time and memory depend on the aggregates, not
+on the log's length.
 """
 
 from __future__ import annotations
@@ -46,15 +44,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from socialtrading.commands import remembered
-from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
+from socialtrading.commands import dedup
 from socialtrading.commands.models import Command
+from socialtrading.commands.registry import HANDLERS
+from socialtrading.commands.state import Outcome, State
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
 from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +195,7 @@ class Writer:
 
     def __init__(
         self,
-        store: Exchange,
+        store: EventStore,
         *,
         batch_max: int = 1000,
         batch_ms: float = 5.0,
@@ -308,10 +307,7 @@ class Writer:
         keys = [(ack.command.actor, ack.command.command_id) for ack in batch]
         try:
             # One query for the whole batch: which of its commands are repeats.
-            recalled = {
-                (row.actor, row.command_id): self._recall(row)
-                for row in self.store.find_commands(keys)
-            }
+            recalled = dedup.recall_all(self.store, keys, self.state.markets.values(), self._head)
         except Exception as error:
             self._fail(batch, error)
             return
@@ -401,7 +397,7 @@ class Writer:
                 kind = MARKET if isinstance(aggregate, Market) else ACCOUNT
                 created.append(Created(aggregate.id, kind))
             events.extend(pending)
-        rows = [remembered.row_of(key[0], outcome) for key, outcome in fresh.items()]
+        rows = [dedup.row_of(key[0], outcome) for key, outcome in fresh.items()]
         return results, fresh, touched, self.store.to_stored(events), rows, created
 
     def _fail(self, batch: list[Ack], error: Exception) -> None:
@@ -503,7 +499,7 @@ class Writer:
 
     def _load_exactly(self) -> State:
         store = self.store
-        if store.open_index(lambda: remembered.derive(store)):
+        if store.open_index(lambda: dedup.derive(store)):
             log.info("created the command index from the log")
         state = State(demo_funding=self.demo_funding)
         repository = store.repository
@@ -525,25 +521,6 @@ class Writer:
     def outcome(self, actor: UUID, command_id: str) -> Outcome | None:
         """The outcome a repeat of (actor, command_id) would get, None for a new command.
         Only while the writer thread is stopped (it reads the state that thread owns)."""
-        rows = self.store.find_commands([(actor, command_id)])
-        return self._recall(rows[0]) if rows else None
-
-    def _recall(self, row: CommandRow) -> Outcome:
-        """The first outcome of a remembered command (for a repeat): a market command's is
-        read again from its stored event, any other's is the row itself."""
-        if row.market_id is None:
-            return remembered.plain_outcome(row, self._head)
-        market_id, version = row.market_id, row.market_version
-        assert version is not None, row
-        stored = self.store.recorder.select_events(market_id, gt=version - 1, lte=version)
-        if len(stored) != 1:
-            raise LookupError(f"market {market_id} has no stored event {version}")
-        found = self.store.mapper.to_domain_event(stored[0])
-        assert isinstance(found, Market.BookChanged), found
-        symbol = next(m.symbol for m in self.state.markets.values() if m.id == market_id)
-        records = [tuple(record) for record in found.records]  # JSON made them lists
-        outcome = book_outcome(
-            found.command_id, symbol, found.order_id, records, (market_id, version)
-        )
-        outcome.position = self._head  # stored by then
-        return outcome
+        key = (actor, command_id)
+        found = dedup.recall_all(self.store, [key], self.state.markets.values(), self._head)
+        return found.get(key)

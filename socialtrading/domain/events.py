@@ -2,11 +2,10 @@
 
 `Aggregate.trigger_event` copies its keyword arguments, builds the event through the frozen
 dataclass `__init__` (one `object.__setattr__` per field), checks the event against the
-aggregate, applies it, and appends it to the pending events: profiled, about a tenth of the
-writer's time for the one event each market command stores. `trigger` builds the event the
-way the library's own mapper does when it reads one from the store (its `__dict__` set at
-once), then applies it, moves the version and `modified_on`, and appends it, exactly as
-`mutate` and `trigger_event` do.
+aggregate, applies it, and appends it to the pending events (its cost: docs/decisions.md).
+`trigger` builds the event the way the library's own mapper does when it reads one from the
+store (its `__dict__` set at once), then applies it, moves the version and `modified_on`, and
+appends it, exactly as `mutate` and `trigger_event` do.
 """
 
 from __future__ import annotations

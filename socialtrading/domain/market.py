@@ -1,28 +1,36 @@
 """The Market aggregate: one market's listing and its order book, event-sourced.
 
-Each command on the book becomes ONE event carrying the engine's result records (accepted or
-rejected, trades, rests, cancels, expiries, amends, triggers, uncrosses). Applying an event
-brings the book up to date from those records without re-running matching, so recorded
-history stays authoritative even after the matching code changes.
+The market decides every command on its book (`place`, `cancel`, `amend`, `expire`, `halt`,
+`resume`, `start_auction`, `uncross`): it checks what only the market can check (prices on
+its tick and within its range, quantities on its lot, the notional maximum, the funds an
+order reserves against the owner's available amount, the price a market buy reserves at),
+runs the engine, and triggers ONE event carrying the engine's result records (accepted or
+rejected, trades, rests, cancels, expiries, amends, triggers, uncrosses). Each decision
+returns the ledger postings the records imply; the caller posts them to the accounts.
 
-Live, the command method runs the engine (which moves the book) and then triggers the event;
-the event's apply skips records the book has already seen (by sequence number), so the live
-path and a rebuild from the store share one apply.
+Applying an event brings the book up to date from its records without re-running matching,
+so recorded history stays authoritative even after the matching code changes. Live, the
+decision has run the engine (which moved the book) before it triggers the event; the event's
+apply skips records the book has already seen (by sequence number), so the live path and a
+rebuild from the store share one apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.events import trigger
-from socialtrading.domain.settlement import Ledger, Posting, Terms
+from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, account_id
+from socialtrading.domain.ids import order_id as make_order_id
+from socialtrading.domain.settlement import LiveOrders, Posting, SettlementRules
 from socialtrading.domain.time import to_datetime
-from socialtrading.engine.book import OrderBook
+from socialtrading.engine.book import BUY, MARKET, OrderBook, OrderType, Side, StpMode, TimeInForce
 from socialtrading.engine.records import (
     ACCEPTED,
     ACCEPTED_ACCOUNT,
@@ -32,22 +40,71 @@ from socialtrading.engine.records import (
     AMENDED,
     AMENDED_ID,
     AMENDED_NEW_PRICE,
+    AUCTION_STARTED,
     CANCELLED,
     EXPIRED,
+    HALTED,
     KIND,
     ORDER_ID,
+    REJECTED,
+    REJECTED_ID,
+    REJECTED_REASON,
+    RESUMED,
     SEQ,
     TRADE,
     TRADE_MAKER,
     TRADE_TAKER,
     TRIGGERED,
+    UNCROSSED,
     Record,
 )
-from socialtrading.engine.spec import MarketSpec
+from socialtrading.engine.spec import (
+    MAX_LOTS,
+    MAX_NOTIONAL_UNITS,
+    PRICE_OUT_OF_RANGE,
+    QUANTITY_OUT_OF_RANGE,
+    InvalidValueError,
+    MarketSpec,
+)
+
+# The account every market credits its fees to, as records and postings name accounts.
+FEE_ACCOUNT = str(account_id(FEE_ACCOUNT_HANDLE))
+
+
+class Decision(NamedTuple):
+    """What the market decided on one command, stored as one event."""
+
+    records: list[Record]  # the engine's records, as stored
+    postings: list[Posting]  # what the accounts' ledgers must post
+    order_id: str | None  # the order the command is about (None for market control)
+    refusal: str | None  # the reason the market refused the command's order, if it did
+    event: tuple[UUID, int]  # (market id, version) of the event that stores the records
+
+
+def refusal(order_id: str | None, records: Sequence[Sequence[Any]]) -> str | None:
+    """The reason code the market rejected the command's order with, None if it did not."""
+    for record in records:
+        if record[KIND] == REJECTED and record[REJECTED_ID] == order_id:
+            return str(record[REJECTED_REASON])
+    return None
 
 
 class Market(Aggregate):
-    """A listed market: its spec, fees and order book."""
+    """A listed market: its spec, fees and order book, and the decisions on them."""
+
+    # Snapshots hold the instance's __dict__; a slot holds what derives from it (the
+    # settlement rules), so that it is never stored.
+    __slots__ = ("_settlement",)
+    if TYPE_CHECKING:
+        _settlement: SettlementRules
+
+    # 2: the live orders' attribute is `live_orders` (it was `terms`, see `upcast_v1_v2`).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Read a snapshot taken while the live orders were called `terms`."""
+        state["live_orders"] = state.pop("terms", {})
 
     class Listed(Aggregate.Created):
         symbol: str
@@ -151,9 +208,9 @@ class Market(Aggregate):
                 max_price=max_price,
             )
         )
-        # order id -> (account, side, price) of every live order: what the ledger needs to
-        # know about orders that a command's records name (derivable from the book).
-        self.terms: Terms = {}
+        # order id -> (account, side, price) of every live order: what the settlement needs
+        # to know about orders that a command's records name (derivable from the book).
+        self.live_orders: LiveOrders = {}
 
     @classmethod
     def create(
@@ -196,18 +253,259 @@ class Market(Aggregate):
         """The market's specification."""
         return self.book.spec
 
-    def ledger(self, fee_account: str) -> Ledger:
-        """The money rules of this market, crediting fees to `fee_account`."""
+    @property
+    def settlement(self) -> SettlementRules:
+        """The settlement rules of this market (fees go to the fee account)."""
+        try:
+            return self._settlement
+        except AttributeError:  # a new market, or one restored from a snapshot
+            spec = self.book.spec
+            self._settlement = SettlementRules(
+                self.symbol,
+                self.base,
+                self.quote,
+                spec.tick_size,
+                spec.lot_size,
+                self.maker_fee_bps,
+                self.taker_fee_bps,
+                FEE_ACCOUNT,
+            )
+            return self._settlement
+
+    # ------------------------------------------------------------------ decisions
+
+    def place(
+        self,
+        owner: str,
+        command_id: str,
+        side: Side,
+        order_type: OrderType,
+        price: Decimal | None,
+        quantity: Decimal,
+        available: Callable[[str], Decimal],
+        ts: int,
+        *,
+        time_in_force: TimeInForce,
+        post_only: bool,
+        stp: StpMode,
+        group: str | None,
+        expire_ts: int | None,
+        stop_price: Decimal | None,
+    ) -> Decision:
+        """Place `owner`'s new order: check it against the market's units and maxima and the
+        owner's `available(asset)` funds, match it, and store the result.
+
+        Raises InvalidCommand (off the tick or lot, out of range, above the notional maximum,
+        the order live already) or Refused (a market buy without a reference price or a
+        collar); nothing is stored then. A refusal by the engine, or for funds, is stored.
+        """
         spec = self.book.spec
-        return Ledger(
-            self.symbol,
-            self.base,
-            self.quote,
-            spec.tick_size,
-            spec.lot_size,
-            self.maker_fee_bps,
-            self.taker_fee_bps,
-            fee_account,
+        ticks = _ticks(spec, price)
+        stop_ticks = _ticks(spec, stop_price)
+        lots = _lots(spec, quantity)
+        assert lots is not None
+        order_id = make_order_id(owner, command_id)
+        if order_id in self.live_orders:
+            raise InvalidCommand("duplicate_order", "this command's order is live already")
+        book = self.book
+        if order_type == MARKET and side == BUY:
+            # A market buy pays at most reference + collar: that bounds its reservation.
+            reference = book.reference_price()
+            if reference is None or spec.collar_ticks is None:
+                raise Refused(
+                    "no_reference_price", "market buys need a reference price and a price collar"
+                )
+            # No ask rests above the market's maximum price, so paying up to it is enough.
+            ticks = min(reference + spec.collar_ticks, spec.max_price_ticks)
+        if ticks is not None:
+            _notional(spec, ticks, lots)
+        asset, need = self.settlement.need(side, ticks, lots)
+        if need > available(asset):
+            records = book.reject(ts, "new", order_id, owner, "insufficient_funds")
+        else:
+            records = book.submit(
+                ts,
+                order_id,
+                owner,
+                side,
+                order_type,
+                ticks,
+                lots,
+                time_in_force,
+                post_only,
+                stp,
+                group,
+                expire_ts,
+                stop_ticks,
+            )
+        return self._decide(
+            records,
+            owner,
+            command_id,
+            order_id,
+            ACCEPTED,
+            self.OrderAccepted,
+            self.OrderRejected,
+            {
+                "side": side,
+                "type": order_type,
+                "price": ticks,
+                "qty": lots,
+                "tif": time_in_force,
+                "post_only": post_only,
+                "stop_price": stop_ticks,
+            },
+        )
+
+    def cancel(self, owner: str, command_id: str, order_id: str, ts: int) -> Decision:
+        """Cancel one of `owner`'s live orders (InvalidCommand for any other order)."""
+        self._check_owner(owner, order_id)
+        records = self.book.cancel(ts, order_id, owner)
+        return self._decide(
+            records,
+            owner,
+            command_id,
+            order_id,
+            CANCELLED,
+            self.OrderCancelled,
+            self.RequestRejected,
+        )
+
+    def amend(
+        self,
+        owner: str,
+        command_id: str,
+        order_id: str,
+        price: Decimal | None,
+        quantity: Decimal | None,
+        available: Callable[[str], Decimal],
+        ts: int,
+    ) -> Decision:
+        """Amend one of `owner`'s resting orders, checking that `available(asset)` covers any
+        extra reservation the new price or quantity needs (a stored refusal if not)."""
+        self._check_owner(owner, order_id)
+        spec = self.book.spec
+        ticks = _ticks(spec, price)
+        lots = _lots(spec, quantity)
+        book = self.book
+        order = book.order(order_id)
+        records: list[Record] | None = None
+        if order is not None and order.account == owner and order.price is not None:
+            settlement = self.settlement
+            asset, before = settlement.need(order.side, order.price, order.open)
+            new_price = order.price if ticks is None else ticks
+            new_lots = order.open if lots is None else lots
+            _notional(spec, new_price, new_lots)
+            if new_lots > 0 and new_price > 0:
+                _, after = settlement.need(order.side, new_price, new_lots)
+                if after - before > available(asset):
+                    records = book.reject(ts, "amend", order_id, owner, "insufficient_funds")
+        if records is None:
+            records = book.amend(ts, order_id, owner, ticks, lots)
+        return self._decide(
+            records,
+            owner,
+            command_id,
+            order_id,
+            AMENDED,
+            self.OrderAmended,
+            self.RequestRejected,
+        )
+
+    def expire(self, actor: str, command_id: str, ts: int) -> Decision | None:
+        """Expire the GTD orders due at `ts`, and nothing else; None if none was due.
+
+        Every other decision expires the due orders first too (the engine does, before
+        anything else): this one is for an explicit expiry run, between commands.
+        """
+        records = self.book.expire(ts)
+        if not records:
+            return None
+        return self._decide(
+            records, actor, command_id, None, EXPIRED, self.OrdersExpired, self.RequestRejected
+        )
+
+    def halt(self, actor: str, command_id: str, ts: int) -> Decision:
+        """Halt trading (a stored refusal if it is halted already)."""
+        return self._decide(
+            self.book.halt(ts), actor, command_id, None, HALTED, self.Halted, self.RequestRejected
+        )
+
+    def resume(self, actor: str, command_id: str, ts: int) -> Decision:
+        """Lift a halt (a stored refusal if the market is not halted)."""
+        return self._decide(
+            self.book.resume(ts),
+            actor,
+            command_id,
+            None,
+            RESUMED,
+            self.Resumed,
+            self.RequestRejected,
+        )
+
+    def start_auction(self, actor: str, command_id: str, ts: int) -> Decision:
+        """Enter call-auction mode (a stored refusal if in one already)."""
+        return self._decide(
+            self.book.start_auction(ts),
+            actor,
+            command_id,
+            None,
+            AUCTION_STARTED,
+            self.AuctionStarted,
+            self.RequestRejected,
+        )
+
+    def uncross(self, actor: str, command_id: str, ts: int) -> Decision:
+        """Run the call auction at one price and return to continuous trading."""
+        return self._decide(
+            self.book.uncross(ts),
+            actor,
+            command_id,
+            None,
+            UNCROSSED,
+            self.AuctionUncrossed,
+            self.RequestRejected,
+        )
+
+    def owns(self, owner: str, order_id: str) -> bool:
+        """Whether `order_id` is one of `owner`'s live orders in this market."""
+        live = self.live_orders.get(order_id)
+        return live is not None and live[0] == owner
+
+    def _check_owner(self, owner: str, order_id: str) -> None:
+        """Someone else's order gets exactly the answer an unknown one gets (and nothing is
+        stored), so nobody learns whether it exists."""
+        if not self.owns(owner, order_id):
+            raise InvalidCommand("unknown_order", f"no live order {order_id}")
+
+    def _decide(
+        self,
+        records: list[Record],
+        actor: str,
+        command_id: str,
+        order_id: str | None,
+        success_kind: str,
+        succeeded: type[BookChanged],
+        failed: type[BookChanged],
+        request: dict[str, Any] | None = None,
+    ) -> Decision:
+        """Store one command's records as `succeeded` if they hold a `success_kind` record
+        (about `order_id`, when there is one), else as `failed` (with the refused new order's
+        `request`)."""
+        ok = any(
+            r[KIND] == success_kind and (order_id is None or r[ORDER_ID] == order_id)
+            for r in records
+        )
+        postings = self.record(
+            succeeded if ok else failed,
+            actor,
+            command_id,
+            order_id,
+            records,
+            None if ok else request,
+        )
+        return Decision(
+            records, postings, order_id, refusal(order_id, records), (self.id, self.version)
         )
 
     def record(
@@ -217,16 +515,16 @@ class Market(Aggregate):
         command_id: str,
         order_id: str | None,
         records: list[Record],
-        ledger: Ledger,
-        terms: dict[str, Any] | None = None,
+        request: dict[str, Any] | None = None,
     ) -> list[Posting]:
         """Store the records of one command, which the book has already applied.
 
-        Returns the ledger postings the records imply, computed against the order terms as
-        they were before the command; the caller posts them to the accounts.
+        Returns the ledger postings the records imply, computed against the live orders as
+        they were before the command. `request` (a refused new order's) is stored in the
+        event's `terms`.
         """
-        postings = ledger.postings(records, self.terms)
-        self._prune_terms(records)
+        postings = self.settlement.postings(records, self.live_orders)
+        self._forget_finished(records)
         trigger(
             self,
             event,
@@ -236,40 +534,79 @@ class Market(Aggregate):
                 "actor": actor,
                 "order_id": order_id,
                 "records": records,
-                "terms": terms,
+                "terms": request,
             },
         )
         return postings
 
     def _apply_records(self, records: Sequence[Sequence[Any]]) -> None:
         if records[-1][SEQ] <= self.book.seq:
-            return  # live: `record` ran these through the book and the terms already
+            return  # live: `record` ran these through the book and the live orders already
         self.book.apply_records(records)
-        terms = self.terms
+        live = self.live_orders
         for record in records:
             kind = record[KIND]
             if kind == ACCEPTED:
-                terms.setdefault(
+                live.setdefault(
                     record[ACCEPTED_ID],
                     (record[ACCEPTED_ACCOUNT], record[ACCEPTED_SIDE], record[ACCEPTED_PRICE]),
                 )
             elif kind == AMENDED:
-                account, side, _ = terms[record[AMENDED_ID]]
-                terms[record[AMENDED_ID]] = (account, side, record[AMENDED_NEW_PRICE])
-        self._prune_terms(records)
+                account, side, _ = live[record[AMENDED_ID]]
+                live[record[AMENDED_ID]] = (account, side, record[AMENDED_NEW_PRICE])
+        self._forget_finished(records)
 
-    def _prune_terms(self, records: Sequence[Sequence[Any]]) -> None:
-        """Forget the terms of orders the records finished."""
-        terms = self.terms
+    def _forget_finished(self, records: Sequence[Sequence[Any]]) -> None:
+        """Forget the live orders the records finished."""
+        orders = self.live_orders
         live = self.book.order
         for record in records:
             kind = record[KIND]
             if kind == TRADE:
                 for order_id in (record[TRADE_TAKER], record[TRADE_MAKER]):
                     if live(order_id) is None:
-                        terms.pop(order_id, None)
+                        orders.pop(order_id, None)
             elif kind in _MAY_FINISH_AN_ORDER and live(record[ORDER_ID]) is None:
-                terms.pop(record[ORDER_ID], None)
+                orders.pop(record[ORDER_ID], None)
 
 
 _MAY_FINISH_AN_ORDER = frozenset({ACCEPTED, CANCELLED, EXPIRED, AMENDED, TRIGGERED})
+
+
+def _ticks(spec: MarketSpec, value: Decimal | None) -> int | None:
+    """`value` in ticks, within the market's price range, or InvalidCommand."""
+    if value is None:
+        return None
+    try:
+        return spec.check_price(spec.to_ticks(value))
+    except InvalidValueError as error:
+        if error.reason == PRICE_OUT_OF_RANGE:
+            message = f"{value} is outside the price range (0, {spec.price(spec.max_price_ticks)}]"
+        else:
+            message = f"{value} is not a multiple of the tick {spec.tick_size}"
+        raise InvalidCommand(error.reason, message) from error
+
+
+def _lots(spec: MarketSpec, value: Decimal | None) -> int | None:
+    """`value` in lots, within the quantity range, or InvalidCommand."""
+    if value is None:
+        return None
+    try:
+        return spec.check_lots(spec.to_lots(value))
+    except InvalidValueError as error:
+        if error.reason == QUANTITY_OUT_OF_RANGE:
+            message = f"{value} is outside the quantity range (0, {spec.qty(MAX_LOTS)}]"
+        else:
+            message = f"{value} is not a multiple of the lot {spec.lot_size}"
+        raise InvalidCommand(error.reason, message) from error
+
+
+def _notional(spec: MarketSpec, ticks: int, lots: int) -> None:
+    """InvalidCommand unless price x quantity stays within the notional range."""
+    try:
+        spec.check_notional(ticks, lots)
+    except InvalidValueError as error:
+        limit = spec.tick_size * spec.lot_size * MAX_NOTIONAL_UNITS
+        raise InvalidCommand(
+            error.reason, f"price x quantity is above the notional maximum {limit}"
+        ) from error

@@ -1,4 +1,4 @@
-"""The ledger rules of one market: what each order reserves and how each record moves money.
+"""The settlement rules of one market: what each order reserves and how each record moves money.
 
 Amounts are computed in integer units of the market (quote: tick x lot; base: lot) and turned
 into Decimal once, so nothing is ever rounded twice.
@@ -50,15 +50,16 @@ from socialtrading.engine.records import (
 )
 
 # order id -> (account, side, price in ticks) for every live order of the market
-Terms = dict[str, tuple[str, str, int | None]]
+LiveOrders = dict[str, tuple[str, str, int | None]]
 # (account, kind, reference, asset, available delta, reserved delta)
 Posting = tuple[str, str, str, str, Decimal, Decimal]
 
 _BPS = 10_000
 
 
-class Ledger:
-    """The money rules of one market (see the module docstring)."""
+class SettlementRules:
+    """The money rules of one market: what orders reserve, what records post (see the module
+    docstring). The accounts hold the ledger; these rules say what to post to it."""
 
     def __init__(
         self,
@@ -92,17 +93,17 @@ class Ledger:
             return self.quote, self.quote_unit * (lots * self.per_lot(price))
         return self.base, self.base_unit * lots
 
-    def postings(self, records: Iterable[Sequence[Any]], terms: Terms) -> list[Posting]:
+    def postings(self, records: Iterable[Sequence[Any]], live: LiveOrders) -> list[Posting]:
         """Every ledger posting the records of one command imply, in record order.
 
-        `terms` must hold the live orders as they were before the command; orders accepted by
-        these records are added to it as they appear. The caller prunes finished orders.
+        `live` must hold the live orders as they were before the command; orders accepted by
+        these records are added to it as they appear. The caller forgets finished orders.
         """
         out: list[Posting] = []
         for record in records:
             kind = record[KIND]
             if kind == TRADE:
-                self._trade(record, terms, out)
+                self._trade(record, live, out)
             elif kind == ACCEPTED:
                 order_id, account, side, price, lots = (
                     record[ACCEPTED_ID],
@@ -111,27 +112,27 @@ class Ledger:
                     record[ACCEPTED_PRICE],
                     record[ACCEPTED_QTY],
                 )
-                terms[order_id] = (account, side, price)
+                live[order_id] = (account, side, price)
                 asset, amount = self.need(side, price, lots)
                 out.append((account, "reserve", order_id, asset, -amount, amount))
             elif kind in (CANCELLED, EXPIRED):
                 order_id = record[ORDER_ID]
-                account, side, price = terms[order_id]
+                account, side, price = live[order_id]
                 # CANCELLED_QTY and EXPIRED_QTY: the lots the order no longer has open
                 asset, amount = self.need(side, price, record[CANCELLED_QTY])
                 out.append((account, "release", order_id, asset, amount, -amount))
             elif kind == AMENDED:
                 order_id = record[AMENDED_ID]
-                account, side, _ = terms[order_id]
+                account, side, _ = live[order_id]
                 asset, before = self.need(side, record[AMENDED_OLD_PRICE], record[AMENDED_OLD_OPEN])
                 _, after = self.need(side, record[AMENDED_NEW_PRICE], record[AMENDED_NEW_OPEN])
                 delta = after - before
                 if delta:
                     out.append((account, "reserve", order_id, asset, -delta, delta))
-                terms[order_id] = (account, side, record[AMENDED_NEW_PRICE])
+                live[order_id] = (account, side, record[AMENDED_NEW_PRICE])
         return out
 
-    def _trade(self, record: Sequence[Any], terms: Terms, out: list[Posting]) -> None:
+    def _trade(self, record: Sequence[Any], live: LiveOrders, out: list[Posting]) -> None:
         price, lots, taker, maker, taker_side = (
             record[TRADE_PRICE],
             record[TRADE_QTY],
@@ -146,8 +147,8 @@ class Ledger:
         else:
             buyer, seller = maker, taker
             buyer_bps, seller_bps = self.maker_fee_bps, self.taker_fee_bps
-        buyer_account, _, buyer_price = terms[buyer]
-        seller_account = terms[seller][0]
+        buyer_account, _, buyer_price = live[buyer]
+        seller_account = live[seller][0]
         assert buyer_price is not None
         notional = price * lots
         buyer_fee = notional * buyer_bps // _BPS

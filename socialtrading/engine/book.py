@@ -79,7 +79,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final, Literal
 
 from sortedcontainers import SortedDict
 
@@ -101,23 +101,30 @@ from socialtrading.engine.records import (
 )
 from socialtrading.engine.spec import AUCTION, CONTINUOUS, MarketSpec
 
-BUY = "buy"
-SELL = "sell"
-LIMIT = "limit"
-MARKET = "market"
-GTC = "GTC"
-IOC = "IOC"
-FOK = "FOK"
-GTD = "GTD"
-CANCEL_TAKER = "cancel_taker"
-CANCEL_MAKER = "cancel_maker"
-CANCEL_BOTH = "cancel_both"
-DECREMENT = "decrement"
+# The values of an order's side, type, time in force and STP mode: plain strings (they are
+# stored in events as they are), typed as literals so that mypy checks every use.
+Side = Literal["buy", "sell"]
+OrderType = Literal["limit", "market"]
+TimeInForce = Literal["GTC", "IOC", "FOK", "GTD"]
+StpMode = Literal["cancel_taker", "cancel_maker", "cancel_both", "decrement"]
 
-SIDES = (BUY, SELL)
-ORDER_TYPES = (LIMIT, MARKET)
-TIFS = (GTC, IOC, FOK, GTD)
-STP_MODES = (CANCEL_TAKER, CANCEL_MAKER, CANCEL_BOTH, DECREMENT)
+BUY: Final = "buy"
+SELL: Final = "sell"
+LIMIT: Final = "limit"
+MARKET: Final = "market"
+GTC: Final = "GTC"
+IOC: Final = "IOC"
+FOK: Final = "FOK"
+GTD: Final = "GTD"
+CANCEL_TAKER: Final = "cancel_taker"
+CANCEL_MAKER: Final = "cancel_maker"
+CANCEL_BOTH: Final = "cancel_both"
+DECREMENT: Final = "decrement"
+
+SIDES: Final[tuple[Side, ...]] = (BUY, SELL)
+ORDER_TYPES: Final[tuple[OrderType, ...]] = (LIMIT, MARKET)
+TIFS: Final[tuple[TimeInForce, ...]] = (GTC, IOC, FOK, GTD)
+STP_MODES: Final[tuple[StpMode, ...]] = (CANCEL_TAKER, CANCEL_MAKER, CANCEL_BOTH, DECREMENT)
 
 # Where a live order is.
 _IN_FLIGHT = 0

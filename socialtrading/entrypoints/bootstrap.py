@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import (
     Command,
     CreateAdmin,
@@ -24,6 +23,7 @@ from socialtrading.commands.models import (
     RegisterTrader,
     RevokeToken,
 )
+from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.tokens import new_token

@@ -368,7 +368,7 @@ def store_verify() -> None:
     a start-up loads. Read-only; run it while the server is stopped. Exits 1 and names each
     disagreement if they disagree.
     """
-    from socialtrading.commands.remembered import check
+    from socialtrading.commands.dedup import check
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import Command
+from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import CommitFailed
 from socialtrading.infra.metrics import BATCH_SIZE, COMMANDS, COMMIT_SECONDS
 

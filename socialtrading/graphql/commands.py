@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import Command
+from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import CommitFailed, WriterStopped
 from socialtrading.domain.errors import DomainError
 from socialtrading.graphql.context import Context

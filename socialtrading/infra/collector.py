@@ -3,9 +3,8 @@
 The writer keeps every live order, account and past outcome in memory, and a batch keeps
 thousands of young objects (commands, events, records) alive until it commits. With the
 default thresholds (700, 10, 10) those young objects outlive several young collections, get
-promoted, and set off full collections that walk the whole state: measured on the write-path
-benchmark, 12 full passes of ~0.2 s each in 100,000 orders, about a quarter of the writer's
-time, and each one a pause for every command waiting. Our objects are freed by reference
+promoted, and set off full collections that walk the whole state, each one a pause for every
+command waiting (figures: docs/decisions.md). Our objects are freed by reference
 counting (the writer and projections make no cycles on their hot paths), so collecting
 cycles rarely costs little memory.
 """

@@ -11,7 +11,7 @@
 `<app>` is the application's name, which also names its event table on PostgreSQL: each
 application (each shard, later) has its own. Both tables are derived from the log: a store
 written before they existed gets them filled from one pass over its log when they are
-created (`Exchange.open_index`). Rows are written in the same transaction as the batch's
+created (`EventStore.open_index`). Rows are written in the same transaction as the batch's
 events, so they never disagree with the log.
 
 `SQLiteIndex` and `PostgresIndex` run the statements on a cursor of the caller's transaction.

@@ -7,7 +7,7 @@ event. Catching up, that costs about as much as applying the event to every read
 orjson, neither compressed nor encrypted) with less work per event: classes are resolved once
 per topic, and an event whose only typed value is its `timestamp` (nearly all of them) has it
 parsed directly; anything else is revived by the transcoder from the same parse. Originator
-ids come shared from `Exchange.read`. Any other store configuration uses the mapper itself.
+ids come shared from `EventStore.read`. Any other store configuration uses the mapper itself.
 """
 
 from __future__ import annotations

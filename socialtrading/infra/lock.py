@@ -17,6 +17,8 @@ import psycopg
 
 from socialtrading.infra.settings import Settings, persistence_env
 
+# Part of the lock key: the event store application's former class name, kept so that a
+# writer of an older version and one of this version contend for the same lock.
 APPLICATION = "Exchange"
 
 

@@ -70,7 +70,7 @@ def _text(value: Decimal | None) -> str | None:
 
 
 class Row(NamedTuple):
-    """A stored event with its position in the log, as `Exchange.read` returns it."""
+    """A stored event with its position in the log, as `EventStore.read` returns it."""
 
     id: int  # the notification id
     originator_id: UUID | str
@@ -79,7 +79,7 @@ class Row(NamedTuple):
     state: bytes
 
 
-# Originator ids seen by `Exchange.read` (a log names few aggregates, many times each).
+# Originator ids seen by `EventStore.read` (a log names few aggregates, many times each).
 _IDS_KEPT = 100_000
 
 
@@ -87,7 +87,7 @@ class LockLostError(RuntimeError):
     """The writer lost the store's writer lock: it must not commit."""
 
 
-class Exchange(Application[UUID]):
+class EventStore(Application[UUID]):
     """The exchange's event store. Its name prefixes the PostgreSQL tables (exchange_events)."""
 
     name = "exchange"
@@ -111,12 +111,10 @@ class Exchange(Application[UUID]):
         `command_index`), in one transaction; return the last event's notification id (0 when
         there are only command rows).
 
-        On PostgreSQL the library inserts with `unnest` over an array of composite values,
-        which psycopg builds in Python, value by value: profiled, about 40% of the writer's
-        time. A binary COPY (built by psycopg's C extension) stores the same rows under the
-        same guarantees: the table lock that makes commit order the notification order, and
-        the NOTIFY that wakes listeners. On SQLite the library runs one `execute` per event
-        to collect every row id; one `executemany` and the last row id do the same job.
+        On PostgreSQL the rows go in with a binary COPY under the library's guarantees (the
+        table lock that makes commit order the notification order, and the NOTIFY that wakes
+        listeners); on SQLite with one `executemany` and the last row id. Why not the
+        library's own inserts: docs/decisions.md.
         """
         if not stored_events and not commands:
             raise ValueError("nothing to append")
@@ -365,12 +363,12 @@ def _insert_many(
     return int(last)
 
 
-def open_store(settings: Settings) -> Exchange:
+def open_store(settings: Settings) -> EventStore:
     """Open (and create if needed) the event store the settings name."""
     env = persistence_env(settings.store, settings.postgres_schema)
     if settings.postgres_schema:
         _ensure_schema(env, settings.postgres_schema)
-    return Exchange(env=env)
+    return EventStore(env=env)
 
 
 def _ensure_schema(env: dict[str, str], schema: str) -> None:

@@ -3,8 +3,8 @@
 `eventsourcing.persistence.JSONTranscoder` stores an event's state as compact JSON in which
 every value of a registered type becomes `{"_type_": name, "_data_": ...}`. It does so with
 the standard library's `json`, whose Python-level encoder loop and per-object hook cost more
-per event than the rest of storing it (profiled: about an eighth of the writer's time) and
-most of what a projection spends decoding. This transcoder writes and reads the same bytes
+per event than the rest of storing it, and most of what a projection spends decoding
+(figures: docs/decisions.md). This transcoder writes and reads the same bytes
 with orjson, so stores written by either can be read by the other.
 
 orjson writes `uuid.UUID` values itself, as plain strings, where the library would write

@@ -70,7 +70,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.infra.decoding import EventDecoder
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.projections.base import Chunk, Item, Projection, metadata
 from socialtrading.projections.types import BigIntText
 
@@ -145,7 +145,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        store: Exchange,
+        store: EventStore,
         engine: Engine,
         projections: Sequence[Projection],
         batch_size: int = 20_000,

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import (
     CancelOrder,
     Command,
@@ -34,6 +33,7 @@ from socialtrading.commands.models import (
     RegisterTrader,
     Withdraw,
 )
+from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Ack, Writer
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id

@@ -9,20 +9,20 @@ from typing import Any
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 # The issue's reproduction: a price of 92233720368547758.08 at a tick of 0.01
 POISON_TICKS = 2**63
 
 
-def stored_state(store: Exchange, position: int) -> bytes:
+def stored_state(store: EventStore, position: int) -> bytes:
     """The stored state of notification `position`."""
     rows = store.read(position - 1, 1)
     assert rows and rows[0].id == position, f"no notification {position}"
     return bytes(rows[0].state)
 
 
-def rewrite(store: Exchange, position: int, state: bytes) -> None:
+def rewrite(store: EventStore, position: int, state: bytes) -> None:
     """Store `state` as notification `position`'s state."""
     recorder: Any = store.recorder
     with recorder.datastore.transaction(commit=True) as cursor:
@@ -38,7 +38,7 @@ def rewrite(store: Exchange, position: int, state: bytes) -> None:
             )
 
 
-def poison_price(store: Exchange, position: int, ticks: int = POISON_TICKS) -> bytes:
+def poison_price(store: EventStore, position: int, ticks: int = POISON_TICKS) -> bytes:
     """Give the order of notification `position` (accepted or rejected) a price of `ticks`;
     return the state it had (to repair it with `rewrite`)."""
     state = stored_state(store, position)

@@ -16,7 +16,6 @@ from uuid import UUID
 
 from sqlalchemy import Engine, select
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import (
     AmendOrder,
     CancelOrder,
@@ -31,6 +30,7 @@ from socialtrading.commands.models import (
     Uncross,
     Withdraw,
 )
+from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.domain.time import to_datetime

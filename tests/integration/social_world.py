@@ -19,7 +19,7 @@ from socialtrading.domain.social.post import NEUTRAL, Post, post_id
 from socialtrading.domain.social.report import Report, report_id
 from socialtrading.engine.book import BUY, LIMIT
 from socialtrading.engine.spec import MarketSpec
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.projections.base import Projection, metadata
 from socialtrading.projections.runner import ProjectionRunner
 from socialtrading.projections.social.feed import FeedProjection
@@ -56,7 +56,7 @@ def social_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 class World:
     """Accounts, posts, comments, likes and markets, their events saved into `store`."""
 
-    def __init__(self, store: Exchange) -> None:
+    def __init__(self, store: EventStore) -> None:
         self.store = store
         self.now = T0
         self.accounts: dict[str, Account] = {}
@@ -268,7 +268,6 @@ class World:
             self.cid(),
             order,
             records,
-            market.ledger(str(uuid4())),
         )
         self.save(market)
         return records
@@ -282,7 +281,7 @@ class World:
 
 
 def runner(
-    store: Exchange, engine: Engine, projections: list[Projection], **options: Any
+    store: EventStore, engine: Engine, projections: list[Projection], **options: Any
 ) -> ProjectionRunner:
     """A set-up runner of `projections`."""
     options.setdefault("read_size", options.get("batch_size", 20_000))

@@ -14,14 +14,14 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 from typer.testing import CliRunner
 
-from socialtrading.commands import remembered
+from socialtrading.commands import dedup
 from socialtrading.commands.models import Deposit, ListMarket, PlaceOrder, RegisterTrader, Withdraw
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.entrypoints.cli import app
 from socialtrading.infra.command_index import ACCOUNT, MARKET
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 
 def _trade(writer: Writer) -> tuple[UUID, UUID]:
@@ -83,7 +83,7 @@ def _commands() -> list[tuple[UUID, str]]:
     ]
 
 
-def _on_tables(store: Exchange, statement: str, *tables: str) -> None:
+def _on_tables(store: EventStore, statement: str, *tables: str) -> None:
     """Run `statement` (its `{}` the table's name) on each of the index's tables."""
     recorder = store.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
@@ -97,7 +97,7 @@ def _on_tables(store: Exchange, statement: str, *tables: str) -> None:
             cursor.execute(statement.format(table))
 
 
-def _drop_index(store: Exchange) -> None:
+def _drop_index(store: EventStore) -> None:
     """Make the store look as one written before the command index existed."""
     _on_tables(store, "DROP TABLE {}", store.index.commands, store.index.aggregates)
 
@@ -115,7 +115,7 @@ def test_a_restart_reads_no_log_and_answers_every_repeat_with_its_first_outcome(
     writer.stop()
 
     # A start-up loads accounts and markets from the aggregates table, never the whole log.
-    with mock.patch.object(Exchange, "read", side_effect=AssertionError("read the log")):
+    with mock.patch.object(EventStore, "read", side_effect=AssertionError("read the log")):
         restarted = make_writer()
     assert [kind for _, kind in restarted.store.aggregates()] == [
         ACCOUNT,  # the fee account, opened by the first listing
@@ -160,7 +160,7 @@ def test_a_store_without_the_index_gets_it_from_its_log(
     assert [row.command_id for row in before if not row.stored] == ["credit"]
     assert restarted.store.aggregates() == aggregates
     assert {a.handle: a.state() for a in restarted.state.accounts.values()} == state
-    derived, created = remembered.derive(restarted.store)
+    derived, created = dedup.derive(restarted.store)
     assert set(derived) == set(restarted.store.all_commands())
     assert created == aggregates
 
@@ -197,7 +197,7 @@ def test_store_verify_says_where_the_index_and_the_log_disagree(
     _trade(writer)
     writer.stop()
     store = writer.store
-    assert remembered.disagreements(store) == []
+    assert dedup.disagreements(store) == []
     agreed = runner.invoke(app, ["store", "verify"], env=env)
     assert agreed.exit_code == 0, agreed.output
     assert "agrees with the log: 9 commands, 4 aggregates" in agreed.output
@@ -205,7 +205,7 @@ def test_store_verify_says_where_the_index_and_the_log_disagree(
     commands = store.index.commands
     _on_tables(store, "UPDATE {} SET accepted = NOT accepted WHERE command_id = 'buy'", commands)
     _on_tables(store, "DELETE FROM {} WHERE command_id = 'w'", commands)
-    found = remembered.disagreements(store)
+    found = dedup.disagreements(store)
     assert len(found) == 2, found
     assert any("'buy'): the index says" in line for line in found), found
     assert any("'w') is in the log, not in the index" in line for line in found), found

@@ -41,7 +41,7 @@ from socialtrading.domain.account import Account
 from socialtrading.domain.ids import order_id
 from socialtrading.domain.market import Market
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from tests.integration.crash_writer import setup_commands, stream_commands, summary
 
 pytestmark = pytest.mark.slow
@@ -123,7 +123,7 @@ def run_until_killed(settings: Settings, stderr: Path, stream_acks: int) -> Run:
     return run
 
 
-def stored_events(store: Exchange) -> Iterator[Any]:
+def stored_events(store: EventStore) -> Iterator[Any]:
     """Every stored domain event, in notification order."""
     position: int | None = None
     while True:
@@ -222,7 +222,9 @@ def test_a_killed_writer_keeps_every_acknowledged_command_exactly_once(
     need: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for symbol, market in state.markets.items():
         for order in market.book.live_orders():
-            asset, amount = state.ledgers[symbol].need(order.side, order.price, order.open)
+            asset, amount = state.markets[symbol].settlement.need(
+                order.side, order.price, order.open
+            )
             need[(order.account, asset)] += amount
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for account in state.accounts.values():

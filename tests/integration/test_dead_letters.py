@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from socialtrading.commands.writer import Writer
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange, open_store
+from socialtrading.infra.store import EventStore, open_store
 from socialtrading.projections.base import Delegating, Item, Projection
 from socialtrading.projections.orders import orders_by_ids
 from socialtrading.projections.registry import all_projections
@@ -50,7 +50,10 @@ REJECTED = "socialtrading.domain.market:Market.OrderRejected"
 
 
 def _runner(
-    store: Exchange, engine: Engine, projections: Sequence[Projection] | None = None, **options: Any
+    store: EventStore,
+    engine: Engine,
+    projections: Sequence[Projection] | None = None,
+    **options: Any,
 ) -> ProjectionRunner:
     runner = ProjectionRunner(store, engine, projections or all_projections(), **options)
     runner.setup()
@@ -401,7 +404,7 @@ class Seen(Projection):
 
 
 @pytest.fixture(scope="module")
-def sqlite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Exchange, Engine]]:
+def sqlite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EventStore, Engine]]:
     folder = tmp_path_factory.mktemp("log")
     store = open_store(Settings(store=f"sqlite:///{folder}/events.db"))
     clock = Clock()
@@ -422,7 +425,7 @@ def sqlite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Excha
 )
 @given(data=st.data())
 def test_exactly_the_events_that_fail_alone_are_set_aside_and_the_rest_applied(
-    sqlite_log: tuple[Exchange, Engine], data: st.DataObject
+    sqlite_log: tuple[EventStore, Engine], data: st.DataObject
 ) -> None:
     store, engine = sqlite_log
     head = store.recorder.max_notification_id() or 0

@@ -9,7 +9,7 @@ with the store unreachable for the reload too), and restarts the writer. After e
 
 - no balance is negative and no ledger entry waits unflushed;
 - every account's reserved balance per asset is exactly what its live orders need
-  (`Ledger.need(side, price, open)`), and each market's `terms` mirror its live orders;
+  (`SettlementRules.need(side, price, open)`), and each market's `terms` mirror its live orders;
 - per asset, available + reserved summed over all accounts (the fee account included) equals
   deposits minus successful withdrawals: trading and fees only move money around.
 
@@ -46,8 +46,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from socialtrading.commands import remembered
-from socialtrading.commands.handlers import Outcome, State
+from socialtrading.commands import dedup
 from socialtrading.commands.models import (
     AmendOrder,
     CancelOrder,
@@ -58,18 +57,17 @@ from socialtrading.commands.models import (
     PlaceOrder,
     RegisterTrader,
     ResumeMarket,
-    Side,
     StartAuction,
-    StpMode,
-    TimeInForce,
     Uncross,
     Withdraw,
 )
+from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
+from socialtrading.engine.book import Side, StpMode, TimeInForce
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange, open_store
+from socialtrading.infra.store import EventStore, open_store
 
 ZERO = Decimal(0)
 
@@ -256,7 +254,7 @@ class FreshStores:
             connection.execute(f'DROP SCHEMA IF EXISTS "{store_settings.postgres_schema}" CASCADE')
 
 
-def _max_notification(store: Exchange) -> int | None:
+def _max_notification(store: EventStore) -> int | None:
     return store.recorder.max_notification_id()
 
 
@@ -271,7 +269,7 @@ def comparable(state: State) -> dict[str, Any]:
         "accounts": {aid: account.state() for aid, account in state.accounts.items()},
         "books": {sym: market.book.snapshot() for sym, market in state.markets.items()},
         "terms": {
-            sym: {oid: tuple(terms) for oid, terms in market.terms.items()}
+            sym: {oid: tuple(terms) for oid, terms in market.live_orders.items()}
             for sym, market in state.markets.items()
         },
     }
@@ -341,7 +339,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert isinstance(outcome, Outcome) and outcome.accepted, outcome
         self.ok = True
 
-    def _start(self, store: Exchange) -> Writer:
+    def _start(self, store: EventStore) -> Writer:
         return Writer(
             store, demo_funding=True, batch_ms=2.0, snapshot_interval=self.snapshot_interval
         ).start()
@@ -447,7 +445,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def _symbol_of(self, target: str) -> str:
         """The market an order was placed on (BTC-USD for unknown ids: they fail anyway)."""
         for market in self.state.markets.values():
-            if target in market.terms:
+            if target in market.live_orders:
                 return market.symbol
         return MARKETS[0].symbol
 
@@ -663,7 +661,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert {(row.actor, row.command_id) for row in index} == {
                 (command.actor, command.command_id) for command, _ in self.history
             }
-            derived, created = remembered.derive(store)
+            derived, created = dedup.derive(store)
             assert len(derived) == len(set(derived))
             assert set(derived) == {row for row in index if row.stored}
             assert created == store.aggregates()
@@ -683,13 +681,13 @@ class LedgerMachine(RuleBasedStateMachine):
             state = self.state
             need: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
             for symbol, market in state.markets.items():
-                ledger = state.ledgers[symbol]
+                ledger = state.markets[symbol].settlement
                 live = {}
                 for order in market.book.live_orders():
                     asset, amount = ledger.need(order.side, order.price, order.open)
                     need[(order.account, asset)] += amount
                     live[order.id] = (order.account, order.side, order.price)
-                assert {oid: tuple(t) for oid, t in market.terms.items()} == live
+                assert {oid: tuple(t) for oid, t in market.live_orders.items()} == live
             totals: dict[str, Decimal] = defaultdict(Decimal)
             for account in state.accounts.values():
                 assert not account.has_pending_entries, account.handle

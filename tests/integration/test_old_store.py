@@ -12,7 +12,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-from socialtrading.commands import remembered
+from socialtrading.commands import dedup
 from socialtrading.commands.writer import Writer
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
@@ -32,7 +32,7 @@ def test_a_store_written_on_2026_12_06_loads_answers_repeats_and_builds_read_mod
     settings = Settings(store=f"sqlite:///{tmp_path}/events.db")
     store = open_store(settings)
     try:
-        assert remembered.check(store).disagreements == []
+        assert dedup.check(store).disagreements == []
         writer = Writer(store, demo_funding=True)
         balances = {
             account.handle: {

@@ -17,7 +17,7 @@ from socialtrading.commands.models import RegisterTrader
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.projections.accounts import (
     account_by_handle,
     account_for_token,
@@ -46,7 +46,10 @@ from tests.integration.projection_scenario import (
 
 
 def _runner(
-    store: Exchange, engine: Engine, projections: Sequence[Projection] | None = None, **options: Any
+    store: EventStore,
+    engine: Engine,
+    projections: Sequence[Projection] | None = None,
+    **options: Any,
 ) -> ProjectionRunner:
     # a catch-up's batches span three chunks, so held-back changes cross chunks (and fail)
     options.setdefault("read_size", options.get("batch_size", 20_000))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from socialtrading.domain.social.post import BEARISH, BULLISH, NEUTRAL
 from socialtrading.infra.bus import Bus
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.projections.runner import ProjectionRunner
 from socialtrading.projections.social.feed import FeedProjection, home_feed, pulled_authors
 from socialtrading.projections.social.fills import fills_of
@@ -45,8 +45,8 @@ from tests.integration.social_world import (
 
 
 @pytest.fixture
-def world(open_exchange: Callable[[], Exchange]) -> World:
-    return World(open_exchange())
+def world(open_event_store: Callable[[], EventStore]) -> World:
+    return World(open_event_store())
 
 
 @pytest.fixture

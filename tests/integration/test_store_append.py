@@ -1,4 +1,4 @@
-"""`Exchange.append`: one transaction per batch, the last notification id, nothing partial."""
+"""`EventStore.append`: one transaction per batch, the last notification id, nothing partial."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 
 def _event(originator: UUID, version: int, state: bytes = b"{}") -> StoredEvent:
@@ -18,9 +18,9 @@ def _event(originator: UUID, version: int, state: bytes = b"{}") -> StoredEvent:
 
 
 def test_a_batch_is_stored_in_order_and_answers_its_last_id(
-    open_exchange: Callable[[], Exchange],
+    open_event_store: Callable[[], EventStore],
 ) -> None:
-    store = open_exchange()
+    store = open_event_store()
     first, second = uuid4(), uuid4()
     batch = [_event(first, 1, b'{"a":1}'), _event(second, 1), _event(first, 2, b"\x00\xff")]
     last = store.append(batch)
@@ -36,9 +36,9 @@ def test_a_batch_is_stored_in_order_and_answers_its_last_id(
 
 
 def test_a_batch_with_a_taken_version_stores_nothing(
-    open_exchange: Callable[[], Exchange],
+    open_event_store: Callable[[], EventStore],
 ) -> None:
-    store = open_exchange()
+    store = open_event_store()
     aggregate = uuid4()
     store.append([_event(aggregate, 1)])
     before = store.recorder.max_notification_id()

@@ -28,7 +28,7 @@ from eventsourcing.persistence import (
 
 from socialtrading.commands.writer import Writer
 from socialtrading.domain import account, market
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.infra.transcoder import OrjsonTranscoder
 from tests.integration.projection_scenario import (
     Clock,
@@ -40,14 +40,14 @@ from tests.integration.projection_scenario import (
 )
 
 
-def _library_transcoder(store: Exchange) -> JSONTranscoder:
+def _library_transcoder(store: EventStore) -> JSONTranscoder:
     library = JSONTranscoder()
     store.register_transcodings(library)
     return library
 
 
 def test_every_stored_event_is_what_the_library_would_write(
-    make_writer: Callable[..., Writer], open_exchange: Callable[[], Exchange]
+    make_writer: Callable[..., Writer], open_event_store: Callable[[], EventStore]
 ) -> None:
     clock = Clock()
     scenario = Scenario(make_writer(clock=clock, snapshot_interval=5), clock)
@@ -55,7 +55,7 @@ def test_every_stored_event_is_what_the_library_would_write(
     open_accounts(scenario)
     run_scenario(scenario)
     random_flow(scenario, 150, seed=3)
-    store = open_exchange()
+    store = open_event_store()
     assert isinstance(store.mapper.transcoder, OrjsonTranscoder)
     library = _library_transcoder(store)
     ours = store.mapper.transcoder

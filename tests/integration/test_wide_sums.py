@@ -22,7 +22,7 @@ from socialtrading.domain.tokens import hash_token
 from socialtrading.engine.spec import MAX_LOTS
 from socialtrading.entrypoints.app import create_app
 from socialtrading.infra.settings import Settings
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 from socialtrading.projections.book import depth
 from socialtrading.projections.candles import candles_page
 from socialtrading.projections.positions import positions_of
@@ -82,9 +82,9 @@ _bulk = bulk_upsert(_wide, ["id"])
 
 
 def test_a_bigint_text_column_round_trips_any_integer(
-    open_exchange: Callable[[], Exchange], read_engine: Engine
+    open_event_store: Callable[[], EventStore], read_engine: Engine
 ) -> None:
-    open_exchange()  # makes the test's schema on PostgreSQL
+    open_event_store()  # makes the test's schema on PostgreSQL
     _wide.create(read_engine)
 
     @settings(max_examples=60, deadline=None)

@@ -19,7 +19,6 @@ from uuid import UUID
 
 import pytest
 
-from socialtrading.commands.handlers import HANDLERS, Outcome, State
 from socialtrading.commands.models import (
     Command,
     Deposit,
@@ -28,6 +27,8 @@ from socialtrading.commands.models import (
     RegisterTrader,
     Withdraw,
 )
+from socialtrading.commands.registry import HANDLERS
+from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import COMMAND_FAILED, Writer
 from socialtrading.domain import money
 from socialtrading.domain.errors import InvalidCommand

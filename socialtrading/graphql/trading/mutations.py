@@ -8,8 +8,8 @@ from typing import Annotated
 
 import strawberry
 
-from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import AmendOrder, CancelOrder, PlaceOrder
+from socialtrading.commands.state import Outcome
 from socialtrading.graphql.commands import execute, new_command_id
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import Rejection

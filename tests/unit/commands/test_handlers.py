@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialtrading.commands.handlers import HANDLERS, Outcome, State, open_system_account
+from socialtrading.commands.accounts import open_system_account
 from socialtrading.commands.models import (
     AmendOrder,
     CancelOrder,
@@ -30,16 +30,18 @@ from socialtrading.commands.models import (
     PlaceOrder,
     RegisterTrader,
     ResumeMarket,
-    Side,
     StartAuction,
     Uncross,
     VerifyKyc,
     Withdraw,
 )
+from socialtrading.commands.registry import HANDLERS
+from socialtrading.commands.state import Outcome, State
 from socialtrading.domain.account import COMPLIANCE, Account
 from socialtrading.domain.errors import DomainError, InvalidCommand, Refused
 from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, order_id
 from socialtrading.domain.market import Market
+from socialtrading.engine.book import Side
 from socialtrading.engine.records import ACCEPTED, AMENDED, CANCELLED, REJECTED, TRADE
 
 SYMBOL = "BTC-USD"
@@ -155,7 +157,7 @@ class Desk:
         """Everything a command may change in memory."""
         return (
             {a.handle: a.state() for a in self.state.accounts.values()},
-            {s: (m.book.snapshot(), dict(m.terms)) for s, m in self.state.markets.items()},
+            {s: (m.book.snapshot(), dict(m.live_orders)) for s, m in self.state.markets.items()},
             set(self.state.touched),
         )
 
@@ -199,7 +201,7 @@ def assert_leaves_no_trace(
 
 def reserves_of_open_orders(desk: Desk) -> dict[tuple[UUID, str], Decimal]:
     """What the open orders need, per (account, asset), by the market's ledger rules."""
-    ledger = desk.state.ledgers[SYMBOL]
+    ledger = desk.state.markets[SYMBOL].settlement
     needs: defaultdict[tuple[UUID, str], Decimal] = defaultdict(Decimal)
     for order in desk.market.book.live_orders():
         asset, need = ledger.need(order.side, order.price, order.open)
@@ -628,7 +630,7 @@ def test_a_buy_beyond_the_available_funds_is_stored_as_rejected_and_reserves_not
 
     assert_stored_refusal(desk, outcome, Market.OrderRejected, "insufficient_funds")
     assert desk.balance(dave, USD) == (Decimal("100.19"), ZERO)
-    assert desk.market.terms == {}
+    assert desk.market.live_orders == {}
 
 
 def test_a_buy_that_needs_exactly_the_available_funds_is_accepted() -> None:
@@ -844,7 +846,7 @@ def test_cancelling_releases_exactly_what_was_reserved(desk: Desk) -> None:
 
     assert outcome.accepted
     assert desk.balance(ALICE, USD) == (Decimal("10000"), ZERO)
-    assert desk.market.terms == {ASK: (str(BOB), "sell", 10_100)}
+    assert desk.market.live_orders == {ASK: (str(BOB), "sell", 10_100)}
     assert [type(e) for e in market_events(desk.settle())] == [Market.OrderCancelled]
 
 

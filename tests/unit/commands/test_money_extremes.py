@@ -21,7 +21,6 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from socialtrading.commands.handlers import HANDLERS, State
 from socialtrading.commands.models import (
     CancelOrder,
     Command,
@@ -31,6 +30,8 @@ from socialtrading.commands.models import (
     RegisterTrader,
     Withdraw,
 )
+from socialtrading.commands.registry import HANDLERS
+from socialtrading.commands.state import State
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import DomainError
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
@@ -146,14 +147,14 @@ class Exchange:
     def affordable(self, trader: UUID, side: str, ticks: int) -> int:
         """The most lots `trader` can fund on `side` at `ticks`."""
         account = self.state.accounts[trader]
-        ledger = self.state.ledgers[SYMBOL]
+        ledger = self.state.markets[SYMBOL].settlement
         if side == "buy":
             return int(account.available(QUOTE) // (ledger.quote_unit * ledger.per_lot(ticks)))
         return int(account.available(BASE) // ledger.base_unit)
 
     def check(self) -> None:
         market = self.state.markets[SYMBOL]
-        ledger = self.state.ledgers[SYMBOL]
+        ledger = self.state.markets[SYMBOL].settlement
         needs: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for order in market.book.live_orders():
             asset, need = ledger.need(order.side, order.price, order.open)
@@ -192,7 +193,8 @@ def test_every_asset_is_conserved_exactly_at_the_extremes(
     book = exchange.state.markets[SYMBOL].book
     # Around a price at which every trader can afford a lot, when there is one: else no trade.
     affordable = int(
-        min(quote for _, quote in funds) // (exchange.state.ledgers[SYMBOL].quote_unit * 2)
+        min(quote for _, quote in funds)
+        // (exchange.state.markets[SYMBOL].settlement.quote_unit * 2)
     )
     centre = min(centre, max(affordable, 1), MAX_PRICE_TICKS)
     for handle, (base, quote) in zip(TRADERS, funds, strict=True):

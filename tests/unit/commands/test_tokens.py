@@ -20,7 +20,7 @@ from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.domain.time import to_datetime
 from socialtrading.domain.tokens import hash_token, new_token, token_id
 from socialtrading.infra.decoding import EventDecoder
-from socialtrading.infra.store import Exchange, Row
+from socialtrading.infra.store import EventStore, Row
 from tests.unit.commands.test_handlers import ALICE, BOB, ROOT, Desk, trading_desk
 
 
@@ -163,7 +163,7 @@ def test_valid_tokens_are_those_issued_unexpired_and_not_revoked(
         assert set(desk.state.accounts[ALICE].valid_tokens(now)) == expected
 
 
-def _stored_token_event(desk: Desk, store: Exchange, **options: Any) -> Row:
+def _stored_token_event(desk: Desk, store: EventStore, **options: Any) -> Row:
     _issue(desk, ALICE, ALICE, 9, **options)
     (event,) = [e for e in desk.settle() if isinstance(e, Account.TokenIssued)]
     stored = store.mapper.to_stored_event(event)
@@ -171,7 +171,7 @@ def _stored_token_event(desk: Desk, store: Exchange, **options: Any) -> Row:
 
 
 def test_a_token_event_stored_before_labels_and_expiry_still_decodes() -> None:
-    store = Exchange(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store = EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     desk = trading_desk()
     row = _stored_token_event(desk, store)
     state = orjson.loads(row.state)
@@ -192,7 +192,7 @@ def test_a_token_event_stored_before_labels_and_expiry_still_decodes() -> None:
 
 
 def test_a_token_event_with_an_expiry_decodes_the_same_both_ways() -> None:
-    store = Exchange(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store = EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     desk = trading_desk()
     expires = to_datetime(desk.ts) + timedelta(days=30)
     row = _stored_token_event(desk, store, label="ci", expires_at=expires)

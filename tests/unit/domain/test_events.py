@@ -15,7 +15,7 @@ from socialtrading.domain.market import Market
 from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import BUY, LIMIT, SELL
 from socialtrading.engine.spec import MarketSpec
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 SPEC = MarketSpec("BTC-USD", Decimal("0.01"), Decimal("0.0001"))
 
@@ -25,7 +25,7 @@ def _market() -> Market:
 
 
 def _mapper() -> Mapper[UUID]:
-    store = Exchange(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store = EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     return Mapper(transcoder=store.mapper.transcoder)
 
 
@@ -36,12 +36,11 @@ def test_market_record_stores_what_trigger_event_would(refused: bool) -> None:
     terms = {"side": SELL, "qty": 3} if refused else None
     for market, how in ((ours, "ours"), (theirs, "library")):
         records = market.book.submit(3, "b1", "alice", BUY, LIMIT, 10_000, 3)
-        ledger = market.ledger("fees")
         if how == "ours":
-            market.record(event_class, "alice-id", "c1", "b1", records, ledger, terms)
+            market.record(event_class, "alice-id", "c1", "b1", records, terms)
         else:  # what `record` did before `trigger`
-            ledger.postings(records, market.terms)
-            market._prune_terms(records)
+            market.settlement.postings(records, market.live_orders)
+            market._forget_finished(records)
             market.trigger_event(
                 event_class,
                 command_id="c1",

@@ -6,18 +6,25 @@ Prices are integer ticks of 0.01 USD (10000 = 100.00) and quantities lots of 0.0
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
 import pytest
 
-from socialtrading.domain.ids import SYSTEM_ACTOR, market_id
-from socialtrading.domain.market import Market
+from socialtrading.domain.errors import InvalidCommand, Refused
+from socialtrading.domain.ids import (
+    FEE_ACCOUNT_HANDLE,
+    SYSTEM_ACTOR,
+    account_id,
+    market_id,
+    order_id,
+)
+from socialtrading.domain.market import FEE_ACCOUNT, Decision, Market
 from socialtrading.domain.settlement import Posting
 from socialtrading.domain.time import to_datetime
-from socialtrading.engine.book import BUY, LIMIT, SELL, OrderBook
-from socialtrading.engine.records import ACCEPTED, CANCELLED, REJECTED, TRADE, Record
+from socialtrading.engine.book import BUY, LIMIT, SELL, OrderBook, Side
+from socialtrading.engine.records import ACCEPTED, CANCELLED, EXPIRED, REJECTED, TRADE, Record
 from socialtrading.engine.spec import MarketSpec
 
 SYMBOL = "BTC-USD"
@@ -43,9 +50,7 @@ def store(
     order_id: str | None = None,
 ) -> list[Posting]:
     """Record one command's records as `event` (the book has run the command already)."""
-    return market.record(
-        event, str(SYSTEM_ACTOR), f"c{market.book.seq}", order_id, records, market.ledger("fees")
-    )
+    return market.record(event, str(SYSTEM_ACTOR), f"c{market.book.seq}", order_id, records)
 
 
 def submit(
@@ -142,7 +147,7 @@ def test_listing_records_the_spec_fees_and_who_listed() -> None:
     )
     assert market.spec == SPEC
     assert (market.maker_fee_bps, market.taker_fee_bps) == (10, 20)
-    assert market.terms == {}
+    assert market.live_orders == {}
     assert market.book.best_bid() is None
     (event,) = market.collect_events()
     assert isinstance(event, Market.Listed)
@@ -163,12 +168,13 @@ def test_listing_records_the_spec_fees_and_who_listed() -> None:
     )
 
 
-def test_the_ledger_of_a_market_uses_its_units_and_fees() -> None:
-    ledger = create_market().ledger("fees")
+def test_the_settlement_rules_of_a_market_use_its_units_and_fees() -> None:
+    rules = create_market().settlement
 
-    assert (ledger.quote_unit, ledger.base_unit) == (Decimal("0.0001"), Decimal("0.01"))
-    assert (ledger.maker_fee_bps, ledger.taker_fee_bps, ledger.fee_account) == (10, 20, "fees")
-    assert ledger.need(BUY, 10_000, 100) == ("USD", Decimal("100.20"))
+    assert (rules.quote_unit, rules.base_unit) == (Decimal("0.0001"), Decimal("0.01"))
+    assert (rules.maker_fee_bps, rules.taker_fee_bps) == (10, 20)
+    assert rules.fee_account == str(account_id(FEE_ACCOUNT_HANDLE))
+    assert rules.need(BUY, 10_000, 100) == ("USD", Decimal("100.20"))
 
 
 # ---------------------------------------------------------------------- live recording
@@ -188,18 +194,18 @@ def test_recording_stores_one_event_with_the_records_and_leaves_the_book_alone()
     assert (event.order_id, event.actor, event.records) == ("s1", str(SYSTEM_ACTOR), records)
     assert event.timestamp == to_datetime(5)
     assert postings == [("bob", "reserve", "s1", "BTC", Decimal("-1.00"), Decimal("1.00"))]
-    assert market.terms == {"s1": ("bob", SELL, 10_100)}
+    assert market.live_orders == {"s1": ("bob", SELL, 10_100)}
 
 
-def test_terms_follow_exactly_the_live_orders_with_their_current_price() -> None:
+def test_live_orders_follow_exactly_the_book_with_their_current_price() -> None:
     market = busy_market()
 
     live = {o.id: (o.account, o.side, o.price) for o in market.book.live_orders()}
-    assert market.terms == live
-    assert market.terms["s6"] == ("erin", SELL, 10_500)
+    assert market.live_orders == live
+    assert market.live_orders["s6"] == ("erin", SELL, 10_500)
 
 
-def test_a_refused_order_is_stored_and_leaves_no_terms() -> None:
+def test_a_refused_order_is_stored_and_leaves_no_live_order() -> None:
     market = create_market()
     market.collect_events()
 
@@ -209,17 +215,17 @@ def test_a_refused_order_is_stored_and_leaves_no_terms() -> None:
     assert records[0][6] == "price_outside_collar"
     (event,) = market.collect_events()
     assert isinstance(event, Market.OrderRejected)
-    assert market.terms == {}
+    assert market.live_orders == {}
 
 
-def test_a_filled_order_leaves_the_terms_in_the_command_that_fills_it() -> None:
+def test_a_filled_order_leaves_the_live_orders_in_the_command_that_fills_it() -> None:
     market = create_market()
     submit(market, 2, "s1", "bob", SELL, 10_000, 10)
 
     records = submit(market, 3, "b1", "alice", BUY, 10_000, 10)
 
     assert [r[0] for r in records] == [ACCEPTED, TRADE]
-    assert market.terms == {}
+    assert market.live_orders == {}
 
 
 # ---------------------------------------------------------------------- rebuild
@@ -253,7 +259,7 @@ def test_the_busy_scenario_covers_every_kind_of_book_change() -> None:
 
 
 @pytest.mark.parametrize("stored", [False, True], ids=["tuples", "json-lists"])
-def test_a_market_rebuilt_from_its_events_has_the_live_book_and_terms_without_matching(
+def test_a_market_rebuilt_from_its_events_has_the_live_book_and_orders_without_matching(
     monkeypatch: pytest.MonkeyPatch, stored: bool
 ) -> None:
     market = busy_market()
@@ -263,7 +269,7 @@ def test_a_market_rebuilt_from_its_events_has_the_live_book_and_terms_without_ma
     rebuilt = rebuild(as_stored(events) if stored else events)
 
     assert rebuilt.book.snapshot() == market.book.snapshot()
-    assert rebuilt.terms == market.terms
+    assert rebuilt.live_orders == market.live_orders
     assert (rebuilt.id, rebuilt.version, rebuilt.symbol) == (market.id, market.version, SYMBOL)
     assert (rebuilt.base, rebuilt.quote, rebuilt.spec) == ("BTC", "USD", SPEC)
 
@@ -291,4 +297,188 @@ def test_a_rebuilt_market_continues_like_the_live_one() -> None:
     assert records[0] == records[1]
     assert [r[0] for r in records[0]] == ["accepted", "trade", "trade", "rested"]
     assert rebuilt.book.snapshot() == market.book.snapshot()
-    assert rebuilt.terms == market.terms
+    assert rebuilt.live_orders == market.live_orders
+
+
+# ---------------------------------------------------------------------- decisions
+
+
+def _funds(amount: str) -> Callable[[str], Decimal]:
+    """An owner with `amount` of every asset available."""
+    return lambda asset: Decimal(amount)
+
+
+def _place(
+    market: Market,
+    owner: str,
+    command_id: str,
+    side: Side,
+    price: str,
+    qty: str,
+    ts: int,
+    funds: str = "1000000",
+    **options: Any,
+) -> Decision:
+    return market.place(
+        owner,
+        command_id,
+        side,
+        options.pop("order_type", LIMIT),
+        Decimal(price) if price else None,
+        Decimal(qty),
+        _funds(funds),
+        ts,
+        time_in_force=options.pop("time_in_force", "GTC"),
+        post_only=False,
+        stp="cancel_taker",
+        group=None,
+        expire_ts=options.pop("expire_ts", None),
+        stop_price=None,
+    )
+
+
+def test_place_matches_stores_one_event_and_says_what_the_ledger_posts() -> None:
+    market = create_market()
+    _place(market, "bob", "c1", SELL, "101", "1", 2)
+
+    decision = _place(market, "alice", "c2", BUY, "101", "0.4", 3)
+
+    assert decision.refusal is None
+    assert [r[0] for r in decision.records] == [ACCEPTED, TRADE]
+    assert decision.event == (market.id, market.version) == (market.id, 3)
+    assert decision.order_id == order_id("alice", "c2")
+    event = market.collect_events()[-1]
+    assert isinstance(event, Market.OrderAccepted) and event.records == decision.records
+    kinds = [(p[0], p[1]) for p in decision.postings]
+    assert kinds[0] == ("alice", "reserve") and ("bob", "settle") in kinds
+    assert ("fees", "fee") not in kinds and kinds[-1] == (FEE_ACCOUNT, "fee")
+
+
+def test_place_refuses_for_funds_as_a_stored_rejection_with_the_request() -> None:
+    market = create_market()
+
+    decision = _place(market, "alice", "c1", BUY, "100", "1", 2, funds="100.19")
+
+    assert decision.refusal == "insufficient_funds" and decision.postings == []
+    event = market.collect_events()[-1]
+    assert isinstance(event, Market.OrderRejected)
+    assert event.terms is not None and (event.terms["price"], event.terms["qty"]) == (10_000, 100)
+    assert market.live_orders == {}
+
+
+@pytest.mark.parametrize(
+    ("price", "qty", "code"),
+    [("100.001", "1", "price_not_on_tick"), ("100", "0.001", "qty_not_on_lot")],
+)
+def test_place_refuses_off_grid_values_and_stores_nothing(price: str, qty: str, code: str) -> None:
+    market = create_market()
+    market.collect_events()
+
+    with pytest.raises(InvalidCommand) as refused:
+        _place(market, "alice", "c1", BUY, price, qty, 2)
+
+    assert refused.value.code == code
+    assert market.collect_events() == [] and market.book.seq == 0
+
+
+def test_a_market_buy_without_a_reference_price_is_refused() -> None:
+    market = Market.create(
+        market_id("ETH-USD"),
+        MarketSpec("ETH-USD", Decimal("0.01"), Decimal("0.01")),
+        "ETH",
+        "USD",
+        0,
+        0,
+        SYSTEM_ACTOR,
+        "list",
+        1,
+    )
+
+    with pytest.raises(Refused) as refused:
+        _place(market, "alice", "c1", BUY, "", "1", 2, order_type="market")
+
+    assert refused.value.code == "no_reference_price"
+
+
+def test_cancel_of_someone_elses_order_is_answered_as_an_unknown_one() -> None:
+    market = create_market()
+    placed = _place(market, "bob", "c1", SELL, "101", "1", 2)
+    assert placed.order_id is not None
+
+    with pytest.raises(InvalidCommand) as refused:
+        market.cancel("alice", "c2", placed.order_id, 3)
+    decision = market.cancel("bob", "c3", placed.order_id, 4)
+
+    assert refused.value.code == "unknown_order"
+    assert [r[0] for r in decision.records] == [CANCELLED] and market.live_orders == {}
+    assert decision.postings[0][:2] == ("bob", "release")
+
+
+def test_expire_stores_due_expiries_as_orders_expired_and_nothing_when_none_is_due() -> None:
+    market = create_market()
+    placed = _place(market, "bob", "c1", SELL, "101", "1", 2, time_in_force="GTD", expire_ts=9)
+    market.collect_events()
+
+    assert market.expire(str(SYSTEM_ACTOR), "x1", 5) is None
+    decision = market.expire(str(SYSTEM_ACTOR), "x2", 9)
+
+    assert decision is not None and decision.refusal is None
+    assert [r[0] for r in decision.records] == [EXPIRED]
+    assert decision.postings[0][:3] == ("bob", "release", placed.order_id)
+    (event,) = market.collect_events()
+    assert isinstance(event, Market.OrdersExpired) and market.live_orders == {}
+
+
+def test_market_control_decisions_store_their_event_or_a_refusal() -> None:
+    market = create_market()
+    actor = str(SYSTEM_ACTOR)
+
+    decisions = [
+        market.halt(actor, "h1", 2),
+        market.halt(actor, "h2", 3),
+        market.resume(actor, "r1", 4),
+        market.start_auction(actor, "a1", 5),
+        market.uncross(actor, "u1", 6),
+    ]
+
+    events = market.collect_events()[1:]
+    assert [type(e) for e in events] == [
+        Market.Halted,
+        Market.RequestRejected,
+        Market.Resumed,
+        Market.AuctionStarted,
+        Market.AuctionUncrossed,
+    ]
+    assert [d.postings for d in decisions] == [[]] * 5
+
+
+def test_a_snapshot_holds_the_live_orders_and_not_the_settlement_rules() -> None:
+    market = busy_market()
+    market.settlement  # noqa: B018 (built and kept in its slot)
+
+    snapshot = Market.Snapshot.take(market)
+    restored = snapshot.mutate(None)
+
+    assert "live_orders" in snapshot.state and "_settlement" not in snapshot.state
+    assert isinstance(restored, Market) and restored.live_orders == market.live_orders
+    assert restored.settlement.fee_account == FEE_ACCOUNT
+
+
+def test_a_snapshot_taken_when_live_orders_were_called_terms_is_read() -> None:
+    market = busy_market()
+    snapshot = Market.Snapshot.take(market)
+    state = dict(snapshot.state)
+    state["terms"] = state.pop("live_orders")
+    del state["class_version"]
+    old = Market.Snapshot(
+        originator_id=snapshot.originator_id,
+        originator_version=snapshot.originator_version,
+        timestamp=snapshot.timestamp,
+        topic=snapshot.topic,
+        state=state,
+    )
+
+    restored = old.mutate(None)
+
+    assert isinstance(restored, Market) and restored.live_orders == market.live_orders
+    assert not hasattr(restored, "terms")

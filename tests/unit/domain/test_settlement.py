@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socialtrading.domain.settlement import Ledger, Posting, Terms
+from socialtrading.domain.settlement import LiveOrders, Posting, SettlementRules
 from socialtrading.engine.book import BUY, SELL
 from socialtrading.engine.records import ACCEPTED, AMENDED, CANCELLED, EXPIRED, TRADE, Record
 
@@ -21,9 +21,9 @@ SYMBOL = "BTC-USD"
 FEES = "fees"
 
 
-def make_ledger(maker_bps: int = 10, taker_bps: int = 20) -> Ledger:
+def make_ledger(maker_bps: int = 10, taker_bps: int = 20) -> SettlementRules:
     """The test market's ledger with these fee rates."""
-    return Ledger(
+    return SettlementRules(
         SYMBOL, "BTC", "USD", Decimal("0.01"), Decimal("0.01"), maker_bps, taker_bps, FEES
     )
 
@@ -102,7 +102,7 @@ def test_a_buy_without_a_price_cannot_be_reserved() -> None:
 
 
 def test_an_accepted_order_reserves_what_it_needs_and_joins_the_terms() -> None:
-    terms: Terms = {}
+    terms: LiveOrders = {}
 
     postings = make_ledger().postings(
         [accepted("b1", "alice", BUY, 10_000, 100), accepted("s1", "bob", SELL, None, 30)], terms
@@ -119,7 +119,7 @@ def test_an_accepted_order_reserves_what_it_needs_and_joins_the_terms() -> None:
 
 
 def test_a_taker_buy_pays_price_plus_taker_fee_and_releases_at_its_own_price() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 10_100), "s1": ("bob", SELL, 10_000)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 10_100), "s1": ("bob", SELL, 10_000)}
 
     postings = make_ledger().postings([trade(3, 10_000, 50, "b1", "s1", BUY)], terms)
 
@@ -134,7 +134,7 @@ def test_a_taker_buy_pays_price_plus_taker_fee_and_releases_at_its_own_price() -
 
 
 def test_a_taker_sell_pays_the_taker_fee_and_the_resting_buyer_the_maker_fee() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 10_100), "s1": ("bob", SELL, 10_000)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 10_100), "s1": ("bob", SELL, 10_000)}
 
     postings = make_ledger().postings([trade(4, 10_100, 50, "s1", "b1", SELL)], terms)
 
@@ -149,7 +149,7 @@ def test_a_taker_sell_pays_the_taker_fee_and_the_resting_buyer_the_maker_fee() -
 
 
 def test_fees_are_rounded_down_to_whole_quote_units() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 4_999), "s1": ("bob", SELL, 4_999)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 4_999), "s1": ("bob", SELL, 4_999)}
 
     postings = make_ledger().postings([trade(5, 4_999, 1, "b1", "s1", BUY)], terms)
 
@@ -161,7 +161,7 @@ def test_fees_are_rounded_down_to_whole_quote_units() -> None:
 
 
 def test_a_trade_whose_fees_round_to_nothing_posts_no_fee() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 1), "s1": ("bob", SELL, 1)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 1), "s1": ("bob", SELL, 1)}
 
     postings = make_ledger().postings([trade(6, 1, 1, "b1", "s1", BUY)], terms)
 
@@ -170,7 +170,7 @@ def test_a_trade_whose_fees_round_to_nothing_posts_no_fee() -> None:
 
 
 def test_an_order_accepted_and_traded_in_one_command_settles_from_its_fresh_terms() -> None:
-    terms: Terms = {"s1": ("bob", SELL, 10_000)}
+    terms: LiveOrders = {"s1": ("bob", SELL, 10_000)}
     records = [accepted("b1", "alice", BUY, 10_000, 100), trade(2, 10_000, 100, "b1", "s1", BUY)]
 
     postings = make_ledger().postings(records, terms)
@@ -194,7 +194,7 @@ def test_an_order_accepted_and_traded_in_one_command_settles_from_its_fresh_term
     ],
 )
 def test_removed_lots_release_their_reserve_at_the_order_price(record: Record) -> None:
-    terms: Terms = {"b1": ("alice", BUY, 10_000)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 10_000)}
 
     postings = make_ledger().postings([record], terms)
 
@@ -202,7 +202,7 @@ def test_removed_lots_release_their_reserve_at_the_order_price(record: Record) -
 
 
 def test_a_cancelled_sell_releases_its_base() -> None:
-    terms: Terms = {"s1": ("bob", SELL, None)}
+    terms: LiveOrders = {"s1": ("bob", SELL, None)}
 
     postings = make_ledger().postings([(CANCELLED, 7, 0, "s1", 25, 0, "no_liquidity")], terms)
 
@@ -210,7 +210,7 @@ def test_a_cancelled_sell_releases_its_base() -> None:
 
 
 def test_an_amend_to_a_higher_price_reserves_the_difference_and_updates_the_terms() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 10_000)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 10_000)}
 
     postings = make_ledger().postings(
         [(AMENDED, 8, 0, "b1", 10_000, 11_000, 100, 100, False)], terms
@@ -222,7 +222,7 @@ def test_an_amend_to_a_higher_price_reserves_the_difference_and_updates_the_term
 
 
 def test_an_amend_to_fewer_lots_gives_back_the_difference() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 10_000)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 10_000)}
 
     postings = make_ledger().postings([(AMENDED, 8, 0, "b1", 10_000, 10_000, 100, 40, True)], terms)
 
@@ -230,7 +230,7 @@ def test_an_amend_to_fewer_lots_gives_back_the_difference() -> None:
 
 
 def test_an_amend_at_a_lower_price_and_more_lots_reserves_the_net_difference() -> None:
-    terms: Terms = {"b1": ("alice", BUY, 10_000)}
+    terms: LiveOrders = {"b1": ("alice", BUY, 10_000)}
 
     postings = make_ledger().postings(
         [(AMENDED, 8, 0, "b1", 10_000, 5_000, 100, 150, False)], terms
@@ -242,7 +242,7 @@ def test_an_amend_at_a_lower_price_and_more_lots_reserves_the_net_difference() -
 
 
 def test_a_sell_amended_to_another_price_only_posts_nothing_but_updates_the_terms() -> None:
-    terms: Terms = {"s1": ("bob", SELL, 10_000)}
+    terms: LiveOrders = {"s1": ("bob", SELL, 10_000)}
 
     postings = make_ledger().postings([(AMENDED, 8, 0, "s1", 10_000, 9_000, 30, 30, False)], terms)
 
@@ -269,7 +269,7 @@ def test_every_trade_moves_money_between_accounts_only_and_never_overdraws_the_b
     price: int, extra: int, lots: int, maker_bps: int, taker_bps: int, taker_side: str
 ) -> None:
     buyer_price = price + extra  # a trade is never above the buyer's price
-    terms: Terms = {"b1": ("alice", BUY, buyer_price), "s1": ("bob", SELL, price)}
+    terms: LiveOrders = {"b1": ("alice", BUY, buyer_price), "s1": ("bob", SELL, price)}
     taker, maker = ("b1", "s1") if taker_side == BUY else ("s1", "b1")
 
     postings = make_ledger(maker_bps, taker_bps).postings(

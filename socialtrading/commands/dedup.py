@@ -1,23 +1,29 @@
-"""What the writer remembers of past commands, as rows of the command index.
+"""Remembered commands (deduplication): a repeated (actor, command_id) gets its first outcome
+back and changes nothing, also after a restart.
 
-The writer answers a repeated (actor, command_id) with the first outcome. It keeps no
-outcome in memory: each batch's transaction writes a `CommandRow` per command beside its
-events (`row_of`), and a repeat is answered from the row (`Writer._recall`). `derive` reads
-the same rows, and every account and market created, off the log: for a store written before
-the index existed, and to check that the index and the log agree (`disagreements`).
+The rule, in one place: the writer keeps no outcome in memory. Each batch's transaction
+writes a `CommandRow` per new command beside its events (`row_of`): a market command's row
+names the market event its outcome is read from again, any other command's row holds its
+outcome's few fields. A repeat is answered from the row (`recall`), a repeat within the batch
+that first ran the command from that outcome. `derive` reads the same rows, and every account
+and market created, off the log: for a store written before the index existed, and to check
+that the index and the log agree (`check`). The SQL is the store's
+(`infra/command_index.py`, `infra/store.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from socialtrading.commands.handlers import WITHDRAWAL_REFUSED, Outcome, refusal
+from socialtrading.commands.accounts import WITHDRAWAL_REFUSED
+from socialtrading.commands.state import Outcome, market_outcome
 from socialtrading.domain.account import TRADER, Account
-from socialtrading.domain.market import Market
+from socialtrading.domain.market import Market, refusal
 from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
 from socialtrading.infra.decoding import EventDecoder
-from socialtrading.infra.store import Exchange
+from socialtrading.infra.store import EventStore
 
 
 def row_of(actor: UUID, outcome: Outcome) -> CommandRow:
@@ -44,7 +50,46 @@ def row_of(actor: UUID, outcome: Outcome) -> CommandRow:
     )
 
 
-def plain_outcome(row: CommandRow, position: int) -> Outcome:
+def recall_all(
+    store: EventStore, keys: Sequence[tuple[UUID, str]], markets: Iterable[Market], position: int
+) -> dict[tuple[UUID, str], Outcome]:
+    """The first outcome of each remembered command among the (actor, command_id) `keys`, in
+    one look-up: what a repeat of it gets (a new command is absent)."""
+    rows = store.find_commands(keys)
+    if not rows:
+        return {}
+    known = list(markets)
+    return {(row.actor, row.command_id): recall(store, row, known, position) for row in rows}
+
+
+def recall(store: EventStore, row: CommandRow, markets: Iterable[Market], position: int) -> Outcome:
+    """The first outcome of a remembered command, which a repeat gets: a market command's
+    is read again from its stored event, any other's is the row itself. `position` is the
+    store's newest notification id (the command was stored by then)."""
+    if row.market_id is None:
+        return _plain_outcome(row, position)
+    market_id, version = row.market_id, row.market_version
+    assert version is not None, row
+    stored = store.recorder.select_events(market_id, gt=version - 1, lte=version)
+    if len(stored) != 1:
+        raise LookupError(f"market {market_id} has no stored event {version}")
+    found = store.mapper.to_domain_event(stored[0])
+    assert isinstance(found, Market.BookChanged), found
+    symbol = next(m.symbol for m in markets if m.id == market_id)
+    records = [tuple(record) for record in found.records]  # JSON made them lists
+    outcome = market_outcome(
+        found.command_id,
+        symbol,
+        found.order_id,
+        records,
+        refusal(found.order_id, records),
+        (market_id, version),
+    )
+    outcome.position = position
+    return outcome
+
+
+def _plain_outcome(row: CommandRow, position: int) -> Outcome:
     """The outcome a row holds in full (not a market command's)."""
     assert row.market_id is None, row
     return Outcome(
@@ -59,7 +104,7 @@ def plain_outcome(row: CommandRow, position: int) -> Outcome:
     )
 
 
-def derive(store: Exchange) -> tuple[list[CommandRow], list[Created]]:
+def derive(store: EventStore) -> tuple[list[CommandRow], list[Created]]:
     """Every stored command's row and every aggregate created, from one pass over the log.
 
     Refusals that stored nothing have no event, so they are not found here: the index is
@@ -91,7 +136,7 @@ class IndexCheck(NamedTuple):
     disagreements: list[str]
 
 
-def check(store: Exchange, limit: int = 20) -> IndexCheck:
+def check(store: EventStore, limit: int = 20) -> IndexCheck:
     """Compare the command index with the log (at most `limit` disagreements listed).
 
     Every stored command's row must be what the log says, and the aggregates table must list
@@ -120,7 +165,7 @@ def check(store: Exchange, limit: int = 20) -> IndexCheck:
     return IndexCheck(len(index), len(listed), found[:limit])
 
 
-def disagreements(store: Exchange, limit: int = 20) -> list[str]:
+def disagreements(store: EventStore, limit: int = 20) -> list[str]:
     """Where the command index and the log disagree (none: they agree); see `check`."""
     return check(store, limit).disagreements
 

@@ -1,0 +1,48 @@
+"""Which handler applies each command: the writer's one table. A new command module
+(social, compliance) joins by adding its commands' entries here."""
+
+from __future__ import annotations
+
+from socialtrading.commands import accounts, markets, orders
+from socialtrading.commands.models import (
+    AmendOrder,
+    CancelOrder,
+    Command,
+    CreateAdmin,
+    Deposit,
+    GrantRole,
+    HaltMarket,
+    IssueToken,
+    ListMarket,
+    PlaceOrder,
+    RegisterTrader,
+    ResumeMarket,
+    RevokeToken,
+    StartAuction,
+    Uncross,
+    VerifyKyc,
+    Withdraw,
+)
+from socialtrading.commands.state import Handler
+
+HANDLERS: dict[type[Command], Handler] = {
+    # accounts
+    RegisterTrader: accounts.register_trader,
+    CreateAdmin: accounts.create_admin,
+    IssueToken: accounts.issue_token,
+    RevokeToken: accounts.revoke_token,
+    VerifyKyc: accounts.verify_kyc,
+    GrantRole: accounts.grant_role,
+    Deposit: accounts.deposit,
+    Withdraw: accounts.withdraw,
+    # markets
+    ListMarket: markets.list_market,
+    HaltMarket: markets.halt_market,
+    ResumeMarket: markets.resume_market,
+    StartAuction: markets.start_auction,
+    Uncross: markets.uncross,
+    # orders
+    PlaceOrder: orders.place_order,
+    CancelOrder: orders.cancel_order,
+    AmendOrder: orders.amend_order,
+}
