@@ -18,7 +18,19 @@ positions read model apply this one rule.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from socialtrading.engine.book import BUY
+from socialtrading.engine.records import (
+    KIND,
+    TRADE,
+    TRADE_MAKER_ACCOUNT,
+    TRADE_PRICE,
+    TRADE_QTY,
+    TRADE_TAKER_ACCOUNT,
+    TRADE_TAKER_SIDE,
+)
 
 
 class Moved(NamedTuple):
@@ -46,3 +58,41 @@ def fill(quantity: int, cost: int, price: int, delta: int) -> Moved:
         quantity = rest if delta > 0 else -rest
         cost = price * rest
     return Moved(quantity, cost, realized)
+
+
+class Positions(dict[str, list[int]]):
+    """Every open position in one market: account id (text) -> [signed lots, cost basis].
+
+    A flat account has no entry. Its own type so that snapshots store it with a transcoding
+    of their own (the sums may pass 64 bits, which JSON numbers as orjson writes them do not).
+    """
+
+    __slots__ = ()
+
+    def apply(self, records: Iterable[Sequence[Any]]) -> None:
+        """Move the positions by the `trade` records among `records`."""
+        for record in records:
+            if record[KIND] != TRADE:
+                continue
+            price = record[TRADE_PRICE]
+            qty = record[TRADE_QTY]
+            bought = qty if record[TRADE_TAKER_SIDE] == BUY else -qty
+            self._fill(record[TRADE_TAKER_ACCOUNT], price, bought)
+            self._fill(record[TRADE_MAKER_ACCOUNT], price, -bought)
+
+    def _fill(self, account: str, price: int, delta: int) -> None:
+        held = self.get(account)
+        if held is None:
+            self[account] = [delta, price * abs(delta)]
+            return
+        quantity, cost, _ = fill(held[0], held[1], price, delta)
+        if quantity:
+            held[0] = quantity
+            held[1] = cost
+        else:
+            del self[account]
+
+    def of(self, account: str) -> tuple[int, int]:
+        """`account`'s (signed lots, cost basis); (0, 0) when flat."""
+        held = self.get(account)
+        return (0, 0) if held is None else (held[0], held[1])
