@@ -107,7 +107,7 @@ class PublishPost(Command):
     body: Annotated[str, Field(max_length=_RAW * text.MAX_POST_BODY)]
     market: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$")] | None = None
     sentiment: Sentiment = NEUTRAL
-    trade_ids: tuple[TradeId, ...] = Field(default=(), max_length=4 * MAX_TRADES)
+    trade_ids: Sequence[TradeId] = Field(default=(), max_length=4 * MAX_TRADES)
     client_post_id: ClientPostId | None = None
 
 
