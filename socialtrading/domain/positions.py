@@ -60,14 +60,27 @@ def fill(quantity: int, cost: int, price: int, delta: int) -> Moved:
     return Moved(quantity, cost, realized)
 
 
-class Positions(dict[str, list[int]]):
-    """Every open position in one market: account id (text) -> [signed lots, cost basis].
+class Positions:
+    """Every open position in one market: account id (text) -> [signed lots, cost basis] in
+    `held`; a flat account has no entry.
 
-    A flat account has no entry. Its own type so that snapshots store it with a transcoding
-    of their own (the sums may pass 64 bits, which JSON numbers as orjson writes them do not).
+    Not a dict subclass: snapshots store it through a transcoding of its own (the sums may
+    pass 64 bits, which orjson does not write as JSON numbers), and JSON encoders write any
+    dict subclass as a plain dict without asking.
     """
 
-    __slots__ = ()
+    __slots__ = ("held",)
+
+    def __init__(self, held: dict[str, list[int]] | None = None) -> None:
+        self.held: dict[str, list[int]] = {} if held is None else held
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Positions) and other.held == self.held
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Positions({self.held!r})"
 
     def apply(self, records: Iterable[Sequence[Any]]) -> None:
         """Move the positions by the `trade` records among `records`."""
@@ -81,18 +94,18 @@ class Positions(dict[str, list[int]]):
             self._fill(record[TRADE_MAKER_ACCOUNT], price, -bought)
 
     def _fill(self, account: str, price: int, delta: int) -> None:
-        held = self.get(account)
+        held = self.held.get(account)
         if held is None:
-            self[account] = [delta, price * abs(delta)]
+            self.held[account] = [delta, price * abs(delta)]
             return
         quantity, cost, _ = fill(held[0], held[1], price, delta)
         if quantity:
             held[0] = quantity
             held[1] = cost
         else:
-            del self[account]
+            del self.held[account]
 
     def of(self, account: str) -> tuple[int, int]:
         """`account`'s (signed lots, cost basis); (0, 0) when flat."""
-        held = self.get(account)
+        held = self.held.get(account)
         return (0, 0) if held is None else (held[0], held[1])

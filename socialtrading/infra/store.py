@@ -74,7 +74,7 @@ class PositionsAsDict(Transcoding):
     name = "positions"
 
     def encode(self, obj: Positions) -> dict[str, list[str]]:
-        return {account: [str(lots), str(cost)] for account, (lots, cost) in obj.items()}
+        return {account: [str(lots), str(cost)] for account, (lots, cost) in obj.held.items()}
 
     def decode(self, data: dict[str, list[str]]) -> Positions:
         return Positions(

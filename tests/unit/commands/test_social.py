@@ -489,9 +489,9 @@ def test_a_post_about_a_market_discloses_the_authors_position(social: Social) ->
     carol = social.stored(social.post(CAROL, "flat", market=SYMBOL))
     assert carol.position == {"quantity": "0", "average_entry": None}
     # the positions survive a restart (from the market's events and snapshots)
-    positions = dict(social.writer.state.markets[SYMBOL].positions)
+    positions = dict(social.writer.state.markets[SYMBOL].positions.held)
     social.restart()
-    assert dict(social.writer.state.markets[SYMBOL].positions) == positions
+    assert social.writer.state.markets[SYMBOL].positions.held == positions
 
 
 def test_positions_survive_snapshots_and_old_snapshots_recover_them(
@@ -523,20 +523,20 @@ def test_positions_survive_snapshots_and_old_snapshots_recover_them(
     social.trade(BOB, ALICE, "100", "1")
     social.trade(BOB, ALICE, "101", "1")
     market = social.writer.state.markets[SYMBOL]
-    positions = dict(market.positions)
+    positions = dict(market.positions.held)
     assert positions == {str(ALICE): [200, 2_010_000], str(BOB): [-200, 2_010_000]}
     store = social.writer.store
     assert store.snapshots is not None
     snapshots = list(store.snapshots.get(market.id))
     assert snapshots and all("positions" in cast(Any, s).state for s in snapshots)
     social.restart()
-    assert dict(social.writer.state.markets[SYMBOL].positions) == positions
+    assert social.writer.state.markets[SYMBOL].positions.held == positions
     # a snapshot taken before positions existed: recovered from the market's events
     restored: Market = social.writer.store.repository.get(market.id)
     del restored.__dict__["positions"]
     assert not restored.knows_positions()
     restored.recover_positions(social.writer.store.events.get(market.id))
-    assert dict(restored.positions) == positions
+    assert restored.positions.held == positions
 
 
 def test_sums_beyond_64_bits_survive_a_snapshot(social: Social) -> None:
