@@ -23,6 +23,7 @@ from socialtrading.commands.models import (
     VerifyKyc,
     Withdraw,
 )
+from socialtrading.commands.social import SOCIAL_HANDLERS
 from socialtrading.commands.state import Handler
 
 HANDLERS: dict[type[Command], Handler] = {
@@ -45,4 +46,6 @@ HANDLERS: dict[type[Command], Handler] = {
     PlaceOrder: orders.place_order,
     CancelOrder: orders.cancel_order,
     AmendOrder: orders.amend_order,
+    # profiles, follows, posts, comments, likes, reports (commands/social.py)
+    **SOCIAL_HANDLERS,
 }

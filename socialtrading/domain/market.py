@@ -17,7 +17,7 @@ rebuild from the store share one apply.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
@@ -28,6 +28,7 @@ from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.events import trigger
 from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, account_id
 from socialtrading.domain.ids import order_id as make_order_id
+from socialtrading.domain.positions import Positions
 from socialtrading.domain.settlement import LiveOrders, Posting, SettlementRules
 from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import BUY, MARKET, OrderBook, OrderType, Side, StpMode, TimeInForce
@@ -211,6 +212,9 @@ class Market(Aggregate):
         # order id -> (account, side, price) of every live order: what the settlement needs
         # to know about orders that a command's records name (derivable from the book).
         self.live_orders: LiveOrders = {}
+        # account id (text) -> [signed lots, cost basis] of every open position, moved by
+        # the trade records (the rule of `domain/positions.py`): what a post discloses.
+        self.positions = Positions()
 
     @classmethod
     def create(
@@ -525,6 +529,7 @@ class Market(Aggregate):
         """
         postings = self.settlement.postings(records, self.live_orders)
         self._forget_finished(records)
+        self.positions.apply(records)
         trigger(
             self,
             event,
@@ -539,10 +544,31 @@ class Market(Aggregate):
         )
         return postings
 
+    def knows_positions(self) -> bool:
+        """Whether the market tracks positions (False: loaded from a snapshot taken before
+        positions were tracked; see `recover_positions`)."""
+        return "positions" in self.__dict__
+
+    def recover_positions(self, events: Iterable[Any]) -> None:
+        """Rebuild the positions from the market's own events (after an old snapshot)."""
+        positions = self.positions = Positions()
+        for event in events:
+            if isinstance(event, Market.BookChanged):
+                positions.apply(event.records)
+
+    def position_book(self) -> Positions:
+        """The positions (created empty for a market restored from an old snapshot, which
+        `recover_positions` then fills)."""
+        positions: Positions | None = self.__dict__.get("positions")
+        if positions is None:
+            positions = self.positions = Positions()
+        return positions
+
     def _apply_records(self, records: Sequence[Sequence[Any]]) -> None:
         if records[-1][SEQ] <= self.book.seq:
             return  # live: `record` ran these through the book and the live orders already
         self.book.apply_records(records)
+        self.position_book().apply(records)
         live = self.live_orders
         for record in records:
             kind = record[KIND]
