@@ -137,6 +137,12 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=None, help="keep/reuse the SQLite store")
     parser.add_argument("--read-store", type=Path, default=None, help="keep the SQLite read store")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated projection names to build (default: all), e.g. to compare "
+        "against a version that had fewer read models",
+    )
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="projections_"))
@@ -158,7 +164,14 @@ def main() -> None:
             started = time.perf_counter()
             _generate(store, args.events, args.traders, args.seed)
             generate_seconds = time.perf_counter() - started
-        timed = [Timed(projection) for projection in all_projections()]
+        chosen = all_projections()
+        if args.only is not None:
+            names = args.only.split(",")
+            unknown = sorted(set(names) - {projection.name for projection in chosen})
+            if unknown:
+                parser.error(f"unknown projections: {', '.join(unknown)}")
+            chosen = [projection for projection in chosen if projection.name in names]
+        timed = [Timed(projection) for projection in chosen]
         runner = ProjectionRunner(
             store,
             engine,
