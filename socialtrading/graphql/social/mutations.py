@@ -10,10 +10,12 @@ and, for posts, comments, likes and follows, the per-account social limits (soci
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from contextlib import suppress
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from uuid import UUID
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from socialtrading.commands.handlers import Outcome
 from socialtrading.commands.models import Command
@@ -50,6 +52,8 @@ from socialtrading.projections.social import queries
 if TYPE_CHECKING:
     from socialtrading.graphql.accounts.types import Account
 
+K = TypeVar("K")
+V = TypeVar("V")
 AccountType = Annotated["Account", strawberry.lazy("socialtrading.graphql.accounts.types")]
 
 
@@ -205,9 +209,14 @@ async def _account(info: Info, handle: str) -> Account | Rejection:
     row = await info.context.services.read(accounts.account_by_handle, handle)
     if row is None:
         return Rejection(code="unavailable", message=_LAGGING)
-    info.context.loaders.social.profiles.clear(row.id)  # read past the request's cache
-    info.context.loaders.social.follows.clear((await viewer_key(info), row.id))
+    _forget(info.context.loaders.social.profiles, row.id)  # read past the request's cache
+    _forget(info.context.loaders.social.follows, (await viewer_key(info), row.id))
     return Account.from_row(row)
+
+
+def _forget(loader: DataLoader[K, V], key: K) -> None:
+    with suppress(KeyError):  # not cached
+        loader.clear(key)
 
 
 def _subject(command: Command | None) -> str:
@@ -436,7 +445,7 @@ class SocialMutations:
         if isinstance(outcome, Rejection):
             return outcome
         subject = _subject(command)
-        info.context.loaders.social.likes.clear((await viewer_key(info), subject))
+        _forget(info.context.loaders.social.likes, (await viewer_key(info), subject))
         post = await _post(info, subject)
         return post if isinstance(post, Rejection) else LikePostSuccess(post=post)
 
@@ -454,7 +463,7 @@ class SocialMutations:
         if isinstance(outcome, Rejection):
             return outcome
         subject = _subject(command)
-        info.context.loaders.social.likes.clear((await viewer_key(info), subject))
+        _forget(info.context.loaders.social.likes, (await viewer_key(info), subject))
         post = await _post(info, subject)
         return post if isinstance(post, Rejection) else UnlikePostSuccess(post=post)
 
