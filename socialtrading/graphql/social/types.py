@@ -93,6 +93,14 @@ async def load_account(info: Info, account_id: str) -> Account | None:
     return None if row is None else Account.from_row(row)
 
 
+async def author_of(info: Info, account_id: str) -> Account:
+    """The author of a post or comment: the accounts read model has it, or soon will."""
+    account = await load_account(info, account_id)
+    if account is None:
+        raise ApiError("UNAVAILABLE", "The author is not readable yet; retry")
+    return account
+
+
 async def load_post(info: Info, post_id: str) -> Post | None:
     """The post with this id if the caller may read it."""
     row = await info.context.loaders.social.posts.load((await viewer_key(info), post_id))
@@ -176,13 +184,15 @@ class Post:
     mention_ids: strawberry.Private[tuple[str, ...]]
 
     @strawberry.field
-    async def author(self, info: Info) -> AccountType | None:
-        return await load_account(info, self.author_id)
+    async def author(self, info: Info) -> AccountType:
+        return await author_of(info, self.author_id)
 
     @strawberry.field(description="The traders the body mentions (linked mentions only)")
     async def mentions(self, info: Info) -> list[AccountType]:
-        found = [await load_account(info, account) for account in self.mention_ids]
-        return [account for account in found if account is not None]
+        from socialtrading.graphql.accounts.types import Account
+
+        rows = await info.context.loaders.accounts.load_many(list(self.mention_ids))
+        return [Account.from_row(row) for row in rows if row is not None]
 
     @strawberry.field(description="Whether the caller likes it (false when anonymous)")
     async def viewer_liked(self, info: Info) -> bool:
@@ -243,8 +253,8 @@ class Comment:
     reply_to_id: strawberry.Private[str | None]
 
     @strawberry.field
-    async def author(self, info: Info) -> AccountType | None:
-        return await load_account(info, self.author_id)
+    async def author(self, info: Info) -> AccountType:
+        return await author_of(info, self.author_id)
 
     @strawberry.field(description="The post commented on (null if the caller may not read it)")
     async def post(self, info: Info) -> Post | None:
