@@ -4,7 +4,8 @@ notifications read) and their handlers.
 The models bound every size at the edge (generously: the exact limits are counted after
 Unicode NFC, in `domain/social/text.py`, by the handlers, which refuse with the codes of the
 issue: `invalid_body`, `invalid_bio`, `invalid_avatar_url`, `too_many_trades`...). The
-handlers have the signature of `commands/handlers.py`: `(state, command, ts) -> Outcome`.
+handlers have the signature of every handler (`commands/state.py`'s `Handler`) and join the
+one table in `commands/registry.py`.
 
 Who may act: any account with the trader role uses the social layer (no KYC needed: posting is
 not trading; an attached trade proves itself). Hiding is for the roles ADMIN, COMPLIANCE and

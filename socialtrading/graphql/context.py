@@ -36,6 +36,7 @@ from socialtrading.graphql.feeds import Feeds
 from socialtrading.graphql.loaders import Loaders, make_loaders
 from socialtrading.graphql.ratelimit import RateLimiter
 from socialtrading.graphql.slots import Slots
+from socialtrading.graphql.social.limits import SocialLimits
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.progress import ProgressWatcher
 from socialtrading.infra.settings import Settings
@@ -98,6 +99,7 @@ class Services:
     # Symbols known to be listed: markets are never delisted, so one lookup each is enough.
     listed_markets: set[str] = field(default_factory=set)
     token_uses: TokenUses = field(default_factory=TokenUses)
+    social_limits: SocialLimits = field(default_factory=SocialLimits)  # per account and kind
 
     def is_listed(self, connection: Connection, symbol: str) -> bool:
         """Whether `symbol` is a listed market (in a read-model query)."""

@@ -14,6 +14,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 from strawberry.dataloader import DataLoader
 
+from socialtrading.graphql.social.loaders import SocialLoaders, make_social_loaders
 from socialtrading.projections import accounts, orders, positions
 from socialtrading.projections.rows import AccountRow, BalanceRow, OrderRow, PositionRow
 
@@ -44,6 +45,7 @@ class Loaders:
     positions: DataLoader[str, list[PositionRow]]
     open_orders: DataLoader[str, list[OrderRow]]
     orders: DataLoader[str, OrderRow | None]
+    social: SocialLoaders
 
 
 K = TypeVar("K")
@@ -91,4 +93,5 @@ def make_loaders(read: Reader, *, cache: bool = True) -> Loaders:
         positions=DataLoader(load_positions, cache=cache),
         open_orders=DataLoader(load_open_orders, cache=cache),
         orders=DataLoader(load_orders, cache=cache),
+        social=make_social_loaders(read, cache=cache),
     )

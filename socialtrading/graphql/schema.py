@@ -42,6 +42,9 @@ from socialtrading.graphql.markets.mutations import MarketMutations
 from socialtrading.graphql.markets.queries import MarketQueries
 from socialtrading.graphql.markets.subscriptions import MarketSubscriptions
 from socialtrading.graphql.scalars import SCALARS
+from socialtrading.graphql.social.mutations import SocialMutations
+from socialtrading.graphql.social.queries import SocialQueries
+from socialtrading.graphql.social.subscriptions import SocialSubscriptions
 from socialtrading.graphql.trading.mutations import TradingMutations
 from socialtrading.graphql.trading.queries import TradingQueries
 from socialtrading.graphql.trading.subscriptions import TradingSubscriptions
@@ -50,9 +53,13 @@ from socialtrading.infra.metrics import GRAPHQL_SECONDS
 
 log = logging.getLogger(__name__)
 
-Query = merge_types("Query", (AccountQueries, MarketQueries, TradingQueries))
-Mutation = merge_types("Mutation", (AccountMutations, TradingMutations, MarketMutations))
-Subscription = merge_types("Subscription", (MarketSubscriptions, TradingSubscriptions))
+Query = merge_types("Query", (AccountQueries, MarketQueries, TradingQueries, SocialQueries))
+Mutation = merge_types(
+    "Mutation", (AccountMutations, TradingMutations, MarketMutations, SocialMutations)
+)
+Subscription = merge_types(
+    "Subscription", (MarketSubscriptions, TradingSubscriptions, SocialSubscriptions)
+)
 
 CACHE_SIZE = 1024  # distinct query texts whose parse and validation are kept
 

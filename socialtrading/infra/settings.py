@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     query_burst: int = Field(
         default=100, ge=1, description="Requests a client may send at once before the rate applies"
     )
+    social_posts_per_minute: int = Field(
+        default=10, ge=1, description="Posts an account may publish per minute (rate_limited)"
+    )
+    social_comments_per_minute: int = Field(
+        default=30, ge=1, description="Comments an account may write per minute (rate_limited)"
+    )
+    social_likes_per_minute: int = Field(
+        default=120, ge=1, description="Likes and unlikes per account per minute (rate_limited)"
+    )
+    social_follows_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Follows, unfollows, blocks and unblocks per account per minute (rate_limited)",
+    )
     max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest HTTP request body (bytes); more is 413"
     )

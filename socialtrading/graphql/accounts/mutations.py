@@ -134,7 +134,7 @@ class AccountMutations:
             else Account(  # the read models lag: answer from what the command said
                 id=strawberry.ID(str(outcome.account_id)),
                 handle=handle,
-                display_name=display_name or handle,
+                registered_name=display_name or handle,
                 kyc_level=0,
                 roles=[Role.TRADER],
                 created_at=datetime.now(UTC),

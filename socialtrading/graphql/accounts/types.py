@@ -16,6 +16,7 @@ from socialtrading.domain.time import to_micros
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
+from socialtrading.graphql.social.types import SocialAccount
 from socialtrading.graphql.trading.types import Order, Position
 from socialtrading.projections import accounts, orders
 from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow
@@ -29,6 +30,7 @@ class Role(Enum):
     MERCHANT = "merchant"
     ADMIN = "admin"
     COMPLIANCE = "compliance"
+    MODERATOR = "moderator"
 
 
 @strawberry.type(description="Funds of one asset")
@@ -66,10 +68,9 @@ class ApiToken:
 
 
 @strawberry.type(description="A participant: a trader, an admin, a compliance analyst")
-class Account:
+class Account(SocialAccount):
     id: strawberry.ID
     handle: str
-    display_name: str
     kyc_level: int
     roles: list[Role]
     created_at: datetime
@@ -118,7 +119,7 @@ class Account:
         return cls(
             id=strawberry.ID(row.id),
             handle=row.handle,
-            display_name=row.display_name,
+            registered_name=row.display_name,
             kyc_level=row.kyc_level,
             roles=[Role(role) for role in row.roles if role in Role._value2member_map_],
             created_at=row.created_at,
