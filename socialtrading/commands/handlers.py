@@ -37,6 +37,7 @@ from socialtrading.commands.models import (
     VerifyKyc,
     Withdraw,
 )
+from socialtrading.commands.social_store import SocialCache
 from socialtrading.domain.account import ADMIN, TRADER, Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.ids import FEE_ACCOUNT_HANDLE, SYSTEM_ACTOR, account_id, market_id
@@ -110,6 +111,8 @@ class State:
     # the aggregates the current batch changed, in the order first changed (keyed by object
     # identity: hashing an aggregate's UUID id runs Python code, several times per command)
     touched: dict[int, Aggregate] = field(default_factory=dict)
+    # posts, comments, likes and reports, loaded when needed (commands/social_store.py)
+    social: SocialCache = field(default_factory=SocialCache)
 
     def add_account(self, account: Account) -> None:
         """Index an account (new or loaded)."""

@@ -15,7 +15,20 @@ from uuid import UUID
 from socialtrading.commands.handlers import WITHDRAWAL_REFUSED, Outcome, refusal
 from socialtrading.domain.account import TRADER, Account
 from socialtrading.domain.market import Market
-from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
+from socialtrading.domain.social.comment import Comment
+from socialtrading.domain.social.like import Like
+from socialtrading.domain.social.post import Post
+from socialtrading.domain.social.report import Report
+from socialtrading.infra.command_index import (
+    ACCOUNT,
+    COMMENT,
+    LIKE,
+    MARKET,
+    POST,
+    REPORT,
+    CommandRow,
+    Created,
+)
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import Exchange
 
@@ -69,18 +82,89 @@ def derive(store: Exchange) -> tuple[list[CommandRow], list[Created]]:
     created: list[Created] = []
     decoder = EventDecoder(store.mapper)
     actors: dict[str, UUID] = {}  # one UUID object per actor
+    social = _SocialActors()
     position = 0
     while notifications := store.read(position, 10_000):
         for _, event in decoder.decode(notifications):
-            if isinstance(event, Account.Registered):
-                created.append(Created(event.originator_id, ACCOUNT))
-            elif isinstance(event, Market.Listed):
-                created.append(Created(event.originator_id, MARKET))
-            row = _row_of_event(event, actors)
+            kind = _CREATED.get(type(event))
+            if kind is not None:
+                created.append(Created(event.originator_id, kind))
+            row = _row_of_event(event, actors) or social.row_of(event, actors)
             if row is not None:
                 rows.setdefault((row.actor, row.command_id), row)
         position = notifications[-1].id
+    for row in social.unfollow_rows(actors):
+        rows.setdefault((row.actor, row.command_id), row)
     return list(rows.values()), created
+
+
+# The events that create an aggregate, and the kind it is listed under.
+_CREATED: dict[type, str] = {
+    Account.Registered: ACCOUNT,
+    Market.Listed: MARKET,
+    Post.Published: POST,
+    Comment.Written: COMMENT,
+    Like.Liked: LIKE,
+    Report.Filed: REPORT,
+}
+
+
+class _SocialActors:
+    """The rows of social commands, read off their events: the actor of an event on a post
+    or a like is its author or liker (remembered from the creating event), an account's
+    social event is its own, a moderator's is `by`.
+
+    A block that ends the blocked account's follow stores an `Unfollowed` on that account
+    with the block's command id: that is not a command of the blocked account. So unfollows
+    are kept aside and answered at the end, by `unfollow_rows`, less those a block stored.
+    """
+
+    def __init__(self) -> None:
+        self.authors: dict[UUID, str] = {}  # post or like id -> author or liker (text)
+        self.blocks: set[tuple[str, str, str]] = set()  # (blocker, blocked, command id)
+        self.unfollows: list[tuple[str, str, str]] = []  # (account, target, command id)
+
+    def row_of(self, event: Any, actors: dict[str, UUID]) -> CommandRow | None:
+        actor: str | None
+        if isinstance(event, Account.Unfollowed):
+            self.unfollows.append((str(event.originator_id), event.target, event.command_id))
+            return None
+        if isinstance(event, Account.Blocked):
+            actor = str(event.originator_id)
+            self.blocks.add((actor, event.target, event.command_id))
+        elif isinstance(event, _ACCOUNT_SOCIAL):
+            actor = str(event.originator_id)
+        elif isinstance(event, Post.Published):
+            actor = self.authors[event.originator_id] = event.author
+        elif isinstance(event, Like.Liked):
+            actor = self.authors[event.originator_id] = event.account
+        elif isinstance(event, Post.Edited | Post.Deleted | Like.Unliked | Like.Reliked):
+            actor = self.authors.get(event.originator_id)
+        elif isinstance(event, Comment.Written):
+            actor = event.author
+        elif isinstance(event, Report.Filed):
+            actor = event.reporter
+        elif isinstance(event, Post.Hidden | Comment.Hidden):
+            actor = event.by
+        else:
+            return None
+        if actor is None:
+            return None
+        return CommandRow(_actor(actors, actor), event.command_id, True, True)
+
+    def unfollow_rows(self, actors: dict[str, UUID]) -> list[CommandRow]:
+        """The rows of the unfollows that were commands (not a block's effect on the
+        blocked account)."""
+        return [
+            CommandRow(_actor(actors, account), command_id, True, True)
+            for account, target, command_id in self.unfollows
+            if (target, account, command_id) not in self.blocks
+        ]
+
+
+_ACCOUNT_SOCIAL = (
+    Account.ProfileUpdated | Account.Followed | Account.Unblocked | Account.NotificationsRead
+)
 
 
 class IndexCheck(NamedTuple):

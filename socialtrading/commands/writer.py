@@ -49,14 +49,41 @@ from eventsourcing.domain import Aggregate
 from socialtrading.commands import remembered
 from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
 from socialtrading.commands.models import Command
+from socialtrading.commands.social import SOCIAL_HANDLERS
+from socialtrading.commands.social_store import SocialCache, repository_loader, trade_finder
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
-from socialtrading.infra.command_index import ACCOUNT, MARKET, CommandRow, Created
+from socialtrading.domain.social.comment import Comment
+from socialtrading.domain.social.like import Like
+from socialtrading.domain.social.post import Post
+from socialtrading.domain.social.report import Report
+from socialtrading.infra.command_index import (
+    ACCOUNT,
+    COMMENT,
+    LIKE,
+    MARKET,
+    POST,
+    REPORT,
+    CommandRow,
+    Created,
+)
 from socialtrading.infra.store import Exchange
 
 log = logging.getLogger(__name__)
+
+HANDLERS.update(SOCIAL_HANDLERS)  # the social commands (commands/social.py)
+
+# The kind each aggregate class is listed under in the store's aggregates table.
+_KINDS: dict[type[Aggregate], str] = {
+    Account: ACCOUNT,
+    Market: MARKET,
+    Post: POST,
+    Comment: COMMENT,
+    Like: LIKE,
+    Report: REPORT,
+}
 
 
 class CommitFailed(Exception):  # noqa: N818 (what callers see: the batch did not commit)
@@ -398,8 +425,7 @@ class Writer:
         for aggregate in touched:
             pending = aggregate.collect_events()
             if pending and pending[0].originator_version == 1:
-                kind = MARKET if isinstance(aggregate, Market) else ACCOUNT
-                created.append(Created(aggregate.id, kind))
+                created.append(Created(aggregate.id, _KINDS[type(aggregate)]))
             events.extend(pending)
         rows = [remembered.row_of(key[0], outcome) for key, outcome in fresh.items()]
         return results, fresh, touched, self.store.to_stored(events), rows, created
@@ -505,12 +531,19 @@ class Writer:
         store = self.store
         if store.open_index(lambda: remembered.derive(store)):
             log.info("created the command index from the log")
-        state = State(demo_funding=self.demo_funding)
+        state = State(
+            demo_funding=self.demo_funding,
+            social=SocialCache(repository_loader(store), trade_finder(store)),
+        )
         repository = store.repository
         self._snapshot_at = {}
-        for aggregate_id, _ in store.aggregates():
+        for aggregate_id, kind in store.aggregates():
+            if kind not in (ACCOUNT, MARKET):
+                continue  # social aggregates are loaded when a command needs one
             aggregate: Aggregate = repository.get(aggregate_id)
             if isinstance(aggregate, Market):
+                if not aggregate.knows_positions():  # snapshotted before positions
+                    aggregate.recover_positions(store.events.get(aggregate_id))
                 state.add_market(aggregate)
             else:
                 assert isinstance(aggregate, Account), aggregate

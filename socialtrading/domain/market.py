@@ -12,7 +12,7 @@ path and a rebuild from the store share one apply.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from socialtrading.domain.events import trigger
+from socialtrading.domain.positions import Positions
 from socialtrading.domain.settlement import Ledger, Posting, Terms
 from socialtrading.domain.time import to_datetime
 from socialtrading.engine.book import OrderBook
@@ -154,6 +155,9 @@ class Market(Aggregate):
         # order id -> (account, side, price) of every live order: what the ledger needs to
         # know about orders that a command's records name (derivable from the book).
         self.terms: Terms = {}
+        # account id (text) -> [signed lots, cost basis] of every open position, moved by
+        # the trade records (the rule of `domain/positions.py`): what a post discloses.
+        self.positions = Positions()
 
     @classmethod
     def create(
@@ -227,6 +231,7 @@ class Market(Aggregate):
         """
         postings = ledger.postings(records, self.terms)
         self._prune_terms(records)
+        self.positions.apply(records)
         trigger(
             self,
             event,
@@ -241,10 +246,31 @@ class Market(Aggregate):
         )
         return postings
 
+    def knows_positions(self) -> bool:
+        """Whether the market tracks positions (False: loaded from a snapshot taken before
+        positions were tracked; see `recover_positions`)."""
+        return "positions" in self.__dict__
+
+    def recover_positions(self, events: Iterable[Any]) -> None:
+        """Rebuild the positions from the market's own events (after an old snapshot)."""
+        positions = self.positions = Positions()
+        for event in events:
+            if isinstance(event, Market.BookChanged):
+                positions.apply(event.records)
+
+    def position_book(self) -> Positions:
+        """The positions (created empty for a market restored from an old snapshot, which
+        `recover_positions` then fills)."""
+        positions: Positions | None = self.__dict__.get("positions")
+        if positions is None:
+            positions = self.positions = Positions()
+        return positions
+
     def _apply_records(self, records: Sequence[Sequence[Any]]) -> None:
         if records[-1][SEQ] <= self.book.seq:
             return  # live: `record` ran these through the book and the terms already
         self.book.apply_records(records)
+        self.position_book().apply(records)
         terms = self.terms
         for record in records:
             kind = record[KIND]

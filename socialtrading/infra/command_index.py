@@ -27,6 +27,11 @@ from psycopg import sql
 
 ACCOUNT = "account"
 MARKET = "market"
+# social aggregates: listed, but loaded when a command needs one, never at start-up
+POST = "post"
+COMMENT = "comment"
+LIKE = "like"
+REPORT = "report"
 
 
 class CommandRow(NamedTuple):
@@ -45,7 +50,8 @@ class CommandRow(NamedTuple):
 
 
 class Created(NamedTuple):
-    """An aggregate the batch created: its id and kind (ACCOUNT or MARKET)."""
+    """An aggregate the batch created: its id and kind (ACCOUNT, MARKET, POST, COMMENT, LIKE
+    or REPORT)."""
 
     id: UUID
     kind: str

@@ -22,6 +22,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
+from socialtrading.domain.positions import Positions
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.spec import MarketSpec
 from socialtrading.infra.command_index import (
@@ -63,6 +64,22 @@ class OrderBookAsDict(Transcoding):
             if fields.get(name) is not None:  # snapshots older than `max_price` lack it
                 fields[name] = Decimal(fields[name])
         return OrderBook.restore(MarketSpec(**fields), data["state"])
+
+
+class PositionsAsDict(Transcoding):
+    """Snapshots of a Market hold its positions, with their sums as decimal text (they may
+    pass 64 bits)."""
+
+    type = Positions
+    name = "positions"
+
+    def encode(self, obj: Positions) -> dict[str, list[str]]:
+        return {account: [str(lots), str(cost)] for account, (lots, cost) in obj.held.items()}
+
+    def decode(self, data: dict[str, list[str]]) -> Positions:
+        return Positions(
+            {account: [int(lots), int(cost)] for account, (lots, cost) in data.items()}
+        )
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -285,6 +302,7 @@ class Exchange(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(OrderBookAsDict())
+        transcoder.register(PositionsAsDict())
 
 
 def _copy_in(

@@ -1,0 +1,155 @@
+"""What the social handlers read beyond the accounts and markets the writer keeps in memory.
+
+- `SocialCache`: posts, comments, likes and reports are not loaded at start-up (there may be
+  millions). A handler asks for one by id; the cache answers from memory or loads it from the
+  store (snapshot plus events) and keeps it, least recently used first out, up to `maxsize`.
+  An aggregate with events not yet collected (created or changed by the current batch) is
+  never evicted, so later commands of the batch see it. The writer makes a new cache whenever
+  it reloads its state.
+- `trade_finder`: a trade id is `SYMBOL:SEQ`; the market event holding record SEQ is found
+  by binary search over the market's event versions (the records of a market are stored in
+  sequence order), first among the events of the current batch not stored yet.
+
+Both reach the store through callables, so the handlers stay store-agnostic (and a State
+without a store, as in unit tests, knows only what its batch created).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from socialtrading.domain.market import Market
+from socialtrading.engine.records import KIND, SEQ, TRADE, Record
+from socialtrading.infra.store import Exchange
+
+A = TypeVar("A", bound=Aggregate)
+
+# Social aggregates kept in memory by default.
+CACHE_SIZE = 20_000
+
+# Finds the `trade` record with a sequence number in a market, None when there is none.
+TradeFinder = Callable[[Market, int], Record | None]
+
+
+def _load_nothing(_: UUID) -> Aggregate | None:
+    return None
+
+
+def _find_nothing(_market: Market, _seq: int) -> Record | None:
+    return None
+
+
+class SocialCache:
+    """A bounded LRU cache of social aggregates over a loader, and the trade finder."""
+
+    def __init__(
+        self,
+        load: Callable[[UUID], Aggregate | None] = _load_nothing,
+        find_trade: TradeFinder = _find_nothing,
+        maxsize: int = CACHE_SIZE,
+    ) -> None:
+        self._load = load
+        self.find_trade = find_trade
+        self.maxsize = maxsize
+        self._kept: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate with this id if it is a `kind`, else None."""
+        kept = self._kept
+        found = kept.get(aggregate_id)
+        if found is None:
+            found = self._load(aggregate_id)
+            if found is None:
+                return None
+            self.add(found)
+        else:
+            kept.move_to_end(aggregate_id)
+        return found if isinstance(found, kind) else None
+
+    def add(self, aggregate: Aggregate) -> None:
+        """Keep an aggregate (a new one, or one just loaded); evict the least recently used
+        ones that have no uncollected events while the cache is over its size."""
+        kept = self._kept
+        kept[aggregate.id] = aggregate
+        kept.move_to_end(aggregate.id)
+        excess = len(kept) - self.maxsize
+        if excess <= 0:
+            return
+        for key in list(kept)[: excess * 2]:
+            if not kept[key].pending_events:
+                del kept[key]
+                excess -= 1
+                if not excess:
+                    return
+
+
+def repository_loader(store: Exchange) -> Callable[[UUID], Aggregate | None]:
+    """Load an aggregate from `store` by id (snapshot plus events), None when it is not
+    there."""
+    repository = store.repository
+
+    def load(aggregate_id: UUID) -> Aggregate | None:
+        try:
+            found: Aggregate = repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    return load
+
+
+def trade_finder(store: Exchange) -> TradeFinder:
+    """Find a market's trade by its sequence number in `store` (see the module's text)."""
+    recorder = store.recorder
+    mapper = store.mapper
+
+    def records_at(market_id: UUID, version: int) -> Sequence[Any]:
+        stored = recorder.select_events(market_id, gt=version - 1, lte=version)
+        if len(stored) != 1:
+            return ()
+        event = mapper.to_domain_event(stored[0])
+        return event.records if isinstance(event, Market.BookChanged) else ()
+
+    def find(market: Market, seq: int) -> Record | None:
+        if not 0 < seq <= market.book.seq:
+            return None
+        pending = market.pending_events
+        for event in pending:
+            if isinstance(event, Market.BookChanged):
+                found = _in(event.records, seq)
+                if found is not None:
+                    return found
+        low, high = 2, market.version - len(pending)  # version 1 is the listing
+        while low <= high:
+            middle = (low + high) // 2
+            records = records_at(market.id, middle)
+            if not records:
+                return None  # not a book event: the log is not what this search expects
+            if seq < records[0][SEQ]:
+                high = middle - 1
+            elif seq > records[-1][SEQ]:
+                low = middle + 1
+            else:
+                return _in(records, seq)
+        return None
+
+    return find
+
+
+def _in(records: Sequence[Any], seq: int) -> Record | None:
+    """The trade record numbered `seq` among `records`, if there is one."""
+    if not records or not records[0][SEQ] <= seq <= records[-1][SEQ]:
+        return None
+    for record in records:
+        if record[SEQ] == seq:
+            return tuple(record) if record[KIND] == TRADE else None
+    return None
