@@ -537,9 +537,8 @@ class Writer:
         )
         repository = store.repository
         self._snapshot_at = {}
-        for aggregate_id, kind in store.aggregates():
-            if kind not in (ACCOUNT, MARKET):
-                continue  # social aggregates are loaded when a command needs one
+        # social aggregates are not listed here: they are loaded when a command needs one
+        for aggregate_id, _ in store.loaded_aggregates():
             aggregate: Aggregate = repository.get(aggregate_id)
             if isinstance(aggregate, Market):
                 if not aggregate.knows_positions():  # snapshotted before positions
