@@ -49,7 +49,7 @@ from eventsourcing.domain import Aggregate
 from socialtrading.commands import remembered
 from socialtrading.commands.handlers import HANDLERS, Outcome, State, book_outcome
 from socialtrading.commands.models import Command
-from socialtrading.commands.social import SOCIAL_HANDLERS
+from socialtrading.commands.social import SOCIAL_HANDLERS, wanted
 from socialtrading.commands.social_store import SocialCache, repository_loader, trade_finder
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
@@ -339,6 +339,8 @@ class Writer:
                 (row.actor, row.command_id): self._recall(row)
                 for row in self.store.find_commands(keys)
             }
+            # And one for the social aggregates its commands will look for that do not exist.
+            state.social.prefetch([id_ for ack in batch for id_ in wanted(ack.command)])
         except Exception as error:
             self._fail(batch, error)
             return
@@ -533,7 +535,7 @@ class Writer:
             log.info("created the command index from the log")
         state = State(
             demo_funding=self.demo_funding,
-            social=SocialCache(repository_loader(store), trade_finder(store)),
+            social=SocialCache(repository_loader(store), trade_finder(store), listed=store.listed),
         )
         repository = store.repository
         self._snapshot_at = {}

@@ -99,6 +99,9 @@ class CommandIndex(Protocol):
     def add_indexes(self, cursor: Any) -> None:
         """Create the indexes a store made before them lacks (a no-op once they are there)."""
 
+    def listed(self, cursor: Any, ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `ids` that name a listed aggregate."""
+
 
 # ---------------------------------------------------------------------- SQLite
 
@@ -205,6 +208,17 @@ class SQLiteIndex:
     def created(self, cursor: Any) -> list[Created]:
         cursor.execute(f"SELECT id, kind FROM {self.aggregates} ORDER BY seq")
         return [Created(UUID(bytes=bytes(id_)), kind) for id_, kind in cursor.fetchall()]
+
+    def listed(self, cursor: Any, ids: Sequence[UUID]) -> set[UUID]:
+        found: set[UUID] = set()
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            cursor.execute(
+                f"SELECT id FROM {self.aggregates} WHERE id IN ({', '.join('?' * len(chunk))})",
+                [id_.bytes for id_ in chunk],
+            )
+            found.update(UUID(bytes=bytes(id_)) for (id_,) in cursor.fetchall())
+        return found
 
     def loaded(self, cursor: Any) -> list[Created]:
         # the WHERE clause is the partial index's, so that the planner uses it
@@ -327,6 +341,12 @@ class PostgresIndex:
     def created(self, cursor: Any) -> list[Created]:
         statement = sql.SQL("SELECT id, kind FROM {} ORDER BY seq").format(self._aggregates)
         return [Created(row["id"], row["kind"]) for row in cursor.execute(statement).fetchall()]
+
+    def listed(self, cursor: Any, ids: Sequence[UUID]) -> set[UUID]:
+        if not ids:
+            return set()
+        statement = sql.SQL("SELECT id FROM {} WHERE id = ANY(%b::uuid[])").format(self._aggregates)
+        return {row["id"] for row in cursor.execute(statement, (list(ids),)).fetchall()}
 
     def loaded(self, cursor: Any) -> list[Created]:
         statement = sql.SQL("SELECT id, kind FROM {} WHERE {} ORDER BY seq").format(

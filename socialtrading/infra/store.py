@@ -196,6 +196,11 @@ class Exchange(Application[UUID]):
         with self._transaction(commit=False) as cursor:
             return self.index.created(cursor)
 
+    def listed(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `ids` that name a stored aggregate (one query per 500 ids)."""
+        with self._transaction(commit=False) as cursor:
+            return self.index.listed(cursor, ids)
+
     def loaded_aggregates(self) -> list[Created]:
         """The accounts and markets a start-up loads, in the order created (read through an
         index: the social kinds listed beside them cost nothing here)."""
