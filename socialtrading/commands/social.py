@@ -195,6 +195,18 @@ def subject_of(command: Command) -> UUID | None:
     return found
 
 
+def wanted(command: Command) -> list[UUID]:
+    """The social aggregates a command's handler will ask `state.social` for first (the
+    writer learns in one query per batch which of them are not stored)."""
+    if isinstance(command, PublishPost):
+        return [post_id(command.actor, command.client_post_id or command.command_id)]
+    if isinstance(command, LikePost | UnlikePost):
+        return [command.post_id, like_id(command.post_id, command.actor)]
+    if isinstance(command, CommentOnPost):
+        return [command.post_id, comment_id(command.actor, command.command_id)]
+    return []
+
+
 # ---------------------------------------------------------------------- helpers
 
 _MODERATORS = (ADMIN, COMPLIANCE, MODERATOR)

@@ -6,6 +6,9 @@
   An aggregate with events not yet collected (created or changed by the current batch) is
   never evicted, so later commands of the batch see it. The writer makes a new cache whenever
   it reloads its state.
+  Before each batch the writer names the ids its commands will ask for (`wanted` in
+  `commands/social.py`); those the store's aggregates table does not list are then answered
+  as absent without a look-up (a first like, a new post: most of a burst's commands).
 - `trade_finder`: a trade id is `SYMBOL:SEQ`; the market event holding record SEQ is found
   by binary search over the market's event versions (the records of a market are stored in
   sequence order), first among the events of the current batch not stored yet.
@@ -25,6 +28,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from socialtrading.domain.market import Market
+from socialtrading.domain.social.like import Like
 from socialtrading.engine.records import KIND, SEQ, TRADE, Record
 from socialtrading.infra.store import EventStore
 
@@ -41,6 +45,10 @@ def _load_nothing(_: UUID) -> Aggregate | None:
     return None
 
 
+def _list_everything(ids: Sequence[UUID]) -> set[UUID]:
+    return set(ids)  # "may exist": every miss asks the loader
+
+
 def _find_nothing(_market: Market, _seq: int) -> Record | None:
     return None
 
@@ -53,43 +61,74 @@ class SocialCache:
         load: Callable[[UUID], Aggregate | None] = _load_nothing,
         find_trade: TradeFinder = _find_nothing,
         maxsize: int = CACHE_SIZE,
+        listed: Callable[[Sequence[UUID]], set[UUID]] = _list_everything,
     ) -> None:
         self._load = load
         self.find_trade = find_trade
         self.maxsize = maxsize
-        self._kept: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._listed = listed
+        self._kept: OrderedDict[UUID, Aggregate] = OrderedDict()  # posts, comments, reports
+        self._likes: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._absent: set[UUID] = set()  # ids known not to be stored (this batch)
+
+    def prefetch(self, ids: Sequence[UUID]) -> None:
+        """Learn, in one query, which of `ids` (those a batch's commands will ask for) are
+        not stored, so that asking for them costs no look-up: a first like, a new post.
+        Valid until the next call (the writer calls it before each batch; what the batch
+        creates is kept in memory meanwhile)."""
+        kept, likes = self._kept, self._likes
+        unknown = [id_ for id_ in dict.fromkeys(ids) if id_ not in kept and id_ not in likes]
+        found = self._listed(unknown) if unknown else set()
+        self._absent = {id_ for id_ in unknown if id_ not in found}
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return len(self._kept) + len(self._likes)
 
     def get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate with this id if it is a `kind`, else None."""
-        kept = self._kept
-        found = kept.get(aggregate_id)
+        shelf = self._likes if kind is Like else self._kept
+        found = shelf.get(aggregate_id)
         if found is None:
+            if aggregate_id in self._absent:
+                return None
             found = self._load(aggregate_id)
             if found is None:
                 return None
             self.add(found)
         else:
-            kept.move_to_end(aggregate_id)
+            shelf.move_to_end(aggregate_id)
         return found if isinstance(found, kind) else None
 
     def add(self, aggregate: Aggregate) -> None:
         """Keep an aggregate (a new one, or one just loaded); evict the least recently used
-        ones that have no uncollected events while the cache is over its size."""
-        kept = self._kept
-        kept[aggregate.id] = aggregate
-        kept.move_to_end(aggregate.id)
-        excess = len(kept) - self.maxsize
-        if excess <= 0:
-            return
-        for key in list(kept)[: excess * 2]:
-            if not kept[key].pending_events:
-                del kept[key]
-                excess -= 1
-                if not excess:
-                    return
+        ones that have no uncollected events while the cache is over its size.
+
+        Likes have their own quarter of `maxsize`: a burst of first likes (rarely read
+        again) would otherwise push out the posts the next likes need."""
+        likes = max(1, self.maxsize // 4)
+        if isinstance(aggregate, Like):
+            _keep(self._likes, aggregate, likes)
+        else:
+            _keep(self._kept, aggregate, max(1, self.maxsize - likes))
+
+
+def _keep(kept: OrderedDict[UUID, Aggregate], aggregate: Aggregate, maxsize: int) -> None:
+    kept[aggregate.id] = aggregate
+    kept.move_to_end(aggregate.id)
+    excess = len(kept) - maxsize
+    if excess <= 0:
+        return
+    # Oldest first, stopping at the first `excess` evictable ones: the oldest are from
+    # earlier batches (collected) unless a batch made more than `maxsize` aggregates.
+    # (Copying the keys here cost O(maxsize) per add once full: 1,000 likes/s.)
+    victims: list[UUID] = []
+    for key, kept_one in kept.items():
+        if not kept_one.pending_events:
+            victims.append(key)
+            if len(victims) == excess:
+                break
+    for key in victims:
+        del kept[key]
 
 
 def repository_loader(store: EventStore) -> Callable[[UUID], Aggregate | None]:

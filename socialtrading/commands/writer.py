@@ -47,6 +47,7 @@ from eventsourcing.domain import Aggregate
 from socialtrading.commands import dedup
 from socialtrading.commands.models import Command
 from socialtrading.commands.registry import HANDLERS
+from socialtrading.commands.social import wanted
 from socialtrading.commands.social_store import SocialCache, repository_loader, trade_finder
 from socialtrading.commands.state import Outcome, State
 from socialtrading.domain import money
@@ -333,6 +334,8 @@ class Writer:
         try:
             # One query for the whole batch: which of its commands are repeats.
             recalled = dedup.recall_all(self.store, keys, self.state.markets.values(), self._head)
+            # And one for the social aggregates its commands will look for that do not exist.
+            state.social.prefetch([id_ for ack in batch for id_ in wanted(ack.command)])
         except Exception as error:
             self._fail(batch, error)
             return
@@ -527,13 +530,12 @@ class Writer:
             log.info("created the command index from the log")
         state = State(
             demo_funding=self.demo_funding,
-            social=SocialCache(repository_loader(store), trade_finder(store)),
+            social=SocialCache(repository_loader(store), trade_finder(store), listed=store.listed),
         )
         repository = store.repository
         self._snapshot_at = {}
-        for aggregate_id, kind in store.aggregates():
-            if kind not in (ACCOUNT, MARKET):
-                continue  # social aggregates are loaded when a command needs one
+        # social aggregates are not listed here: they are loaded when a command needs one
+        for aggregate_id, _ in store.loaded_aggregates():
             aggregate: Aggregate = repository.get(aggregate_id)
             if isinstance(aggregate, Market):
                 if not aggregate.knows_positions():  # snapshotted before positions

@@ -16,6 +16,7 @@ from socialtrading.engine import journal
 if TYPE_CHECKING:
     from socialtrading.infra.lock import StoreLock
     from socialtrading.infra.settings import Settings
+    from socialtrading.projections.base import Projection
     from socialtrading.projections.runner import ProjectionRunner
 
 app = typer.Typer(
@@ -199,6 +200,14 @@ projections_app = typer.Typer(
 app.add_typer(projections_app, name="projections", no_args_is_help=True)
 
 
+def _projections(settings: Settings) -> list[Projection]:
+    """Every projection, configured as the server configures them (so a rebuild gives the
+    server's rows)."""
+    from socialtrading.projections.registry import all_projections
+
+    return all_projections(feed_pull_threshold=settings.feed_pull_threshold)
+
+
 def _known_projections(runner: ProjectionRunner, names: list[str] | None) -> list[str]:
     """The runner's projection names; exit 2 naming any of `names` that is not one."""
     known = [p.name for p in runner.projections]
@@ -249,7 +258,6 @@ def projections_rebuild(
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
-    from socialtrading.projections.registry import all_projections
     from socialtrading.projections.runner import ProjectionRunner
 
     settings = Settings()
@@ -257,7 +265,9 @@ def projections_rebuild(
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections(), catch_up_batch_size=batch_size)
+        runner = ProjectionRunner(
+            store, engine, _projections(settings), catch_up_batch_size=batch_size
+        )
         known = _known_projections(runner, names)
         runner.setup()
         chosen = names or known
@@ -286,14 +296,13 @@ def projections_status() -> None:
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
-    from socialtrading.projections.registry import all_projections
     from socialtrading.projections.runner import ProjectionRunner
 
     settings = Settings()
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections())
+        runner = ProjectionRunner(store, engine, _projections(settings))
         runner.setup()
         typer.echo(f"{'projection':<12} {'position':>12} {'lag':>12} {'dead letters':>12}")
         for status in runner.status():
@@ -335,7 +344,6 @@ def projections_retry(
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
-    from socialtrading.projections.registry import all_projections
     from socialtrading.projections.runner import ProjectionRunner
 
     settings = Settings()
@@ -343,7 +351,7 @@ def projections_retry(
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections())
+        runner = ProjectionRunner(store, engine, _projections(settings))
         _known_projections(runner, names)
         runner.setup()
         result = runner.retry(names or None)

@@ -5,8 +5,10 @@
   repeat after a restart gets the first outcome without a pass over the log. A market
   command's row points at the market event its outcome is read from (`market_id`,
   `market_version`); any other command's row holds its outcome's few fields.
-- `<app>_aggregates`: every account and market, in the order they were created, so a
-  start-up loads them (snapshots plus later events) without reading the log to find them.
+- `<app>_aggregates`: every aggregate (accounts, markets and the social kinds), in the order
+  they were created, so a start-up loads the accounts and markets (snapshots plus later
+  events) without reading the log to find them; a partial index over those two kinds keeps
+  that read as short as they are, however many posts and likes the table lists.
 
 `<app>` is the application's name, which also names its event table on PostgreSQL: each
 application (each shard, later) has its own. Both tables are derived from the log: a store
@@ -32,6 +34,10 @@ POST = "post"
 COMMENT = "comment"
 LIKE = "like"
 REPORT = "report"
+# the kinds a start-up loads; a partial index lists them alone, so reading them costs the same
+# however many social aggregates the table holds
+LOADED = (ACCOUNT, MARKET)
+_LOADED_SQL = f"kind IN ({', '.join(repr(kind) for kind in LOADED)})"
 
 
 class CommandRow(NamedTuple):
@@ -85,7 +91,16 @@ class CommandIndex(Protocol):
         """Every remembered command (audits and tests; the writer never needs them all)."""
 
     def created(self, cursor: Any) -> list[Created]:
-        """Every account and market, in the order created."""
+        """Every aggregate listed, in the order created."""
+
+    def loaded(self, cursor: Any) -> list[Created]:
+        """The accounts and markets (the LOADED kinds), in the order created."""
+
+    def add_indexes(self, cursor: Any) -> None:
+        """Create the indexes a store made before them lacks (a no-op once they are there)."""
+
+    def listed(self, cursor: Any, ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `ids` that name a listed aggregate."""
 
 
 # ---------------------------------------------------------------------- SQLite
@@ -105,6 +120,10 @@ class SQLiteIndex:
             f"VALUES ({', '.join('?' * len(_COLUMNS))})"
         )
         self._insert_created = f"INSERT INTO {self.aggregates} (id, kind) VALUES (?, ?)"
+        self._loaded_index = (
+            f"CREATE INDEX IF NOT EXISTS {self.aggregates}_loaded "
+            f"ON {self.aggregates} (seq) WHERE {_LOADED_SQL}"
+        )
         # `find`'s statement, but for its VALUES list (as long as each chunk of keys)
         self._find = (
             "WITH wanted (actor, command_id) AS (VALUES {}) "
@@ -140,6 +159,10 @@ class SQLiteIndex:
                 kind TEXT NOT NULL
             )"""
         )
+        self.add_indexes(cursor)
+
+    def add_indexes(self, cursor: Any) -> None:
+        cursor.execute(self._loaded_index)
 
     def write(
         self, cursor: Any, commands: Sequence[CommandRow], created: Sequence[Created]
@@ -184,6 +207,22 @@ class SQLiteIndex:
 
     def created(self, cursor: Any) -> list[Created]:
         cursor.execute(f"SELECT id, kind FROM {self.aggregates} ORDER BY seq")
+        return [Created(UUID(bytes=bytes(id_)), kind) for id_, kind in cursor.fetchall()]
+
+    def listed(self, cursor: Any, ids: Sequence[UUID]) -> set[UUID]:
+        found: set[UUID] = set()
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            cursor.execute(
+                f"SELECT id FROM {self.aggregates} WHERE id IN ({', '.join('?' * len(chunk))})",
+                [id_.bytes for id_ in chunk],
+            )
+            found.update(UUID(bytes=bytes(id_)) for (id_,) in cursor.fetchall())
+        return found
+
+    def loaded(self, cursor: Any) -> list[Created]:
+        # the WHERE clause is the partial index's, so that the planner uses it
+        cursor.execute(f"SELECT id, kind FROM {self.aggregates} WHERE {_LOADED_SQL} ORDER BY seq")
         return [Created(UUID(bytes=bytes(id_)), kind) for id_, kind in cursor.fetchall()]
 
 
@@ -258,6 +297,13 @@ class PostgresIndex:
             )"""
             ).format(self._aggregates)
         )
+        self.add_indexes(cursor)
+
+    def add_indexes(self, cursor: Any) -> None:
+        statement = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (seq) WHERE {}").format(
+            sql.Identifier(f"{self.aggregates}_loaded"), self._aggregates, sql.SQL(_LOADED_SQL)
+        )
+        cursor.execute(statement)
 
     def write(
         self, cursor: Any, commands: Sequence[CommandRow], created: Sequence[Created]
@@ -294,4 +340,16 @@ class PostgresIndex:
 
     def created(self, cursor: Any) -> list[Created]:
         statement = sql.SQL("SELECT id, kind FROM {} ORDER BY seq").format(self._aggregates)
+        return [Created(row["id"], row["kind"]) for row in cursor.execute(statement).fetchall()]
+
+    def listed(self, cursor: Any, ids: Sequence[UUID]) -> set[UUID]:
+        if not ids:
+            return set()
+        statement = sql.SQL("SELECT id FROM {} WHERE id = ANY(%b::uuid[])").format(self._aggregates)
+        return {row["id"] for row in cursor.execute(statement, (list(ids),)).fetchall()}
+
+    def loaded(self, cursor: Any) -> list[Created]:
+        statement = sql.SQL("SELECT id, kind FROM {} WHERE {} ORDER BY seq").format(
+            self._aggregates, sql.SQL(_LOADED_SQL)
+        )
         return [Created(row["id"], row["kind"]) for row in cursor.execute(statement).fetchall()]

@@ -137,6 +137,14 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a mutation waits for the read models to show its effects",
     )
+    feed_pull_threshold: int = Field(
+        default=5_000,
+        ge=1,
+        le=100_000_000,
+        description="Followers from which an author's posts are pulled into home feeds at read "
+        "time instead of written into each follower's feed (every process building the read "
+        "models must use the same value)",
+    )
     ready_max_lag: int = Field(
         default=10_000, ge=0, description="/readyz fails when projections lag more notifications"
     )

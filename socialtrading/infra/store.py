@@ -165,6 +165,8 @@ class EventStore(Application[UUID]):
         Only the writer calls this, before it starts."""
         index = self.index
         if self.index_exists():
+            with self._transaction(commit=True) as cursor:
+                index.add_indexes(cursor)  # a store from before them
             return False
         commands, created = derive()
         with self._transaction(commit=True) as cursor:
@@ -188,9 +190,20 @@ class EventStore(Application[UUID]):
             return self.index.all(cursor)
 
     def aggregates(self) -> list[Created]:
-        """Every account and market, in the order created."""
+        """Every aggregate listed (accounts, markets, social kinds), in the order created."""
         with self._transaction(commit=False) as cursor:
             return self.index.created(cursor)
+
+    def listed(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `ids` that name a stored aggregate (one query per 500 ids)."""
+        with self._transaction(commit=False) as cursor:
+            return self.index.listed(cursor, ids)
+
+    def loaded_aggregates(self) -> list[Created]:
+        """The accounts and markets a start-up loads, in the order created (read through an
+        index: the social kinds listed beside them cost nothing here)."""
+        with self._transaction(commit=False) as cursor:
+            return self.index.loaded(cursor)
 
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
         """A transaction on the event store's database, as a cursor."""

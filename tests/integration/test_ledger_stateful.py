@@ -604,7 +604,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.step():
             before = comparable(self.state)
             position = _max_notification(self.store)
-            aggregates = self.store.aggregates
+            aggregates = self.store.loaded_aggregates
             down = [outage]
 
             def flaky_aggregates() -> Any:
@@ -614,7 +614,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
             with (
                 mock.patch.object(self.store, "append", side_effect=RuntimeError("disk full")),
-                mock.patch.object(self.store, "aggregates", side_effect=flaky_aggregates),
+                mock.patch.object(self.store, "loaded_aggregates", side_effect=flaky_aggregates),
             ):
                 futures = [self.writer.submit(self._command(intent)) for intent in batch]
                 for future in futures:
