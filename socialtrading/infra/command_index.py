@@ -32,6 +32,8 @@ POST = "post"
 COMMENT = "comment"
 LIKE = "like"
 REPORT = "report"
+# copy trading: loaded at start-up with the accounts and markets
+COPY = "copy"
 
 
 class CommandRow(NamedTuple):
@@ -50,8 +52,8 @@ class CommandRow(NamedTuple):
 
 
 class Created(NamedTuple):
-    """An aggregate the batch created: its id and kind (ACCOUNT, MARKET, POST, COMMENT, LIKE
-    or REPORT)."""
+    """An aggregate the batch created: its id and kind (ACCOUNT, MARKET, COPY, POST, COMMENT,
+    LIKE or REPORT)."""
 
     id: UUID
     kind: str
