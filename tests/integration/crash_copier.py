@@ -18,6 +18,7 @@ from socialtrading.commands.copying import SetCopySettings, StartCopying
 from socialtrading.commands.models import Command, Deposit, ListMarket, PlaceOrder, RegisterTrader
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
+from socialtrading.engine.book import Side
 from socialtrading.engine.records import KIND, SEQ, TRADE
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
@@ -70,7 +71,8 @@ def setup_commands() -> list[Command]:
         StartCopying(command_id="copy", actor=account_id(h), leader="leader", amount=Decimal(500))
         for h in copiers()
     ]
-    for side, price in (("sell", "100"), ("buy", "99")):
+    rests: tuple[tuple[Side, str], ...] = (("sell", "100"), ("buy", "99"))
+    for side, price in rests:
         commands.append(
             PlaceOrder(
                 command_id=f"rest-{side}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from sqlalchemy import Engine, delete
@@ -45,11 +46,11 @@ def make_policy(world: World, read_engine: Engine) -> Iterator[Callable[..., Cop
         policy.stop()
 
 
-def _copied(world: World, copies: list[object]) -> Counter[tuple[object, str]]:
+def _copied(world: World, copies: list[UUID]) -> Counter[tuple[UUID, str]]:
     """(copy, leader trade id) -> OrderPlaced events."""
-    found: Counter[tuple[object, str]] = Counter()
+    found: Counter[tuple[UUID, str]] = Counter()
     for copy_id in copies:
-        for event in world.events(copy_id):  # type: ignore[arg-type]
+        for event in world.events(copy_id):
             if isinstance(event, Copy.OrderPlaced):
                 found[(copy_id, event.leader_trade_id)] += 1
     return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -51,8 +52,8 @@ def world(make_writer: Callable[..., Writer]) -> Iterator[World]:
     yield World(make_writer, Clock())
 
 
-def _kinds(world: World, copy_id: object) -> list[str]:
-    return [type(e).__name__ for e in world.events(copy_id)]  # type: ignore[arg-type]
+def _kinds(world: World, copy_id: UUID) -> list[str]:
+    return [type(e).__name__ for e in world.events(copy_id)]
 
 
 def test_a_leader_with_three_copiers_trades_and_each_copy_gets_its_share_at_one_price(
