@@ -80,8 +80,8 @@ from socialtrading.commands.models import (
 )
 from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
-from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.copy.ids import fill_command_id
+from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.engine.book import Side, StpMode, TimeInForce
 from socialtrading.engine.records import KIND, SEQ, TRADE, TRADE_MAKER_ACCOUNT, TRADE_TAKER_ACCOUNT
