@@ -19,7 +19,9 @@ from uuid import UUID
 
 from socialtrading.commands.accounts import WITHDRAWAL_REFUSED
 from socialtrading.commands.state import Outcome, market_outcome
+from socialtrading.domain.account import COPY as COPY_ROLE
 from socialtrading.domain.account import TRADER, Account
+from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.market import Market, refusal
 from socialtrading.domain.social.comment import Comment
 from socialtrading.domain.social.like import Like
@@ -28,6 +30,7 @@ from socialtrading.domain.social.report import Report
 from socialtrading.infra.command_index import (
     ACCOUNT,
     COMMENT,
+    COPY,
     LIKE,
     MARKET,
     POST,
@@ -128,13 +131,23 @@ def derive(store: EventStore) -> tuple[list[CommandRow], list[Created]]:
     decoder = EventDecoder(store.mapper)
     actors: dict[str, UUID] = {}  # one UUID object per actor
     social = _SocialActors()
+    # allocation and block accounts (copy trading): their orders are parts of copy commands
+    copy_accounts: set[str] = set()
     position = 0
     while notifications := store.read(position, 10_000):
         for _, event in decoder.decode(notifications):
             kind = _CREATED.get(type(event))
             if kind is not None:
                 created.append(Created(event.originator_id, kind))
-            row = _row_of_event(event, actors) or social.row_of(event, actors)
+                if kind == ACCOUNT and COPY_ROLE in event.roles:
+                    copy_accounts.add(str(event.originator_id))
+            if isinstance(event, Market.BookChanged) and event.actor in copy_accounts:
+                continue
+            row = (
+                _row_of_event(event, actors)
+                or social.row_of(event, actors)
+                or _copy_row(event, actors)
+            )
             if row is not None:
                 rows.setdefault((row.actor, row.command_id), row)
         position = notifications[-1].id
@@ -147,6 +160,7 @@ def derive(store: EventStore) -> tuple[list[CommandRow], list[Created]]:
 _CREATED: dict[type, str] = {
     Account.Registered: ACCOUNT,
     Market.Listed: MARKET,
+    Copy.Started: COPY,
     Post.Published: POST,
     Comment.Written: COMMENT,
     Like.Liked: LIKE,
@@ -209,6 +223,31 @@ class _SocialActors:
 
 _ACCOUNT_SOCIAL = (
     Account.ProfileUpdated | Account.Followed | Account.Unblocked | Account.NotificationsRead
+)
+
+
+def _copy_row(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
+    """The row of a copy-trading command: every `Copy` event names its command's actor
+    (`by`); a leader's settings are its own command."""
+    if isinstance(event, Account.CopySettingsChanged):
+        return CommandRow(event.originator_id, event.command_id, True, True)
+    if type(event).__qualname__.startswith("Copy.") and isinstance(event, _COPY_EVENTS):
+        return CommandRow(_actor(actors, event.by), event.command_id, True, True)
+    return None
+
+
+_COPY_EVENTS = (
+    Copy.Started,
+    Copy.FundsAdded,
+    Copy.FundsWithdrawn,
+    Copy.SizingChanged,
+    Copy.Paused,
+    Copy.Resumed,
+    Copy.Stopped,
+    Copy.OrderPlaced,
+    Copy.AllocationFilled,
+    Copy.Skipped,
+    Copy.ProfitShareSettled,
 )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from socialtrading.commands import accounts, markets, orders
+from socialtrading.commands.copying import COPY_HANDLERS
 from socialtrading.commands.models import (
     AmendOrder,
     CancelOrder,
@@ -48,4 +49,6 @@ HANDLERS: dict[type[Command], Handler] = {
     AmendOrder: orders.amend_order,
     # profiles, follows, posts, comments, likes, reports (commands/social.py)
     **SOCIAL_HANDLERS,
+    # copy trading (commands/copying.py)
+    **COPY_HANDLERS,
 }

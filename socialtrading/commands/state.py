@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from socialtrading.commands.social_store import SocialCache
 from socialtrading.domain.account import ADMIN, TRADER, Account
+from socialtrading.domain.copy.book import CopyBook
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.domain.market import Decision, Market
@@ -81,8 +82,8 @@ def market_outcome(
 
 @dataclass
 class State:
-    """Everything the writer owns in memory: every account and market (past outcomes are in
-    the store's command index, see `commands/dedup.py`)."""
+    """Everything the writer owns in memory: every account, market and copy (past outcomes
+    are in the store's command index, see `commands/dedup.py`)."""
 
     demo_funding: bool = False
     accounts: dict[UUID, Account] = field(default_factory=dict)
@@ -94,6 +95,8 @@ class State:
     touched: dict[int, Aggregate] = field(default_factory=dict)
     # posts, comments, likes and reports, loaded when needed (commands/social_store.py)
     social: SocialCache = field(default_factory=SocialCache)
+    # every copy (copy trading), loaded at start-up, with its live ones by leader and copier
+    copies: CopyBook = field(default_factory=CopyBook)
 
     def add_account(self, account: Account) -> None:
         """Index an account (new or loaded)."""

@@ -52,6 +52,7 @@ from socialtrading.commands.social_store import SocialCache, repository_loader, 
 from socialtrading.commands.state import Outcome, State
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
+from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
 from socialtrading.domain.social.comment import Comment
@@ -61,6 +62,7 @@ from socialtrading.domain.social.report import Report
 from socialtrading.infra.command_index import (
     ACCOUNT,
     COMMENT,
+    COPY,
     LIKE,
     MARKET,
     POST,
@@ -77,6 +79,7 @@ log = logging.getLogger(__name__)
 _KINDS: dict[type[Aggregate], str] = {
     Account: ACCOUNT,
     Market: MARKET,
+    Copy: COPY,
     Post: POST,
     Comment: COMMENT,
     Like: LIKE,
@@ -518,8 +521,8 @@ class Writer:
                 delay = min(delay * 2, 2.0)
 
     def _load(self) -> State:
-        """Rebuild the in-memory state from the store: every account and market from its
-        snapshot plus later events. A store written before the command index existed gets
+        """Rebuild the in-memory state from the store: every account, market and copy from
+        its snapshot plus later events. A store written before the command index existed gets
         it first, from one pass over its log."""
         with money.exact():
             return self._load_exactly()
@@ -537,7 +540,9 @@ class Writer:
         # social aggregates are not listed here: they are loaded when a command needs one
         for aggregate_id, _ in store.loaded_aggregates():
             aggregate: Aggregate = repository.get(aggregate_id)
-            if isinstance(aggregate, Market):
+            if isinstance(aggregate, Copy):
+                state.copies.add(aggregate)
+            elif isinstance(aggregate, Market):
                 if not aggregate.knows_positions():  # snapshotted before positions
                     aggregate.recover_positions(store.events.get(aggregate_id))
                 state.add_market(aggregate)

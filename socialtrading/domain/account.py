@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -29,11 +29,25 @@ ADMIN = "admin"
 COMPLIANCE = "compliance"
 MODERATOR = "moderator"
 ROLES = (TRADER, MERCHANT, ADMIN, COMPLIANCE, MODERATOR)
+# Copy trading's allocation and block accounts: never traders, never granted (not in ROLES).
+COPY = "copy"
 
 ZERO = Decimal(0)
 
+
+class CopySettings(NamedTuple):
+    """A leader's terms: whether it takes copiers, its profit share (basis points), the least
+    a copy may start with (quote), and how many live copies it takes."""
+
+    accept_copiers: bool
+    profit_share_bps: int
+    min_copy_amount: Decimal
+    max_copiers: int
+
+
 # A ledger entry: [kind, market, reference, asset, available delta, reserved delta];
-# the deltas are decimal strings. Kinds: reserve, release, settle, fee.
+# the deltas are decimal strings. Kinds: reserve, release, settle, fee, transfer (copy
+# trading: money moved between an account and a copy's allocation or a block).
 Entry = list[str]
 
 
@@ -202,9 +216,32 @@ class Account(Aggregate):
             assert isinstance(aggregate, Account)
             aggregate.notifications_read = max(aggregate.notifications_read, self.up_to)
 
+    # ------------------------------------------------------------------ copy trading
+
+    class CopySettingsChanged(Aggregate.Event):
+        """A leader's terms for copiers (the profit share in basis points of the gain)."""
+
+        accept_copiers: bool
+        profit_share_bps: int
+        min_copy_amount: Decimal
+        max_copiers: int
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            # a list, not the NamedTuple: snapshots store attributes as JSON
+            aggregate.copy_terms = [
+                self.accept_copiers,
+                self.profit_share_bps,
+                self.min_copy_amount,
+                self.max_copiers,
+            ]
+
     bio: str = ""
     avatar_url: str | None = None
     notifications_read: int = 0
+    # [accept, bps, min amount, max copiers]; None: never opted in as a leader
+    copy_terms: list[Any] | None = None
 
     def __init__(self, handle: str, display_name: str, roles: list[str], command_id: str) -> None:
         self.handle = handle
@@ -476,6 +513,26 @@ class Account(Aggregate):
             return False
         self.trigger_event(
             self.Unblocked, target=them, command_id=command_id, timestamp=to_datetime(ts)
+        )
+        return True
+
+    def copy_settings(self) -> CopySettings | None:
+        """The account's terms for copiers; None if it never set any (it takes no copiers)."""
+        terms = self.copy_terms
+        return None if terms is None else CopySettings(*terms)
+
+    def set_copy_settings(self, settings: CopySettings, command_id: str, ts: int) -> bool:
+        """Set the terms for copiers; False, storing nothing, when they are these already."""
+        if settings == self.copy_settings():
+            return False
+        self.trigger_event(
+            self.CopySettingsChanged,
+            accept_copiers=settings.accept_copiers,
+            profit_share_bps=settings.profit_share_bps,
+            min_copy_amount=settings.min_copy_amount,
+            max_copiers=settings.max_copiers,
+            command_id=command_id,
+            timestamp=to_datetime(ts),
         )
         return True
 

@@ -51,6 +51,7 @@ from socialtrading.infra.progress import ProgressWatcher
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
+from socialtrading.policies.copying import CopyPolicy
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
 
@@ -166,6 +167,17 @@ def create_app(
             runner.start()
             stack.callback(runner.stop)
             writer.add_listener(runner.wake)
+            # copy trading: follows the log beside the projections, sends to the writer
+            policy = CopyPolicy(
+                store,
+                read_engine,
+                writer.submit,
+                settlement_period_us=settings.copy_settlement_hours * 3600 * 1_000_000,
+            )
+            await asyncio.to_thread(policy.setup)
+            policy.start()
+            stack.callback(policy.stop)
+            writer.add_listener(policy.wake)
             progress = ProgressWatcher(runner).start()
             stack.callback(progress.stop)
             services = Services(

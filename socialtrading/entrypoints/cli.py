@@ -397,6 +397,53 @@ def store_verify() -> None:
     )
 
 
+copy_app = typer.Typer(help="Copy trading: its process over the log.")
+app.add_typer(copy_app, name="copy", no_args_is_help=True)
+
+
+@copy_app.command("catch-up")
+def copy_catch_up() -> None:
+    """Run the copy-trading process over the log up to its end, then stop.
+
+    It sends the copy commands the log calls for (copying leaders' fills, settlements, the
+    stop-loss) through a writer of its own, so run it while the server is stopped (exit code
+    3 while another process holds the store). `serve` runs the same process continuously.
+    """
+    from socialtrading.commands.writer import Writer
+    from socialtrading.infra.readstore import open_read_store
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+    from socialtrading.policies.copying import CopyPolicy
+
+    settings = Settings()
+    lock = _writer_lock(settings)
+    try:
+        store = open_store(settings)
+        read_engine = open_read_store(settings)
+        try:
+            with Writer(
+                store,
+                batch_max=settings.batch_max,
+                batch_ms=settings.batch_ms,
+                snapshot_interval=settings.snapshot_interval,
+                demo_funding=settings.demo_funding,
+            ) as writer:
+                policy = CopyPolicy(
+                    store,
+                    read_engine,
+                    writer.submit,
+                    settlement_period_us=settings.copy_settlement_hours * 3600 * 1_000_000,
+                )
+                policy.setup()
+                position = policy.catch_up()
+        finally:
+            read_engine.dispose()
+            store.close()
+    finally:
+        lock.release()
+    typer.echo(f"copy trading is at position {position}: {policy.sent} command(s) sent")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -34,9 +34,11 @@ POST = "post"
 COMMENT = "comment"
 LIKE = "like"
 REPORT = "report"
+# copy trading: loaded at start-up with the accounts and markets
+COPY = "copy"
 # the kinds a start-up loads; a partial index lists them alone, so reading them costs the same
 # however many social aggregates the table holds
-LOADED = (ACCOUNT, MARKET)
+LOADED = (ACCOUNT, MARKET, COPY)
 _LOADED_SQL = f"kind IN ({', '.join(repr(kind) for kind in LOADED)})"
 
 
@@ -56,8 +58,8 @@ class CommandRow(NamedTuple):
 
 
 class Created(NamedTuple):
-    """An aggregate the batch created: its id and kind (ACCOUNT, MARKET, POST, COMMENT, LIKE
-    or REPORT)."""
+    """An aggregate the batch created: its id and kind (ACCOUNT, MARKET, COPY, POST, COMMENT,
+    LIKE or REPORT)."""
 
     id: UUID
     kind: str
@@ -94,7 +96,7 @@ class CommandIndex(Protocol):
         """Every aggregate listed, in the order created."""
 
     def loaded(self, cursor: Any) -> list[Created]:
-        """The accounts and markets (the LOADED kinds), in the order created."""
+        """The accounts, markets and copies (the LOADED kinds), in the order created."""
 
     def add_indexes(self, cursor: Any) -> None:
         """Create the indexes a store made before them lacks (a no-op once they are there)."""

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
             "Snapshot an aggregate every this many events (a market: at least half its live orders)"
         ),
     )
+    copy_settlement_hours: int = Field(
+        default=168,
+        ge=1,
+        le=24 * 366,
+        description="Copy trading: settle each copy's profit share this often (log time)",
+    )
     demo_funding: bool = Field(
         default=False, description="Let traders credit themselves and grant KYC 1 on sign-up"
     )

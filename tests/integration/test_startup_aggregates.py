@@ -13,7 +13,7 @@ from psycopg import sql
 from socialtrading.commands.models import RegisterTrader
 from socialtrading.commands.social import LikePost, PublishPost, subject_of
 from socialtrading.commands.writer import Writer
-from socialtrading.infra.command_index import ACCOUNT, LIKE, POST
+from socialtrading.infra.command_index import ACCOUNT, LIKE, LOADED, POST
 from socialtrading.infra.store import EventStore
 
 
@@ -76,7 +76,7 @@ def test_the_partial_index_is_used_and_added_to_an_older_store(
         plan = _run(
             store,
             "EXPLAIN QUERY PLAN SELECT id, kind FROM {} "
-            "WHERE kind IN ('account', 'market') ORDER BY seq",
+            f"WHERE kind IN ({', '.join(repr(kind) for kind in LOADED)}) ORDER BY seq",
         )
         assert index_name in " ".join(str(row[-1]) for row in plan)
         _run(store, f"DROP INDEX {index_name}")

@@ -45,14 +45,16 @@ def _imports(path: Path) -> set[str]:
     return {n for n in names if n.startswith("socialtrading.")}
 
 
-# Bottom up: engine -> domain -> infra -> commands / projections -> graphql -> entrypoints.
+# Bottom up: engine -> domain -> infra -> commands / projections -> policies -> graphql ->
+# entrypoints (policies send commands: they sit above commands, beside nothing that reads).
 LAYERS = {
     "engine": {"engine"},
     "domain": {"engine", "domain"},
     "infra": {"engine", "domain", "infra"},
     "commands": {"engine", "domain", "infra", "commands"},
     "projections": {"engine", "domain", "infra", "projections"},
-    "graphql": {"engine", "domain", "infra", "commands", "projections", "graphql"},
+    "policies": {"engine", "domain", "infra", "commands", "policies"},
+    "graphql": {"engine", "domain", "infra", "commands", "projections", "policies", "graphql"},
 }
 
 
