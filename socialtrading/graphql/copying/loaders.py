@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from socialtrading.projections.copy import copies
 from socialtrading.projections.copy.rows import CopyRow, CopySettingsRow
+from socialtrading.projections.rows import PositionRow
 
 if TYPE_CHECKING:
     from socialtrading.graphql.loaders import Reader
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
 
 @dataclass(eq=False)
 class CopyLoaders:
-    """Copies by id, their equity by copy row, leaders' settings by account id."""
+    """Copies by id, their equity by copy row, leaders' settings by account id, copies'
+    positions by copy id."""
 
     copies: DataLoader[str, CopyRow | None]
     equity: DataLoader[CopyRow, Decimal]
     settings: DataLoader[str, CopySettingsRow | None]
+    positions: DataLoader[str, list[PositionRow]]
 
 
 def make_copy_loaders(read: Reader, *, cache: bool = True) -> CopyLoaders:
@@ -39,8 +42,13 @@ def make_copy_loaders(read: Reader, *, cache: bool = True) -> CopyLoaders:
         found = await read(copies.settings_of, ids)
         return [found.get(i) for i in ids]
 
+    async def load_positions(ids: list[str]) -> list[list[PositionRow]]:
+        found = await read(copies.positions_of, ids)
+        return [found.get(i, []) for i in ids]
+
     return CopyLoaders(
         copies=DataLoader(load_copies, cache=cache),
         equity=DataLoader(load_equity, cache=cache),
         settings=DataLoader(load_settings, cache=cache),
+        positions=DataLoader(load_positions, cache=cache),
     )

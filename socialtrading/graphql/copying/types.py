@@ -237,10 +237,12 @@ class Copy:
         rows = await info.context.loaders.balances.load(self.row.allocation)
         return [Balance.from_row(row) for row in rows if row.available or row.reserved]
 
-    @strawberry.field(description="The allocation's positions")
+    @strawberry.field(
+        description="From its allocated fills, marked at the last price (flat ones included)"
+    )
     async def positions(self, info: Info) -> list[Position]:
-        rows = await info.context.loaders.positions.load(self.row.allocation)
-        return [Position.from_row(row) for row in sorted(rows, key=lambda r: r.market)]
+        rows = await info.context.loaders.copying.positions.load(self.row.id)
+        return [Position.from_row(row) for row in rows]
 
     @strawberry.field(description="Everything the copy recorded, newest first")
     async def activity(

@@ -18,6 +18,7 @@ commit (the `myCopies` subscription).
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Final
@@ -38,12 +39,13 @@ from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.domain.copy.copy import ACTIVE, PAUSED, STOPPED_BY_LOSS, Copy
 from socialtrading.domain.time import to_datetime, to_micros
+from socialtrading.engine.book import BUY
 from socialtrading.infra.bus import Bus
 from socialtrading.projections.accounts import balances
 from socialtrading.projections.base import Item, Projection, metadata
 from socialtrading.projections.copy.rows import CopyActivityRow, CopyRow, CopySettingsRow
 from socialtrading.projections.markets import markets
-from socialtrading.projections.rows import clean
+from socialtrading.projections.rows import PositionRow, clean
 from socialtrading.projections.sql import bulk_insert, rows_in, upsert
 
 # activity kinds
@@ -129,6 +131,22 @@ copy_activity = Table(
     Index("ix_copy_activity_copy", "copy_id", "id"),
 )
 
+# A copy's positions, from its allocated fills (a block's fills are the block account's
+# trades, moved to the allocations by transfers, so the positions read model, which follows
+# trades, cannot show them): the quantity, its cost basis, realized PnL and fees, in the
+# quote asset, by the rule of `projections/positions.py` (a sell releases the basis of the
+# lots it closes, pro rata; copies never go short).
+copy_positions = Table(
+    "copy_positions",
+    metadata,
+    Column("copy_id", String(36), primary_key=True),
+    Column("market", String(32), primary_key=True),
+    Column("quantity", String(_AMOUNT), nullable=False),
+    Column("cost", String(_AMOUNT), nullable=False),
+    Column("realized_pnl", String(_AMOUNT), nullable=False),
+    Column("fees_paid", String(_AMOUNT), nullable=False),
+)
+
 copy_settings = Table(
     "copy_settings",
     metadata,
@@ -158,6 +176,7 @@ _COPY_EVENTS = frozenset(
 _ACTIVITY_COLUMNS = tuple(column.name for column in copy_activity.columns)
 _insert_activity = bulk_insert(copy_activity)
 ZERO = Decimal(0)
+_UNIT = Decimal("1e-18")  # a released basis is rounded down to this (the rest stays open)
 _CACHE_COPIES = 100_000  # copies held in memory between batches, at most
 
 
@@ -173,7 +192,7 @@ class CopiesProjection(Projection):
     """Copies, their activity and leaders' settings from the copy events."""
 
     name: ClassVar[str] = "copies"
-    tables: ClassVar[tuple[Table, ...]] = (copies, copy_activity, copy_settings)
+    tables: ClassVar[tuple[Table, ...]] = (copies, copy_activity, copy_positions, copy_settings)
 
     def __init__(self, bus: Bus | None = None) -> None:
         self.bus = bus
@@ -181,6 +200,10 @@ class CopiesProjection(Projection):
         self._changed: set[str] = set()
         self._activity: list[tuple[Any, ...]] = []
         self._settings: dict[str, dict[str, Any]] = {}
+        # (copy id, market) -> [quantity, cost, realized, fees], for copies whose rows are read
+        self._positions: dict[tuple[str, str], list[Decimal]] = {}
+        self._positions_read: set[str] = set()
+        self._positions_changed: set[tuple[str, str]] = set()
         self._published: dict[str, list[CopyActivityRow]] = {}  # copier -> its new activity
         self._committing: dict[str, list[CopyActivityRow]] = {}
 
@@ -189,12 +212,21 @@ class CopiesProjection(Projection):
         self._changed = set()
         self._activity = []
         self._settings = {}
+        self._positions = {}
+        self._positions_read = set()
+        self._positions_changed = set()
         self._published = {}
         self._committing = {}
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
         if len(self._copies) > _CACHE_COPIES and not self._changed:
             self._copies = {}
+        if len(self._positions_read) > _CACHE_COPIES and not self._positions_changed:
+            self._positions, self._positions_read = {}, set()
+        filled = {
+            str(event.originator_id) for _, event in items if type(event) is Copy.AllocationFilled
+        }
+        self._read_positions(connection, filled - self._positions_read)
         wanted = {
             str(event.originator_id)
             for _, event in items
@@ -222,6 +254,23 @@ class CopiesProjection(Projection):
             upsert(connection, copies, [held[copy_id] for copy_id in sorted(changed)], ["id"])
         activity, self._activity = self._activity, []
         _insert_activity.run(connection, activity)
+        moved, self._positions_changed = self._positions_changed, set()
+        if moved:
+            held_positions = self._positions
+            rows = []
+            for copy_id, market in sorted(moved):
+                quantity, cost, realized, fees = held_positions[(copy_id, market)]
+                rows.append(
+                    {
+                        "copy_id": copy_id,
+                        "market": market,
+                        "quantity": str(quantity),
+                        "cost": str(cost),
+                        "realized_pnl": str(realized),
+                        "fees_paid": str(fees),
+                    }
+                )
+            upsert(connection, copy_positions, rows, ["copy_id", "market"])
         settings, self._settings = self._settings, {}
         if settings:
             upsert(connection, copy_settings, list(settings.values()), ["account_id"])
@@ -243,6 +292,49 @@ class CopiesProjection(Projection):
         held = self._copies
         for row in rows_in(connection, select(copies), copies.c.id, wanted):
             held[row.id] = dict(row._mapping)
+
+    def _read_positions(self, connection: Connection, wanted: set[str]) -> None:
+        held = self._positions
+        for row in rows_in(connection, select(copy_positions), copy_positions.c.copy_id, wanted):
+            held[(row.copy_id, row.market)] = [
+                Decimal(row.quantity),
+                Decimal(row.cost),
+                Decimal(row.realized_pnl),
+                Decimal(row.fees_paid),
+            ]
+        self._positions_read |= wanted
+
+    def _fill(self, copy_id: str, event: Any) -> None:
+        """Move the copy's position in the fill's market (see `copy_positions`)."""
+        key = (copy_id, event.market)
+        position = self._positions.get(key)
+        if position is None:
+            position = self._positions[key] = [ZERO, ZERO, ZERO, ZERO]
+        self._positions_changed.add(key)
+        quantity = Decimal(event.quantity)
+        cost = Decimal(event.cost)
+        with money.exact():
+            position[3] += Decimal(event.fee)
+            if event.side == BUY:
+                position[0] += quantity
+                position[1] += cost
+                return
+            held = position[0]
+            closed = min(quantity, held)
+            if closed <= 0:
+                return
+            released, proceeds = position[1], cost
+            if closed != held or closed != quantity:
+                with decimal.localcontext() as context:
+                    context.prec = 40
+                    context.rounding = decimal.ROUND_FLOOR
+                    if closed != held:
+                        released = (position[1] * closed / held).quantize(_UNIT)
+                    if closed != quantity:  # (a sell beyond the position: never, as copies go)
+                        proceeds = (cost * closed / quantity).quantize(_UNIT)
+            position[2] += proceeds - released
+            position[0] = held - closed
+            position[1] -= released
 
     def _copy_event(self, position: int, event: Any) -> None:
         copy_id = str(event.originator_id)
@@ -268,6 +360,7 @@ class CopiesProjection(Projection):
                 block_id=event.block_id,
             )
         elif kind is Copy.AllocationFilled:
+            self._fill(copy_id, event)
             self._add(
                 position,
                 row,
@@ -523,6 +616,47 @@ def settings_of(connection: Connection, account_ids: Sequence[str]) -> dict[str,
             min_copy_amount=clean(Decimal(row.min_copy_amount)),
             max_copiers=row.max_copiers,
             updated_at=to_datetime(row.updated_at),
+        )
+    return found
+
+
+def _marks(connection: Connection, symbols: set[str]) -> dict[str, Decimal]:
+    """The last trade price of these markets (those that traded)."""
+    statement = select(markets.c.symbol, markets.c.tick_size, markets.c.last_price)
+    return {
+        row.symbol: clean(Decimal(row.tick_size) * row.last_price)
+        for row in rows_in(connection, statement, markets.c.symbol, symbols)
+        if row.last_price is not None
+    }
+
+
+def positions_of(connection: Connection, copy_ids: Sequence[str]) -> dict[str, list[PositionRow]]:
+    """Each copy's positions by market (`account_id`: the copy id), marked at the last price."""
+    found: dict[str, list[PositionRow]] = {copy_id: [] for copy_id in copy_ids}
+    statement = select(copy_positions).order_by(copy_positions.c.copy_id, copy_positions.c.market)
+    rows = list(rows_in(connection, statement, copy_positions.c.copy_id, copy_ids))
+    marks = _marks(connection, {row.market for row in rows})
+    for row in rows:
+        quantity, cost = Decimal(row.quantity), Decimal(row.cost)
+        mark = marks.get(row.market)
+        with money.exact():
+            unrealized = None if mark is None else clean(quantity * mark - cost)
+        average = None
+        if quantity:
+            with decimal.localcontext() as context:
+                context.prec = 28
+                average = clean(cost / quantity)
+        found[row.copy_id].append(
+            PositionRow(
+                account_id=row.copy_id,
+                market=row.market,
+                quantity=clean(quantity),
+                average_entry_price=average,
+                realized_pnl=clean(Decimal(row.realized_pnl)),
+                fees_paid=clean(Decimal(row.fees_paid)),
+                mark_price=mark,
+                unrealized_pnl=unrealized,
+            )
         )
     return found
 
