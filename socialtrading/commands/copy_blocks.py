@@ -162,10 +162,12 @@ def copy_fill(
     if not copies:
         return False
     price, lots = record[TRADE_PRICE], record[TRADE_QTY]
-    wants = _size(state, leader, market, side, price, lots, copies, trade_id, by, command_id, ts)
+    wants, acted = _size(
+        state, leader, market, side, price, lots, copies, trade_id, by, command_id, ts
+    )
     for bps in sorted(wants):
         fill_block(state, market, me, side, price, bps, wants[bps], trade_id, by, command_id, ts)
-    return True
+    return acted or bool(wants)
 
 
 def _size(
@@ -180,8 +182,9 @@ def _size(
     by: str,
     command_id: str,
     ts: int,
-) -> dict[int, list[Want]]:
-    """Each copy's lots, grouped by slippage tolerance; skipped copies recorded."""
+) -> tuple[dict[int, list[Want]], bool]:
+    """Each copy's lots, grouped by slippage tolerance; skipped copies recorded (and whether
+    any copy recorded anything: a sell copies nothing to a copy that holds nothing)."""
     spec = market.spec
     symbol, quote, base = market.symbol, market.quote, market.base
     unit = spec.tick_size * spec.lot_size
@@ -196,8 +199,8 @@ def _size(
     touched = state.touched
     rules = market.settlement
     out: dict[int, list[Want]] = {}
+    acted = False  # whether any copy recorded a decision
     for copy in copies:
-        touched[id(copy)] = copy
         reason: str | None = None
         wanted = 0
         allocation = accounts[copy.allocation]
@@ -235,11 +238,13 @@ def _size(
             and unit * price * wanted > copy.max_order_notional
         ):
             reason = MAX_NOTIONAL
+        touched[id(copy)] = copy
         if reason is not None:
             copy.skipped(trade_id, symbol, side, reason, None, by, command_id, ts)
+            acted = True
             continue
         out.setdefault(copy.slippage_bps, []).append((copy, allocation, wanted))
-    return out
+    return out, acted
 
 
 def fill_block(

@@ -10,8 +10,13 @@ with the store unreachable for the reload too), and restarts the writer. After e
 - no balance is negative and no ledger entry waits unflushed;
 - every account's reserved balance per asset is exactly what its live orders need
   (`SettlementRules.need(side, price, open)`), and each market's `terms` mirror its live orders;
-- per asset, available + reserved summed over all accounts (the fee account included) equals
-  deposits minus successful withdrawals: trading and fees only move money around.
+- per asset, available + reserved summed over all accounts (the fee account, copies'
+  allocations and leaders' block accounts included) equals deposits minus successful
+  withdrawals: trading, fees, copies and profit shares only move money around.
+
+Copy trading: alice leads; bob, carol and dave start, top up, withdraw from, pause, resume,
+stop and settle copies of her at random, and alice's fills are copied (as the policy would
+send them) at random, repeats included.
 
 Each restart (and the end of each example) stops the writer and starts a new one over the same
 store: the rebuilt accounts, books and terms equal the live ones; every command of the run is
@@ -47,6 +52,18 @@ from hypothesis.stateful import (
 )
 
 from socialtrading.commands import dedup
+from socialtrading.commands.copying import (
+    AddCopyFunds,
+    CopyLeaderFill,
+    PauseCopying,
+    ResumeCopying,
+    SetCopySettings,
+    SettleCopyProfitShare,
+    StartCopying,
+    StopCopying,
+    WithdrawCopyFunds,
+    copy_of,
+)
 from socialtrading.commands.models import (
     AmendOrder,
     CancelOrder,
@@ -63,9 +80,11 @@ from socialtrading.commands.models import (
 )
 from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
+from socialtrading.domain.copy.ids import fill_command_id
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.engine.book import Side, StpMode, TimeInForce
+from socialtrading.engine.records import KIND, SEQ, TRADE, TRADE_MAKER_ACCOUNT, TRADE_TAKER_ACCOUNT
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import EventStore, open_store
 
@@ -105,6 +124,22 @@ MARKETS = (
     MarketConfig("ETH-USD", "ETH", Decimal("0.01"), Decimal("0.01"), Decimal(20), 300, 0, 30),
 )
 TRADERS = ("alice", "bob", "carol", "dave")
+LEADER = "alice"  # takes copiers (copy trading)
+COPIERS = ("bob", "carol", "dave")
+# Copy commands' refusals that random traffic can meet (nothing stored).
+COPY_REFUSALS = frozenset(
+    {"insufficient_funds", "already_copying", "copy_stopped", "below_min_copy_amount"}
+)
+COPY_COMMANDS = (
+    StartCopying
+    | AddCopyFunds
+    | WithdrawCopyFunds
+    | PauseCopying
+    | ResumeCopying
+    | StopCopying
+    | SettleCopyProfitShare
+    | CopyLeaderFill
+)
 ASSETS = ("USD", "BTC", "ETH")
 UNIT = {"USD": Decimal("0.01"), "BTC": Decimal("0.001"), "ETH": Decimal("0.01")}
 FIRST_DEPOSIT = {"USD": Decimal(20), "BTC": Decimal("0.05"), "ETH": Decimal("0.5")}
@@ -264,8 +299,19 @@ def unpositioned(outcome: Outcome | None) -> Outcome | None:
 
 
 def comparable(state: State) -> dict[str, Any]:
-    """What must survive a rebuild: balances, books, order terms."""
+    """What must survive a rebuild: balances, books, order terms, copies."""
     return {
+        "copies": {
+            copy_id: (
+                copy.status,
+                copy.invested,
+                copy.high_water_mark,
+                copy.profit_share_paid,
+                copy.owed,
+                copy.skip_streak,
+            )
+            for copy_id, copy in state.copies.by_id.items()
+        },
         "accounts": {aid: account.state() for aid, account in state.accounts.items()},
         "books": {sym: market.book.snapshot() for sym, market in state.markets.items()},
         "terms": {
@@ -325,6 +371,16 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
                 self._expect_ok(command)
                 self.deposits[asset] += amount
+        self._expect_ok(
+            SetCopySettings(
+                command_id="lead",
+                actor=self.trader_ids[LEADER],
+                min_copy_amount=Decimal("0.5"),
+                profit_share_bps=2000,
+            )
+        )
+        self.copies: list[tuple[UUID, UUID]] = []  # (copier, copy id), started
+        self.leader_trades: list[str] = []
         # Some liquidity to start from: resting bids and asks around each reference price.
         seeds = [
             Limit(bidder, market, "buy", -level, 5 * level, "GTC", False, "cancel_taker", None)
@@ -487,6 +543,21 @@ class LedgerMachine(RuleBasedStateMachine):
             assert outcome.stored
             assert outcome.accepted or outcome.code in ORDER_REFUSALS, outcome
             self.orders.append((command.actor, outcome.order_id))
+            leader = str(self.trader_ids[LEADER])
+            self.leader_trades += [
+                f"{command.market}:{r[SEQ]}"
+                for r in outcome.records
+                if r[KIND] == TRADE
+                and leader in (r[TRADE_TAKER_ACCOUNT], r[TRADE_MAKER_ACCOUNT])
+                and r[TRADE_TAKER_ACCOUNT] != r[TRADE_MAKER_ACCOUNT]
+            ]
+        elif isinstance(command, COPY_COMMANDS):
+            assert outcome.accepted or outcome.code in COPY_REFUSALS, outcome
+            assert outcome.accepted or not outcome.stored
+            if isinstance(command, StartCopying) and outcome.accepted:
+                found = copy_of(command)
+                assert found is not None
+                self.copies.append((command.actor, found))
         elif isinstance(
             command,
             CancelOrder | AmendOrder | HaltMarket | ResumeMarket | StartAuction | Uncross,
@@ -625,6 +696,89 @@ class LedgerMachine(RuleBasedStateMachine):
                 self._barrier()
             assert _max_notification(self.store) == position
             assert comparable(self.state) == before
+
+    # ------------------------------------------------------------------ copy trading
+
+    @rule(copier=st.sampled_from(COPIERS), units=st.integers(1, 1500), mode=st.integers(0, 2))
+    def start_copy(self, copier: str, units: int, mode: int) -> None:
+        with self.step():
+            sizing: dict[str, Any] = [
+                {},
+                {"sizing": "FIXED_RATIO", "ratio": Decimal("0.5")},
+                {"sizing": "FIXED_AMOUNT", "fixed_amount": Decimal(2)},
+            ][mode]
+            self._run(
+                [
+                    StartCopying(
+                        command_id=self._next_id(),
+                        actor=self.trader_ids[copier],
+                        leader=LEADER,
+                        amount=UNIT["USD"] * units,
+                        slippage_bps=[0, 50, 200][mode],
+                        **sizing,
+                    )
+                ]
+            )
+
+    @precondition(lambda self: bool(self.copies))
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["add", "withdraw", "pause", "resume", "stop", "keep", "settle"]),
+        units=st.integers(1, 1500),
+    )
+    def manage_copy(self, data: st.DataObject, action: str, units: int) -> None:
+        with self.step():
+            copier, copy_id = data.draw(st.sampled_from(self.copies), label="copy")
+            common: dict[str, Any] = {"command_id": self._next_id(), "copy_id": copy_id}
+            amount = UNIT["USD"] * units
+            command: Command = {
+                "add": AddCopyFunds(actor=copier, amount=amount, **common),
+                "withdraw": WithdrawCopyFunds(actor=copier, amount=amount, **common),
+                "pause": PauseCopying(actor=copier, **common),
+                "resume": ResumeCopying(actor=copier, **common),
+                "stop": StopCopying(actor=copier, **common),
+                "keep": StopCopying(actor=copier, close_positions=False, **common),
+                "settle": SettleCopyProfitShare(actor=SYSTEM_ACTOR, **common),
+            }[action]
+            self._run([command])
+
+    @precondition(lambda self: bool(self.copies))
+    @rule(intent=st.one_of(limits, market_orders))
+    def leader_trade(self, intent: Limit | MarketOrder) -> None:
+        """The leader trades and every fill is copied at once (as the policy would)."""
+        with self.step():
+            before = len(self.leader_trades)
+            self._run([self._command(dataclasses.replace(intent, trader=LEADER))])
+            leader = self.trader_ids[LEADER]
+            self._run(
+                [
+                    CopyLeaderFill(
+                        command_id=fill_command_id(leader, trade_id),
+                        actor=SYSTEM_ACTOR,
+                        leader=leader,
+                        trade_id=trade_id,
+                    )
+                    for trade_id in self.leader_trades[before:]
+                ]
+            )
+
+    @precondition(lambda self: bool(self.leader_trades))
+    @rule(data=st.data())
+    def copy_leader_fill(self, data: st.DataObject) -> None:
+        """What the copy policy sends for a fill of the leader (again, sometimes)."""
+        with self.step():
+            trade_id = data.draw(st.sampled_from(self.leader_trades[-5:]), label="trade")
+            leader = self.trader_ids[LEADER]
+            self._run(
+                [
+                    CopyLeaderFill(
+                        command_id=fill_command_id(leader, trade_id),
+                        actor=SYSTEM_ACTOR,
+                        leader=leader,
+                        trade_id=trade_id,
+                    )
+                ]
+            )
 
     @precondition(lambda self: bool(self.history))
     @rule(data=st.data())

@@ -386,3 +386,16 @@ def test_a_restart_rebuilds_copies_and_the_index_agrees_with_the_log(world: Worl
     assert world.writer.state.copies.live_count(str(LEA)) == 1
     world.writer.stop()
     world.index_agrees()
+
+
+def test_a_leader_sell_copies_nothing_to_copies_that_hold_nothing(world: World) -> None:
+    world.lead()
+    world.order(MM, "sell", "100", "5")
+    world.order(LEA, "buy", "100", "2")
+    copy_id = world.start(CAT, "1000")
+    world.order(MM, "buy", "99", "5")
+    (trade,) = world.trades(world.order(LEA, "sell", "99", "1"))
+    head = world.head()
+    outcome = world.copy_fill(trade)
+    assert outcome.accepted and not outcome.stored and world.head() == head
+    assert _kinds(world, copy_id) == ["Started"]
