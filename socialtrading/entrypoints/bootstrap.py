@@ -27,6 +27,7 @@ from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.tokens import new_token
+from socialtrading.entrypoints.demo_copying import seed_copying
 from socialtrading.entrypoints.demo_social import seed_social
 
 DEMO_TOKEN_PREFIX = "demo:token:"  # the command ids of the tokens the demo issues
@@ -94,8 +95,8 @@ MAKER_LEVELS = 5
 
 
 def bootstrap_demo(writer: Writer) -> dict[str, str]:
-    """List the demo markets, fund demo traders, seed some liquidity and a social graph
-    (`demo_social`); return fresh tokens.
+    """List the demo markets, fund demo traders, seed some liquidity, a social graph
+    (`demo_social`) and copiers of alice (`demo_copying`); return fresh tokens.
 
     The writer must run with demo funding (registration grants KYC level 1). Returns
     handle -> API token for the demo admin and each demo trader.
@@ -152,6 +153,7 @@ def bootstrap_demo(writer: Writer) -> dict[str, str]:
                     )
                 )
     seed_social(writer)
+    seed_copying(writer)
     revoke_demo_tokens(writer)
     tokens: dict[str, str] = {}
     for handle in (DEMO_ADMIN, *DEMO_TRADERS):

@@ -14,6 +14,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 from strawberry.dataloader import DataLoader
 
+from socialtrading.graphql.copying.loaders import CopyLoaders, make_copy_loaders
 from socialtrading.graphql.social.loaders import SocialLoaders, make_social_loaders
 from socialtrading.projections import accounts, orders, positions
 from socialtrading.projections.rows import AccountRow, BalanceRow, OrderRow, PositionRow
@@ -46,6 +47,7 @@ class Loaders:
     open_orders: DataLoader[str, list[OrderRow]]
     orders: DataLoader[str, OrderRow | None]
     social: SocialLoaders
+    copying: CopyLoaders
 
 
 K = TypeVar("K")
@@ -94,4 +96,5 @@ def make_loaders(read: Reader, *, cache: bool = True) -> Loaders:
         open_orders=DataLoader(load_open_orders, cache=cache),
         orders=DataLoader(load_orders, cache=cache),
         social=make_social_loaders(read, cache=cache),
+        copying=make_copy_loaders(read, cache=cache),
     )

@@ -36,6 +36,9 @@ from strawberry.types.graphql import OperationType
 
 from socialtrading.graphql.accounts.mutations import AccountMutations
 from socialtrading.graphql.accounts.queries import AccountQueries
+from socialtrading.graphql.copying.mutations import CopyMutations
+from socialtrading.graphql.copying.queries import CopyQueries
+from socialtrading.graphql.copying.subscriptions import CopySubscriptions
 from socialtrading.graphql.errors import ApiError, shorten
 from socialtrading.graphql.execution import Executor
 from socialtrading.graphql.markets.mutations import MarketMutations
@@ -53,12 +56,16 @@ from socialtrading.infra.metrics import GRAPHQL_SECONDS
 
 log = logging.getLogger(__name__)
 
-Query = merge_types("Query", (AccountQueries, MarketQueries, TradingQueries, SocialQueries))
+Query = merge_types(
+    "Query", (AccountQueries, MarketQueries, TradingQueries, SocialQueries, CopyQueries)
+)
 Mutation = merge_types(
-    "Mutation", (AccountMutations, TradingMutations, MarketMutations, SocialMutations)
+    "Mutation",
+    (AccountMutations, TradingMutations, MarketMutations, SocialMutations, CopyMutations),
 )
 Subscription = merge_types(
-    "Subscription", (MarketSubscriptions, TradingSubscriptions, SocialSubscriptions)
+    "Subscription",
+    (MarketSubscriptions, TradingSubscriptions, SocialSubscriptions, CopySubscriptions),
 )
 
 CACHE_SIZE = 1024  # distinct query texts whose parse and validation are kept

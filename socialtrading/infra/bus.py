@@ -2,7 +2,7 @@
 
 Topics: `trades:{symbol}`, `book:{symbol}`, `orders:{account_id}`, `markets`, and the social
 ones: `feed:{viewer}`, `posts:{author}` (authors whose posts are pulled into feeds),
-`notifications:{account}`. Publishing is
+`notifications:{account}`; copy trading's `copies:{copier}`. Publishing is
 thread-safe (the projection runner publishes from its thread); subscribers are asyncio queues
 fed through their event loop. A slow subscriber loses its oldest messages rather than holding
 up the read models.

@@ -200,8 +200,8 @@ class EventStore(Application[UUID]):
             return self.index.listed(cursor, ids)
 
     def loaded_aggregates(self) -> list[Created]:
-        """The accounts and markets a start-up loads, in the order created (read through an
-        index: the social kinds listed beside them cost nothing here)."""
+        """The accounts, markets and copies a start-up loads, in the order created (read
+        through an index: the social kinds listed beside them cost nothing here)."""
         with self._transaction(commit=False) as cursor:
             return self.index.loaded(cursor)
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from socialtrading.domain import money
-from socialtrading.domain.account import Account
+from socialtrading.domain.account import COPY, Account
 from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.domain.tokens import token_id
 from socialtrading.projections.base import Item, Projection, metadata
@@ -240,10 +240,13 @@ def accounts_by_ids(connection: Connection, ids: Sequence[str]) -> dict[str, Acc
 
 
 def account_by_handle(connection: Connection, handle: str) -> AccountRow | None:
-    """The account with this handle (handles are case-insensitive)."""
+    """The account with this handle (handles are case-insensitive); never a copy trading
+    allocation or block account (role `copy`: not a trader, looked up by id only)."""
     statement = select(accounts).where(accounts.c.handle_key == handle.casefold())
     row = connection.execute(statement).first()
-    return None if row is None else _account_row(row)
+    if row is None or COPY in row.roles.split(","):
+        return None
+    return _account_row(row)
 
 
 def _valid_at(now: int) -> Any:

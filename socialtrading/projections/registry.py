@@ -7,6 +7,7 @@ from socialtrading.projections.accounts import AccountsProjection
 from socialtrading.projections.base import Projection
 from socialtrading.projections.book import BookProjection
 from socialtrading.projections.candles import CandlesProjection
+from socialtrading.projections.copy.copies import CopiesProjection
 from socialtrading.projections.markets import MarketsProjection
 from socialtrading.projections.orders import OrdersProjection
 from socialtrading.projections.positions import PositionsProjection
@@ -35,4 +36,5 @@ def all_projections(
         FeedProjection(bus, feed_pull_threshold),
         FillsProjection(),
         TrackRecordsProjection(),
+        CopiesProjection(bus),
     ]

@@ -14,6 +14,7 @@ import strawberry
 
 from socialtrading.domain.time import to_micros
 from socialtrading.graphql.context import Info
+from socialtrading.graphql.copying.types import CopyAccount
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
 from socialtrading.graphql.social.types import SocialAccount
@@ -68,7 +69,7 @@ class ApiToken:
 
 
 @strawberry.type(description="A participant: a trader, an admin, a compliance analyst")
-class Account(SocialAccount):
+class Account(SocialAccount, CopyAccount):
     id: strawberry.ID
     handle: str
     kyc_level: int

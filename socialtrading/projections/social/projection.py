@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
-from socialtrading.domain.account import Account
+from socialtrading.domain.account import COPY, Account
 from socialtrading.domain.social.comment import Comment
 from socialtrading.domain.social.like import Like
 from socialtrading.domain.social.post import Post
@@ -341,6 +341,8 @@ class SocialProjection(Projection):
     # ------------------------------------------------------------------ accounts
 
     def _registered(self, connection: Connection, position: int, event: Any) -> None:
+        if COPY in event.roles:
+            return  # copy trading's allocation and block accounts have no profile
         account = str(event.originator_id)
         self._numbers[account] = 0
         self._held.profiles.append((account, event.display_name, "", None, 0, 0, 0, 0, 0))

@@ -1,0 +1,1 @@
+"""Copy trading over GraphQL: copies, their activity, leaders' settings, the mutations."""

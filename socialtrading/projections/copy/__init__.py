@@ -1,0 +1,1 @@
+"""Copy trading's read model: copies, their activity, leaders' copy settings."""
