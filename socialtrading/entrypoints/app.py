@@ -152,7 +152,11 @@ def create_app(
             read_engine = open_read_store(settings)
             stack.callback(read_engine.dispose)
             bus = Bus()
-            runner = ProjectionRunner(store, read_engine, all_projections(bus))
+            runner = ProjectionRunner(
+                store,
+                read_engine,
+                all_projections(bus, stats_reference=settings.stats_reference_asset),
+            )
             try:
                 await asyncio.to_thread(runner.setup)
             except Exception as error:

@@ -257,7 +257,12 @@ def projections_rebuild(
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections(), catch_up_batch_size=batch_size)
+        runner = ProjectionRunner(
+            store,
+            engine,
+            all_projections(stats_reference=settings.stats_reference_asset),
+            catch_up_batch_size=batch_size,
+        )
         known = _known_projections(runner, names)
         runner.setup()
         chosen = names or known
@@ -293,7 +298,9 @@ def projections_status() -> None:
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections())
+        runner = ProjectionRunner(
+            store, engine, all_projections(stats_reference=settings.stats_reference_asset)
+        )
         runner.setup()
         typer.echo(f"{'projection':<12} {'position':>12} {'lag':>12} {'dead letters':>12}")
         for status in runner.status():
@@ -343,7 +350,9 @@ def projections_retry(
     store = open_store(settings)
     engine = open_read_store(settings)
     try:
-        runner = ProjectionRunner(store, engine, all_projections())
+        runner = ProjectionRunner(
+            store, engine, all_projections(stats_reference=settings.stats_reference_asset)
+        )
         _known_projections(runner, names)
         runner.setup()
         result = runner.retry(names or None)

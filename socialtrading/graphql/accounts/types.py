@@ -17,6 +17,7 @@ from socialtrading.graphql.context import Info
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
 from socialtrading.graphql.social.types import SocialAccount
+from socialtrading.graphql.stats.types import StatsAccount
 from socialtrading.graphql.trading.types import Order, Position
 from socialtrading.projections import accounts, orders
 from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow
@@ -68,7 +69,7 @@ class ApiToken:
 
 
 @strawberry.type(description="A participant: a trader, an admin, a compliance analyst")
-class Account(SocialAccount):
+class Account(SocialAccount, StatsAccount):
     id: strawberry.ID
     handle: str
     kyc_level: int

@@ -128,6 +128,15 @@ def allocation_id(copy_id: str) -> str:
     return str(uuid5(NAMESPACE, "allocation:" + copy_id))
 
 
+def _remember(kind: type, book: set[type], other: set[type]) -> bool:
+    """Whether events of `kind` carry engine records (`Market.BookChanged`), remembered."""
+    if issubclass(kind, Market.BookChanged):
+        book.add(kind)
+        return True
+    other.add(kind)
+    return False
+
+
 class _Trader:
     """What the read model holds of one account."""
 
@@ -190,6 +199,8 @@ class StatsProjection(Projection):
         self._led: dict[str, list[str]] = {}  # leader -> its copies
         self._allocations: dict[str, str] = {}  # allocation account -> copy
         self._transfers: dict[tuple[str, str], Decimal] = {}  # (reference, account) -> net
+        self._book_events: set[type] = set()  # event classes carrying engine records
+        self._other_events: set[type] = set()
 
     def reset(self) -> None:
         self.markets.reset()
@@ -268,9 +279,12 @@ class StatsProjection(Projection):
         if len(self._traders) > _CACHE_ACCOUNTS:
             self._traders = {}  # (everything is written at the end of each chunk)
         changes = _Changes()
+        book_events, other_events = self._book_events, self._other_events
         for _, event in items:
             kind = type(event)
-            if kind is Market.BookChanged:
+            if kind in book_events or (
+                kind not in other_events and _remember(kind, book_events, other_events)
+            ):
                 market = None
                 for record in event.records:
                     if record[KIND] == TRADE:
@@ -327,12 +341,12 @@ class StatsProjection(Projection):
         """Close the open day when `day` is later (an earlier day counts in the open one)."""
         if self._day is None:
             self._day = day
-            _upsert_clock.run(connection, [(1, day)])
+            _upsert_clock.run(connection, [(1, day, self.reference)])
         elif day > self._day:
             self._write(connection, changes)
             self._close(connection, self._day)
             self._day = day
-            _upsert_clock.run(connection, [(1, day)])
+            _upsert_clock.run(connection, [(1, day, self.reference)])
             for trader in self._traders.values():
                 trader.today = None
 

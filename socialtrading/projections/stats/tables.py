@@ -79,12 +79,13 @@ stats_points = Table(
     Index("ix_stats_points_day", "day"),
 )
 
-# The open day: the day of the last event applied (one row, id 1).
+# The open day (the day of the last event applied) and the reference asset: one row, id 1.
 stats_clock = Table(
     "stats_clock",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("day", Integer, nullable=False),
+    Column("reference", String(16), nullable=False),
 )
 
 # Copies (from the `Copy.*` events, matched by class name) and what each account moved by
