@@ -211,7 +211,11 @@ def test_no_copies_give_zero_copy_figures(scenario: Scenario, read_engine: Engin
     _setup(scenario)
     _runner(scenario, read_engine).catch_up()
     stats = _stats(read_engine, scenario.accounts["alice"], "D30", DAY0)
-    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (0, 0, 0)
+    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (
+        0,
+        Decimal(0),
+        Decimal(0),
+    )
 
 
 def _dump(engine: Engine) -> dict[str, list[Any]]:

@@ -35,6 +35,7 @@ from uuid import uuid5
 
 from sqlalchemy import Connection, Table, select
 
+from socialtrading.domain import money
 from socialtrading.domain import positions as rule
 from socialtrading.domain.account import Account
 from socialtrading.domain.ids import NAMESPACE
@@ -111,6 +112,15 @@ _upsert_clock = bulk_upsert(stats_clock, ["id"])
 
 
 _add = EXACT.add
+ONE = Decimal(1)
+
+
+def _worth(unit: Decimal, units: int, rate: Decimal) -> Decimal:
+    """`units` quote units of `unit` each, at `rate` reference per quote, rounded."""
+    amount = _WIDE.multiply(unit, units)
+    if rate is not ONE:
+        amount = _WIDE.multiply(amount, rate)
+    return amount.quantize(QUANTUM, context=_WIDE)
 
 
 def value(amount: Decimal, price: Decimal) -> Decimal:
@@ -163,11 +173,11 @@ class _Copy:
 class _Changes:
     """What a chunk changed, to write at its end (or when the day closes)."""
 
-    __slots__ = ("accounts", "balances", "copies", "marks", "points", "positions", "transfers")
+    __slots__ = ("accounts", "copies", "marks", "points", "positions", "sums", "transfers")
 
     def __init__(self) -> None:
         self.accounts: set[str] = set()
-        self.balances: set[tuple[str, str]] = set()
+        self.sums: dict[tuple[str, str], list[Any]] = {}  # amounts to add to a balance
         self.positions: set[tuple[str, str]] = set()
         self.points: set[str] = set()
         self.marks: set[str] = set()
@@ -285,15 +295,12 @@ class StatsProjection(Projection):
             if kind in book_events or (
                 kind not in other_events and _remember(kind, book_events, other_events)
             ):
-                market = None
-                for record in event.records:
-                    if record[KIND] == TRADE:
-                        if market is None:
-                            market = event.originator_id
-                            spec = self.markets.load(connection)[market]
-                            base, quote = self._assets[str(market)]
-                        self._advance(connection, record[TS] // DAY_US, changes)
-                        self._trade(connection, spec, base, quote, record, changes)
+                trades = [record for record in event.records if record[KIND] == TRADE]
+                if trades:
+                    market = event.originator_id
+                    base, quote = self._assets[str(market)]
+                    spec = self.markets.load(connection)[market]
+                    self._trades(connection, spec, base, quote, trades, changes)
             elif kind is Account.LedgerPosted:
                 self._advance(connection, day_of(event.timestamp), changes)
                 self._posted(connection, str(event.originator_id), event.entries, changes)
@@ -303,9 +310,9 @@ class StatsProjection(Projection):
                 if kind is Account.FundsWithdrawn:
                     amount = -amount
                 account = str(event.originator_id)
-                trader = self._trader(connection, account)
-                self._move(trader, account, event.asset, amount, changes)
-                self._flow(trader, account, event.asset, amount, changes)
+                changes.sums.setdefault((account, event.asset), []).append(amount)
+                changes.points.add(account)
+                self._flow(self._trader(connection, account), event.asset, amount)
             elif kind is Account.Registered:
                 account = str(event.originator_id)
                 roles = set(event.roles)
@@ -350,101 +357,109 @@ class StatsProjection(Projection):
             for trader in self._traders.values():
                 trader.today = None
 
-    def _today(self, trader: _Trader) -> list[Any]:
+    @staticmethod
+    def _today(trader: _Trader) -> list[Any]:
         today = trader.today
         if today is None:
             today = trader.today = [ZERO, ZERO, 0, ZERO, ZERO, 0, 0]
         return today
 
-    def _trade(
+    def _trades(
         self,
         connection: Connection,
         spec: Spec,
         base: str,
         quote: str,
-        record: Sequence[Any],
+        trades: list[Sequence[Any]],
         changes: _Changes,
     ) -> None:
-        price, qty = record[TRADE_PRICE], record[TRADE_QTY]
+        """Move positions, count fills, realized PnL, fees and round trips; mark `base`."""
         symbol = spec.symbol
-        if quote == self.reference:
+        unit = spec.quote(1)
+        quoted = quote == self.reference
+        traders = self._traders
+        taker_bps, maker_bps = spec.taker_fee_bps, spec.maker_fee_bps
+        positions, points = changes.positions, changes.points
+        fill = rule.fill
+        price = 0
+        for record in trades:
+            day = record[TS] // DAY_US
+            if day != self._day:
+                self._advance(connection, day, changes)
+            price, qty = record[TRADE_PRICE], record[TRADE_QTY]
+            if quoted:
+                rate: Decimal | None = ONE
+            else:
+                mark = self._marks.get(quote)
+                rate = None if mark is None else mark[0]
+            notional = price * qty
+            bought = qty if record[TRADE_TAKER_SIDE] == BUY else -qty
+            for account, delta, bps in (
+                (record[TRADE_TAKER_ACCOUNT], bought, taker_bps),
+                (record[TRADE_MAKER_ACCOUNT], -bought, maker_bps),
+            ):
+                trader = traders.get(account) or self._trader(connection, account)
+                position = trader.positions.get(symbol)
+                if position is None:
+                    position = trader.positions[symbol] = [0, 0, 0]
+                before = position[0]
+                after, cost, realized = fill(before, position[1], price, delta)
+                today = trader.today
+                if today is None:
+                    today = trader.today = [ZERO, ZERO, 0, ZERO, ZERO, 0, 0]
+                today[_TRADES] += 1
+                if rate is not None:
+                    if realized:
+                        today[_REALIZED] = _add(today[_REALIZED], _worth(unit, realized, rate))
+                    fee = notional * bps // _BPS
+                    if fee:
+                        today[_FEES] = _add(today[_FEES], _worth(unit, fee, rate))
+                trip = position[2] + realized
+                if before and (after == 0 or (after > 0) != (before > 0)):
+                    today[_CLOSED] += 1
+                    if trip > 0:
+                        today[_WINS] += 1
+                    trip = 0
+                position[0], position[1], position[2] = after, cost, trip
+                positions.add((account, symbol))
+                points.add(account)
+        if quoted:  # one command's trades: the last one's price is the mark
             mark = self._marks.get(base)
             if mark is None:
                 mark = self._marks[base] = [ZERO, 0]
             mark[0] = spec.price(price)
             mark[1] = self._day
             changes.marks.add(base)
-            rate: Decimal | None = Decimal(1)
-        else:
-            quoted = self._marks.get(quote)
-            rate = None if quoted is None else quoted[0]
-        notional = price * qty
-        bought = qty if record[TRADE_TAKER_SIDE] == BUY else -qty
-        for account, delta, bps in (
-            (record[TRADE_TAKER_ACCOUNT], bought, spec.taker_fee_bps),
-            (record[TRADE_MAKER_ACCOUNT], -bought, spec.maker_fee_bps),
-        ):
-            trader = self._trader(connection, account)
-            position = trader.positions.get(symbol)
-            if position is None:
-                position = trader.positions[symbol] = [0, 0, 0]
-            before = position[0]
-            moved = rule.fill(before, position[1], price, delta)
-            today = self._today(trader)
-            today[_TRADES] += 1
-            if rate is not None:
-                if moved.realized:
-                    today[_REALIZED] = _add(
-                        today[_REALIZED], value(spec.quote(moved.realized), rate)
-                    )
-                fee = notional * bps // _BPS
-                if fee:
-                    today[_FEES] = _add(today[_FEES], value(spec.quote(fee), rate))
-            trip = position[2] + moved.realized
-            after = moved.quantity
-            if before and (after == 0 or (after > 0) != (before > 0)):
-                today[_CLOSED] += 1
-                if trip > 0:
-                    today[_WINS] += 1
-                trip = 0
-            position[0], position[1], position[2] = after, moved.cost, trip
-            changes.positions.add((account, symbol))
-            changes.points.add(account)
 
     def _posted(
         self, connection: Connection, account: str, entries: list[Any], changes: _Changes
     ) -> None:
-        trader: _Trader | None = None
+        sums = changes.sums
         for kind, _market, reference, asset, available, reserved in entries:
             if kind in _INTERNAL:
                 continue  # inside the account: its total does not change
-            amount = _add(Decimal(available), Decimal(reserved))
-            if not amount:
-                continue
-            if trader is None:
-                trader = self._trader(connection, account)
-            self._move(trader, account, asset, amount, changes)
+            key = (account, asset)
+            amounts = sums.get(key)
+            if amounts is None:
+                amounts = sums[key] = []
+            if available != "0":
+                amounts.append(available)
+            if reserved != "0":
+                amounts.append(reserved)
             if kind == "transfer":
-                moved = self._flow(trader, account, asset, amount, changes)
+                amount = _add(Decimal(available), Decimal(reserved))
+                trader = self._trader(connection, account)
+                moved = self._flow(trader, asset, amount)
                 if trader.kind != COPY:
-                    key = (reference, account)
-                    self._transfers[key] = _add(self._transfers.get(key, ZERO), moved)
-                    changes.transfers.add(key)
+                    pair = (reference, account)
+                    self._transfers[pair] = _add(self._transfers.get(pair, ZERO), moved)
+                    changes.transfers.add(pair)
                     copy = self._copies.get(reference)
                     if copy is not None:
                         changes.points.add(copy.leader)
-
-    def _move(
-        self, trader: _Trader, account: str, asset: str, amount: Decimal, changes: _Changes
-    ) -> None:
-        balances = trader.balances
-        balances[asset] = _add(balances.get(asset, ZERO), amount)
-        changes.balances.add((account, asset))
         changes.points.add(account)
 
-    def _flow(
-        self, trader: _Trader, account: str, asset: str, amount: Decimal, changes: _Changes
-    ) -> Decimal:
+    def _flow(self, trader: _Trader, asset: str, amount: Decimal) -> Decimal:
         """Count a flow of `amount` of `asset` (> 0: in) and return its value."""
         price = self._price(asset)
         worth = ZERO if price is None else value(amount, price)
@@ -503,6 +518,12 @@ class StatsProjection(Projection):
         """Write what `changes` names (the points of the open day) and forget it."""
         traders = self._traders
         day = self._day
+        balances = []
+        with money.exact():  # sums in C, in log order, exactly
+            for (account, asset), amounts in sorted(changes.sums.items()):
+                held = self._trader(connection, account).balances
+                total = held[asset] = sum(map(Decimal, amounts), held.get(asset, ZERO))
+                balances.append((account, asset, total))
         for account in list(changes.points):
             copy_id = self._allocations.get(account)
             if copy_id is not None:
@@ -528,13 +549,7 @@ class StatsProjection(Projection):
                 for account in sorted(changes.accounts)
             ],
         )
-        _upsert_balances.run(
-            connection,
-            [
-                (account, asset, traders[account].balances[asset])
-                for account, asset in sorted(changes.balances)
-            ],
-        )
+        _upsert_balances.run(connection, balances)
         _upsert_positions.run(
             connection,
             [

@@ -131,14 +131,14 @@ def test_a_window_starts_from_the_close_before_it() -> None:
     assert stats.pnl == 200
     assert stats.trades == 3
     before = window_stats("D7", points, 15)  # days 9..15: flat
-    assert (before.roi, before.pnl, before.trades) == (0.0, 0, 0)
+    assert (before.roi, before.pnl, before.trades) == (0.0, D(0), 0)
 
 
 def test_no_history_gives_empty_statistics() -> None:
     stats = window_stats("D30", [], 100)
     assert stats.roi is None and stats.max_drawdown is None and stats.sharpe is None
-    assert (stats.pnl, stats.trades, stats.history_days) == (0, 0, 0)
-    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (0, 0, 0)
+    assert (stats.pnl, stats.trades, stats.history_days) == (D(0), 0, 0)
+    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (0, D(0), D(0))
 
 
 def test_copiers_pnl_is_the_change_over_the_window() -> None:
@@ -147,7 +147,7 @@ def test_copiers_pnl_is_the_change_over_the_window() -> None:
         Point(10, D(1000), copiers=3, assets_under_copy=D(800), copiers_pnl=D(45)),
     ]
     stats = window_stats("D7", points, 12)
-    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (3, 800, 40)
+    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (3, D(800), D(40))
     assert window_stats("ALL", points, 12).copiers_pnl == 45
 
 
@@ -207,7 +207,7 @@ def test_drawdown_lies_between_0_and_1(returns: list[float]) -> None:
 
 @given(
     st.lists(
-        st.tuples(amounts, st.integers(-10**6, 10**6).map(lambda n: D(n) / 100)),
+        st.tuples(amounts, st.integers(-(10**6), 10**6).map(lambda n: D(n) / 100)),
         min_size=1,
         max_size=40,
     )
