@@ -173,11 +173,22 @@ class _Copy:
 class _Changes:
     """What a chunk changed, to write at its end (or when the day closes)."""
 
-    __slots__ = ("accounts", "copies", "marks", "points", "positions", "sums", "transfers")
+    __slots__ = (
+        "accounts",
+        "copies",
+        "marks",
+        "points",
+        "positions",
+        "sums",
+        "transfers",
+        "units",
+    )
 
     def __init__(self) -> None:
         self.accounts: set[str] = set()
         self.sums: dict[tuple[str, str], list[Any]] = {}  # amounts to add to a balance
+        # (account, market) -> [unit, realized units, fee units] to add to the open day
+        self.units: dict[tuple[str, str], list[Any]] = {}
         self.positions: set[tuple[str, str]] = set()
         self.points: set[str] = set()
         self.marks: set[str] = set()
@@ -377,6 +388,9 @@ class StatsProjection(Projection):
         symbol = spec.symbol
         unit = spec.quote(1)
         quoted = quote == self.reference
+        # In the reference asset with a unit of at most 8 decimals, every amount is exact:
+        # sum the units and convert once (the same result as fill by fill).
+        pending = changes.units if quoted and unit == unit.quantize(QUANTUM) else None
         traders = self._traders
         taker_bps, maker_bps = spec.taker_fee_bps, spec.maker_fee_bps
         positions, points = changes.positions, changes.points
@@ -408,7 +422,13 @@ class StatsProjection(Projection):
                 if today is None:
                     today = trader.today = [ZERO, ZERO, 0, ZERO, ZERO, 0, 0]
                 today[_TRADES] += 1
-                if rate is not None:
+                if pending is not None:
+                    summed = pending.get((account, symbol))
+                    if summed is None:
+                        summed = pending[(account, symbol)] = [unit, 0, 0]
+                    summed[1] += realized
+                    summed[2] += notional * bps // _BPS
+                elif rate is not None:
                     if realized:
                         today[_REALIZED] = _add(today[_REALIZED], _worth(unit, realized, rate))
                     fee = notional * bps // _BPS
@@ -524,6 +544,12 @@ class StatsProjection(Projection):
                 held = self._trader(connection, account).balances
                 total = held[asset] = sum(map(Decimal, amounts), held.get(asset, ZERO))
                 balances.append((account, asset, total))
+            for (account, _), (unit, realized, fees) in changes.units.items():
+                today = self._today(self._trader(connection, account))
+                if realized:
+                    today[_REALIZED] += unit * realized
+                if fees:
+                    today[_FEES] += unit * fees
         for account in list(changes.points):
             copy_id = self._allocations.get(account)
             if copy_id is not None:
