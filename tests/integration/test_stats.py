@@ -9,17 +9,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine, select
 
 from socialtrading.commands.models import Deposit, ListMarket, RegisterTrader, Withdraw
+from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.infra.settings import Settings
+from socialtrading.infra.store import open_store
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
 from socialtrading.projections.stats import queries
 from socialtrading.projections.stats.formulas import WINDOWS
 from socialtrading.projections.stats.projection import DAY_US
 from socialtrading.projections.stats.tables import TABLES, stats_points
-from tests.integration.projection_scenario import START_US, Scenario
+from tests.integration.projection_scenario import START_US, Clock, Scenario
 
 DAY0 = START_US // DAY_US
 HANDLES = ("alice", "bob", "carol", "dave")
@@ -134,14 +139,12 @@ def test_daily_points_and_statistics_of_a_trader(scenario: Scenario, read_engine
     _days_4_to_5(scenario)
     _runner(scenario, read_engine).catch_up()
     alice = scenario.accounts["alice"]
-    assert _points(read_engine, alice) == {
-        0: Decimal(1000),
-        1: Decimal(1100),
-        2: Decimal(2100),
-        3: Decimal(1990),
-        4: Decimal(1990),
-        5: Decimal(2000),
-    }
+    # the closes; the open day (5) gets its equity when it closes (queries mark it live)
+    closes = [Decimal(n) for n in (1000, 1100, 2100, 1990, 1990, 2000)]
+    assert _points(read_engine, alice) == {n: closes[n] for n in range(5)} | {5: 0}
+    with read_engine.connect() as connection:
+        curve = queries.equity_curve(connection, str(alice), "D7", 7, DAY0 + 5)
+    assert [(p.day - DAY0, p.equity) for p in curve] == list(enumerate(closes))
     stats = _stats(read_engine, alice, "ALL", DAY0 + 5)
     # returns 0, 0.1, 0 (the deposit), -110/2100, 0, 10/1990
     assert stats.roi == pytest.approx(1.1 * 2000 / 2100 - 1)
@@ -248,3 +251,87 @@ def test_small_batches_and_a_rebuild_from_zero_give_identical_rows(
     assert followed["stats_points"]
     runner.rebuild(["stats"])
     assert _dump(read_engine) == followed
+
+
+# ---------------------------------------------------------------------- rebuilds, at random
+
+_STEP = st.one_of(
+    st.tuples(st.just("day"), st.integers(1, 3)),
+    st.tuples(st.just("hours"), st.integers(1, 20)),
+    st.tuples(
+        st.just("trade"),
+        st.sampled_from(HANDLES),
+        st.sampled_from(HANDLES),
+        st.integers(90, 115),
+        st.integers(1, 30),
+    ),
+    st.tuples(st.just("deposit"), st.sampled_from(HANDLES), st.sampled_from(("USD", "BTC"))),
+    st.tuples(st.just("withdraw"), st.sampled_from(HANDLES), st.sampled_from(("USD", "BTC"))),
+)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(_STEP, min_size=5, max_size=25), batch=st.integers(1, 7))
+def test_following_in_any_batches_equals_a_rebuild_from_zero(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[Any, ...]], batch: int
+) -> None:
+    """Random trades (with fees, ticks of 10^-8 x lots of 10^-3: amounts past 8 decimals),
+    deposits, withdrawals and days passing, followed in small batches: the rows equal a
+    rebuild's."""
+    folder = tmp_path_factory.mktemp("stats")
+    clock = Clock()
+    writer = Writer(
+        open_store(Settings(store=f"sqlite:///{folder}/events.db")), clock=clock, demo_funding=True
+    ).start()
+    engine = create_engine(f"sqlite:///{folder}/read.db")
+    try:
+        scenario = Scenario(writer, clock)
+        _setup(scenario)
+        scenario.run(
+            ListMarket(
+                command_id="list-fine",
+                actor=SYSTEM_ACTOR,
+                symbol="ETH-USD",
+                tick_size=Decimal("0.00000001"),
+                lot_size=Decimal("0.001"),
+                maker_fee_bps=7,
+                taker_fee_bps=13,
+            )
+        )
+        for handle in HANDLES:
+            _deposit(scenario, handle, "ETH", "50")
+            _deposit(scenario, handle, "USD", "5000")
+        runner = _runner(scenario, engine, batch_size=batch)
+        for step in steps:
+            if step[0] == "day":
+                clock.advance(86_400 * step[1])
+            elif step[0] == "hours":
+                clock.advance(3_600 * step[1])
+            elif step[0] == "trade":
+                _, seller, buyer, price, qty = step
+                price_text = str(Decimal(price) / 5 + Decimal("0.12345678"))
+                quantity = str(Decimal(qty) / 10)
+                scenario.order(seller, "ETH-USD", "sell", price_text, quantity)
+                scenario.order(buyer, "ETH-USD", "buy", price_text, quantity)
+            elif step[0] == "deposit":
+                _deposit(scenario, step[1], step[2], "3")
+            else:
+                account = scenario.accounts[step[1]]
+                scenario.run(
+                    Withdraw(
+                        command_id=scenario.cid(),
+                        actor=account,
+                        asset=step[2],
+                        amount=Decimal("2"),
+                    )
+                )
+            runner.catch_up()
+        followed = _dump(engine)
+        runner.rebuild(["stats"])
+        assert _dump(engine) == followed
+    finally:
+        writer.stop()
+        engine.dispose()
+        writer.store.close()

@@ -12,12 +12,14 @@ It follows, in log order:
 - the copies, from the `Copy.*` events, matched by class name (the copy-trading module is
   not imported: a store without copies works the same).
 
-For every account whose equity, flows or trades may have changed, it writes the point of
-the open day (the day of the latest event) at the end of each chunk, with its equity marked
-at the current marks. When an event of a later day arrives, the open day is closed: the
-points of the holders of every asset whose mark moved that day are written again with the
-closing marks. So a closed day's point holds its close; a day without a point carries the
-previous one forward (nothing moved the equity). Queries mark the open day live.
+For every account whose balances, flows or trades changed, it writes the point of the open
+day (the day of the latest event) at the end of each chunk: the day's flows, fills, realized
+PnL, fees and round trips, with 0 for the equity and the copy figures. When an event of a
+later day arrives, the open day is closed: the points of that day, and those of every holder
+of an asset whose mark moved that day, are written with the equity at the closing marks and
+the leaders' copy figures. So a closed day's point holds its close, and no row depends on
+where the log was cut into batches; a day without a point carries the previous close
+forward (nothing moved the equity). Queries mark the open day live.
 
 Amounts in the reference asset are rounded half-even to `QUANTUM` (10^-8): equity when it
 is computed, and each flow, realized PnL and fee as it happens (so the points never depend
@@ -534,8 +536,10 @@ class StatsProjection(Projection):
             pnl = _add(pnl, _add(equity, self._transfers.get((copy_id, copy.copier), ZERO)))
         return copiers, under, pnl
 
-    def _write(self, connection: Connection, changes: _Changes) -> None:
-        """Write what `changes` names (the points of the open day) and forget it."""
+    def _write(self, connection: Connection, changes: _Changes, close: bool = False) -> None:
+        """Write what `changes` names and forget it. The points of the open day get their
+        equity and copy figures when it closes (`close`): until then they hold 0 there (the
+        queries mark the open day live), so no row depends on where the log was cut."""
         traders = self._traders
         day = self._day
         balances = []
@@ -560,13 +564,15 @@ class StatsProjection(Projection):
             if trader.kind == OTHER or day is None:
                 continue
             today = self._today(trader)
-            copiers, under, pnl = (0, ZERO, ZERO)
-            if account in self._led:
-                copiers, under, pnl = self._leader_figures(connection, account)
+            equity, copiers, under, pnl = ZERO, 0, ZERO, ZERO
+            if close:
+                equity = self._equity(trader)
+                if account in self._led:
+                    copiers, under, pnl = self._leader_figures(connection, account)
             if trader.first_day is None:
                 trader.first_day = day
                 changes.accounts.add(account)
-            points.append((account, day, self._equity(trader), *today, copiers, under, pnl))
+            points.append((account, day, equity, *today, copiers, under, pnl))
         _upsert_points.run(connection, points)
         _upsert_accounts.run(
             connection,
@@ -600,16 +606,17 @@ class StatsProjection(Projection):
         changes.clear()
 
     def _close(self, connection: Connection, day: int) -> None:
-        """Write again, at the closing marks, the points of `day` of every holder of an asset
-        whose mark moved that day."""
-        moved = sorted(asset for asset, mark in self._marks.items() if mark[1] == day)
-        if not moved:
-            return
+        """Write the closing equity and copy figures of `day` for every account with a point
+        that day and every holder of an asset whose mark moved that day."""
         changes = _Changes()
-        statement = select(stats_balances.c.account_id, stats_balances.c.total).where(
-            stats_balances.c.asset.in_(moved)
-        )
-        for row in connection.execute(statement):
-            if row.total:
-                changes.points.add(row.account_id)
-        self._write(connection, changes)
+        statement = select(stats_points.c.account_id).where(stats_points.c.day == day)
+        changes.points.update(row.account_id for row in connection.execute(statement))
+        moved = sorted(asset for asset, mark in self._marks.items() if mark[1] == day)
+        if moved:
+            statement = select(stats_balances.c.account_id, stats_balances.c.total).where(
+                stats_balances.c.asset.in_(moved)
+            )
+            changes.points.update(
+                row.account_id for row in connection.execute(statement) if row.total
+            )
+        self._write(connection, changes, close=True)

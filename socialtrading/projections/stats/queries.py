@@ -26,8 +26,10 @@ from socialtrading.projections.stats.tables import (
     stats_accounts,
     stats_balances,
     stats_clock,
+    stats_copies,
     stats_marks,
     stats_points,
+    stats_transfers,
 )
 
 ZERO = Decimal(0)
@@ -146,25 +148,60 @@ def live_equity(
     return found
 
 
+def live_copy_figures(
+    connection: Connection, leaders: Sequence[str] | None, reference: str
+) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """Each leader's (active copies, their allocations' equity, the PnL of all its copies)
+    at the current marks, as the projection computes them at a day's close."""
+    statement = select(stats_copies)
+    rows: list[Any] = (
+        list(connection.execute(statement))
+        if leaders is None
+        else list(rows_in(connection, statement, stats_copies.c.leader, leaders))
+    )
+    if not rows:
+        return {}
+    equity = live_equity(connection, [row.allocation for row in rows], reference)
+    moved = {
+        (row.reference, row.account_id): row.net
+        for row in rows_in(
+            connection,
+            select(stats_transfers),
+            stats_transfers.c.reference,
+            [r.copy_id for r in rows],
+        )
+    }
+    found: dict[str, tuple[int, Decimal, Decimal]] = {}
+    for row in sorted(rows, key=lambda r: r.copy_id):
+        copiers, under, pnl = found.get(row.leader, (0, ZERO, ZERO))
+        worth = equity.get(row.allocation, ZERO)
+        if row.active:
+            copiers += 1
+            under = EXACT.add(under, worth)
+        pnl = EXACT.add(pnl, EXACT.add(worth, moved.get((row.copy_id, row.copier), ZERO)))
+        found[row.leader] = (copiers, under, pnl)
+    return found
+
+
 def _with_live_day(
-    points: dict[str, list[Point]], equity: dict[str, Decimal], day: int
+    points: dict[str, list[Point]],
+    equity: dict[str, Decimal],
+    copies: dict[str, tuple[int, Decimal, Decimal]],
+    day: int,
 ) -> dict[str, list[Point]]:
     """The points with the open `day` marked live (added when the account has none that
     day but an earlier one)."""
     for account, series in points.items():
         live = equity.get(account, ZERO)
+        copiers, under, pnl = copies.get(account, (0, ZERO, ZERO))
         last = series[-1]
         if last.day == day:
-            series[-1] = last._replace(equity=live)
+            series[-1] = last._replace(
+                equity=live, copiers=copiers, assets_under_copy=under, copiers_pnl=pnl
+            )
         elif last.day < day:
             series.append(
-                Point(
-                    day,
-                    live,
-                    copiers=last.copiers,
-                    assets_under_copy=last.assets_under_copy,
-                    copiers_pnl=last.copiers_pnl,
-                )
+                Point(day, live, copiers=copiers, assets_under_copy=under, copiers_pnl=pnl)
             )
     return points
 
@@ -184,7 +221,12 @@ def points_until(
     now = clock(connection)
     points = _points(connection, accounts, _since(window_days, end), end)
     if now.day is not None and end >= now.day:
-        points = _with_live_day(points, live_equity(connection, accounts, now.reference), now.day)
+        points = _with_live_day(
+            points,
+            live_equity(connection, accounts, now.reference),
+            live_copy_figures(connection, accounts, now.reference),
+            now.day,
+        )
     return now, points
 
 

@@ -1,4 +1,5 @@
-"""The GraphQL examples of docs/graphql.md's social section are valid against the schema."""
+"""The GraphQL examples of docs/graphql.md's social and statistics sections are valid against
+the schema."""
 
 from __future__ import annotations
 
