@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,14 +18,17 @@ from sqlalchemy import Engine, create_engine, select
 
 from socialtrading.commands.models import Deposit, ListMarket, RegisterTrader, Withdraw
 from socialtrading.commands.writer import Writer
+from socialtrading.domain.account import Account
 from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.domain.time import to_datetime
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
+from socialtrading.projections.base import metadata
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
 from socialtrading.projections.stats import queries
 from socialtrading.projections.stats.formulas import WINDOWS
-from socialtrading.projections.stats.projection import DAY_US
+from socialtrading.projections.stats.projection import DAY_US, StatsProjection
 from socialtrading.projections.stats.tables import TABLES, stats_points
 from tests.integration.projection_scenario import START_US, Clock, Scenario
 
@@ -335,3 +341,116 @@ def test_following_in_any_batches_equals_a_rebuild_from_zero(
         writer.stop()
         engine.dispose()
         writer.store.close()
+
+
+# ---------------------------------------------------------------------- copies
+
+
+class Copy:
+    """Stand-ins for copy trading's events: the read model matches them by class name."""
+
+    @dataclass(frozen=True)
+    class Started:
+        originator_id: UUID
+        timestamp: datetime
+        leader: UUID
+        copier: UUID
+        allocation: UUID
+        amount: Decimal
+
+    @dataclass(frozen=True)
+    class Stopped:
+        originator_id: UUID
+        timestamp: datetime
+        status: str
+
+
+# the events' classes, built here by keyword as the store's decoder builds them
+_REGISTERED: Any = Account.Registered
+_POSTED: Any = Account.LedgerPosted
+_DEPOSITED: Any = Account.FundsDeposited
+
+
+def test_copy_figures_follow_the_copy_events_and_transfers(tmp_path: Any) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/read.db")
+    metadata.create_all(engine)
+    projection = StatsProjection()
+    leader, copier, allocation, copy = (uuid4() for _ in range(4))
+    day0 = to_datetime(START_US)
+    day1 = to_datetime(START_US + DAY_US)
+    n = iter(range(1, 1000))
+
+    def registered(account: UUID, handle: str, roles: list[str]) -> Any:
+        return _REGISTERED(
+            originator_id=account,
+            originator_version=1,
+            timestamp=day0,
+            originator_topic="",
+            handle=handle,
+            display_name=handle,
+            roles=roles,
+            command_id="register",
+        )
+
+    def posted(account: UUID, at: datetime, kind: str, amount: str) -> Any:
+        return _POSTED(
+            originator_id=account,
+            originator_version=next(n),
+            timestamp=at,
+            entries=[[kind, "", str(copy), "USD", amount, "0"]],
+        )
+
+    def deposit(account: UUID, at: datetime, amount: str) -> Any:
+        return _DEPOSITED(
+            originator_id=account,
+            originator_version=next(n),
+            timestamp=at,
+            asset="USD",
+            amount=Decimal(amount),
+            by=str(account),
+            command_id=f"d{next(n)}",
+        )
+
+    events = [
+        registered(leader, "lea", ["trader"]),
+        registered(copier, "cop", ["trader"]),
+        registered(allocation, f"~copy-{copy.hex[:12]}", ["copy"]),
+        deposit(copier, day0, "1000"),
+        Copy.Started(copy, day0, leader, copier, allocation, Decimal(400)),
+        posted(copier, day0, "transfer", "-400"),
+        posted(allocation, day0, "transfer", "400"),
+        posted(allocation, day0, "settle", "50"),  # the copy gains 50
+        Copy.Stopped(copy, day1, "STOPPED"),
+        posted(allocation, day1, "transfer", "-450"),
+        posted(copier, day1, "transfer", "450"),
+    ]
+    with engine.begin() as connection:
+        projection.apply(connection, list(enumerate(events[:8], 1)))
+        projection.flush(connection)
+    with engine.connect() as connection:
+        live = queries.trader_stats(connection, [str(leader)], "D7", 7, DAY0)[str(leader)]
+    assert (live.copiers, live.assets_under_copy, live.copiers_pnl) == (
+        1,
+        Decimal(450),
+        Decimal(50),
+    )
+    with engine.begin() as connection:
+        projection.apply(connection, list(enumerate(events[8:], 9)))
+        projection.flush(connection)
+    with engine.connect() as connection:
+        found = queries.trader_stats(
+            connection, [str(leader), str(copier), str(allocation)], "ALL", None, DAY0 + 1
+        )
+        closed = queries.trader_stats(connection, [str(leader)], "ALL", None, DAY0)
+    assert set(found) == {str(leader), str(copier)}  # an allocation is never a trader
+    stats = found[str(leader)]
+    assert (stats.copiers, stats.assets_under_copy, stats.copiers_pnl) == (
+        0,
+        Decimal(0),
+        Decimal(50),
+    )
+    assert (closed[str(leader)].copiers, closed[str(leader)].assets_under_copy) == (1, Decimal(450))
+    # the copier's money moved out and back: flows, not gains or losses of its own
+    mine = found[str(copier)]
+    assert (mine.net_flows, mine.pnl, mine.roi) == (Decimal(1050), Decimal(0), 0.0)
+    engine.dispose()
