@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from socialtrading.graphql.context import Info
-from socialtrading.graphql.errors import ApiError
 from socialtrading.projections.rows import clean
 from socialtrading.projections.stats import queries
 from socialtrading.projections.stats.formulas import WINDOWS, WindowStats
@@ -62,11 +61,7 @@ async def end_day(info: Info, as_of: datetime | None) -> int:
     now = await info.context.services.read(queries.clock)
     if now.day is not None:
         today = max(today, now.day)
-    if as_of is None:
-        return today
-    if as_of.year < 1971:
-        raise ApiError("BAD_USER_INPUT", "`asOf` must be after 1971-01-01")
-    return min(day_of(as_of), today)
+    return today if as_of is None else min(day_of(as_of), today)
 
 
 @strawberry.type(

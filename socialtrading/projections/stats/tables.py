@@ -37,7 +37,8 @@ stats_balances = Table(
     Column("account_id", String(36), primary_key=True),
     Column("asset", String(16), primary_key=True),
     Column("total", DecimalText, nullable=False),  # available + reserved
-    Index("ix_stats_balances_asset", "asset"),
+    # unique, so a catch-up keeps it: each day's close looks up the holders of assets
+    Index("ux_stats_balances_asset", "asset", "account_id", unique=True),
 )
 
 stats_positions = Table(
@@ -76,7 +77,8 @@ stats_points = Table(
     Column("copiers", Integer, nullable=False),
     Column("assets_under_copy", DecimalText, nullable=False),
     Column("copiers_pnl", DecimalText, nullable=False),
-    Index("ix_stats_points_day", "day"),
+    # unique, so a catch-up keeps it: each day's close reads that day's points
+    Index("ux_stats_points_day", "day", "account_id", unique=True),
 )
 
 # The open day (the day of the last event applied) and the reference asset: one row, id 1.
