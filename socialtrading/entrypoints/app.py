@@ -154,7 +154,13 @@ def create_app(
             stack.callback(read_engine.dispose)
             bus = Bus()
             runner = ProjectionRunner(
-                store, read_engine, all_projections(bus, settings.feed_pull_threshold)
+                store,
+                read_engine,
+                all_projections(
+                    bus,
+                    settings.feed_pull_threshold,
+                    stats_reference=settings.stats_reference_asset,
+                ),
             )
             try:
                 await asyncio.to_thread(runner.setup)

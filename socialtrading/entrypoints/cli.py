@@ -205,7 +205,10 @@ def _projections(settings: Settings) -> list[Projection]:
     server's rows)."""
     from socialtrading.projections.registry import all_projections
 
-    return all_projections(feed_pull_threshold=settings.feed_pull_threshold)
+    return all_projections(
+        feed_pull_threshold=settings.feed_pull_threshold,
+        stats_reference=settings.stats_reference_asset,
+    )
 
 
 def _known_projections(runner: ProjectionRunner, names: list[str] | None) -> list[str]:

@@ -48,6 +48,7 @@ from socialtrading.graphql.scalars import SCALARS
 from socialtrading.graphql.social.mutations import SocialMutations
 from socialtrading.graphql.social.queries import SocialQueries
 from socialtrading.graphql.social.subscriptions import SocialSubscriptions
+from socialtrading.graphql.stats.queries import StatsQueries
 from socialtrading.graphql.trading.mutations import TradingMutations
 from socialtrading.graphql.trading.queries import TradingQueries
 from socialtrading.graphql.trading.subscriptions import TradingSubscriptions
@@ -57,7 +58,8 @@ from socialtrading.infra.metrics import GRAPHQL_SECONDS
 log = logging.getLogger(__name__)
 
 Query = merge_types(
-    "Query", (AccountQueries, MarketQueries, TradingQueries, SocialQueries, CopyQueries)
+    "Query",
+    (AccountQueries, MarketQueries, TradingQueries, SocialQueries, CopyQueries, StatsQueries),
 )
 Mutation = merge_types(
     "Mutation",

@@ -154,6 +154,18 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(
         default=10_000, ge=0, description="/readyz fails when projections lag more notifications"
     )
+    stats_reference_asset: str = Field(
+        default="USD",
+        pattern=r"^[A-Z0-9]{1,16}$",
+        description="The asset statistics value equity in (changing it needs "
+        "`projections rebuild stats`)",
+    )
+    leaderboard_min_trades: int = Field(
+        default=10, ge=0, description="Fewest fills in the window to be on a leaderboard"
+    )
+    leaderboard_min_days: int = Field(
+        default=7, ge=0, description="Fewest days of history to be on a leaderboard"
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -15,15 +15,19 @@ from socialtrading.projections.social.feed import PULL_THRESHOLD, FeedProjection
 from socialtrading.projections.social.fills import FillsProjection
 from socialtrading.projections.social.projection import SocialProjection
 from socialtrading.projections.social.sentiment import TrackRecordsProjection
+from socialtrading.projections.stats.projection import DEFAULT_REFERENCE, StatsProjection
 from socialtrading.projections.trades import TradesProjection
 
 
 def all_projections(
-    bus: Bus | None = None, feed_pull_threshold: int = PULL_THRESHOLD
+    bus: Bus | None = None,
+    feed_pull_threshold: int = PULL_THRESHOLD,
+    stats_reference: str = DEFAULT_REFERENCE,
 ) -> list[Projection]:
     """A fresh instance of every projection; those with live updates publish on `bus`.
     `feed_pull_threshold`: the followers from which an author's posts are pulled into feeds
-    at read time (a rebuild must use the server's value to give the same rows)."""
+    at read time; `stats_reference`: the asset statistics are valued in (a rebuild must use
+    the server's values to give the same rows)."""
     return [
         MarketsProjection(bus),
         AccountsProjection(),
@@ -37,4 +41,5 @@ def all_projections(
         FillsProjection(),
         TrackRecordsProjection(),
         CopiesProjection(bus),
+        StatsProjection(stats_reference),
     ]

@@ -18,6 +18,7 @@ from socialtrading.graphql.copying.types import CopyAccount
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
 from socialtrading.graphql.social.types import SocialAccount
+from socialtrading.graphql.stats.types import StatsAccount
 from socialtrading.graphql.trading.types import Order, Position
 from socialtrading.projections import accounts, orders
 from socialtrading.projections.rows import AccountRow, BalanceRow, TokenRow
@@ -69,7 +70,7 @@ class ApiToken:
 
 
 @strawberry.type(description="A participant: a trader, an admin, a compliance analyst")
-class Account(SocialAccount, CopyAccount):
+class Account(SocialAccount, CopyAccount, StatsAccount):
     id: strawberry.ID
     handle: str
     kyc_level: int

@@ -1,0 +1,1 @@
+"""Trader statistics, equity curves and leaderboards (issue 13)."""
