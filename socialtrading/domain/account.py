@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from socialtrading.domain.errors import Refused
+from socialtrading.domain.events import trigger
 from socialtrading.domain.time import to_datetime, to_micros
 from socialtrading.domain.tokens import UNKNOWN_TOKEN, token_id
 
@@ -449,7 +450,7 @@ class Account(Aggregate):
                 [kind, market, reference, asset, str(available), str(reserved)]
                 for kind, market, reference, asset, available, reserved in self._pending
             ]
-            self.trigger_event(self.LedgerPosted, entries=entries, timestamp=to_datetime(ts))
+            trigger(self, self.LedgerPosted, {"entries": entries, "timestamp": to_datetime(ts)})
 
     # ------------------------------------------------------------------ social decisions
 

@@ -48,6 +48,9 @@ class OrjsonTranscoder(JSONTranscoder):
         # timestamp, every ledger amount): while the library's own transcodings are the ones
         # registered for them, they are written inline, without the lookups.
         self._inline: dict[type, str] = {}
+        # The last datetime encoded and its encoding: the events of one command share their
+        # timestamp object (`domain.time.to_datetime`), written once per command.
+        self._moment: tuple[Any, dict[str, Any] | None] = (None, None)
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
@@ -59,9 +62,19 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def _encode_obj(self, o: Any) -> dict[str, Any]:
         kind = type(o)
-        name = self._inline.get(kind)
-        if name is not None:
-            return {"_type_": name, "_data_": str(o) if kind is Decimal else o.isoformat()}
+        if kind is Decimal:
+            name = self._inline.get(kind)
+            if name is not None:
+                return {"_type_": name, "_data_": str(o)}
+        elif kind is datetime:
+            moment, encoded = self._moment
+            if o is moment and encoded is not None:
+                return encoded
+            name = self._inline.get(kind)
+            if name is not None:
+                encoded = {"_type_": name, "_data_": o.isoformat()}
+                self._moment = (o, encoded)
+                return encoded
         return super()._encode_obj(o)
 
     def encode(self, obj: Any) -> bytes:
