@@ -17,6 +17,7 @@ from socialtrading.domain.copy.copy import Copy
 from socialtrading.projections.copy import copies
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
+from socialtrading.projections.stats import queries as stats
 from tests.unit.commands.copy_world import CAL, CAT, LEA, MM, Clock, World
 
 D = Decimal
@@ -108,3 +109,30 @@ def test_following_in_small_batches_equals_a_catch_up(
     small = _dump(read_engine)
     runner.rebuild()
     assert _dump(read_engine) == small
+
+
+def test_a_leaders_statistics_count_its_real_copies(world: World, read_engine: Engine) -> None:
+    """The statistics read model reads the copy events the writer stores (not only stand-ins):
+    a leader with two running copies has two copiers and their allocations under copy."""
+    world.lead(profit_share_bps=1000)
+    cat = world.start(CAT, "1000")
+    world.start(CAL, "2000", sizing="FIXED_RATIO", ratio=D(1))
+    world.order(MM, "sell", "100", "30")
+    for trade_id in world.trades(world.order(LEA, "buy", "100", "2")):
+        world.copy_fill(trade_id)
+    runner = _runner(world, read_engine)
+    runner.catch_up()
+    assert runner.dead_letters() == []
+    with read_engine.connect() as connection:
+        day = stats.clock(connection).day
+        assert day is not None
+        allocation = str(world.allocation(cat).id)
+        found = stats.trader_stats(connection, [str(LEA), allocation], "D7", 7, day)
+        equity = copies.equity_of(
+            connection, list(copies.copies_by_ids(connection, [str(cat)]).values())
+        )
+    leader = found[str(LEA)]
+    assert leader.copiers == 2
+    assert leader.assets_under_copy > 0
+    assert allocation not in found  # an allocation is not a trader
+    assert equity[str(cat)] > 0
