@@ -36,8 +36,9 @@ from socialtrading.infra.store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
 
-# Social aggregates kept in memory by default.
-CACHE_SIZE = 20_000
+# Social aggregates kept in memory by default: 45,000 posts, comments and reports (a post
+# takes about 0.8 KB and more with a long body), 15,000 likes (docs/decisions.md).
+CACHE_SIZE = 60_000
 
 # Finds the `trade` record with a sequence number in a market, None when there is none.
 TradeFinder = Callable[[Market, int], Record | None]
