@@ -8,7 +8,9 @@
   it reloads its state.
   Before each batch the writer names the ids its commands will ask for (`wanted` in
   `commands/social.py`); those the store's aggregates table does not list are then answered
-  as absent without a look-up (a first like, a new post: most of a burst's commands).
+  as absent without a look-up (a first like, a new post: most of a burst's commands), and
+  those it lists that are not in memory are loaded together (`infra/load_many.py`: a few
+  queries for the batch, not two per aggregate).
 - `trade_finder`: a trade id is `SYMBOL:SEQ`; the market event holding record SEQ is found
   by binary search over the market's event versions (the records of a market are stored in
   sequence order), first among the events of the current batch not stored yet.
@@ -34,8 +36,9 @@ from socialtrading.infra.store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
 
-# Social aggregates kept in memory by default.
-CACHE_SIZE = 20_000
+# Social aggregates kept in memory by default: 45,000 posts, comments and reports (a post
+# takes about 0.8 KB and more with a long body), 15,000 likes (docs/decisions.md).
+CACHE_SIZE = 60_000
 
 # Finds the `trade` record with a sequence number in a market, None when there is none.
 TradeFinder = Callable[[Market, int], Record | None]
@@ -47,6 +50,10 @@ def _load_nothing(_: UUID) -> Aggregate | None:
 
 def _list_everything(ids: Sequence[UUID]) -> set[UUID]:
     return set(ids)  # "may exist": every miss asks the loader
+
+
+def _load_none(_: Sequence[UUID]) -> dict[UUID, Aggregate]:
+    return {}  # nothing loaded ahead: each miss asks the loader
 
 
 def _find_nothing(_market: Market, _seq: int) -> Record | None:
@@ -62,8 +69,10 @@ class SocialCache:
         find_trade: TradeFinder = _find_nothing,
         maxsize: int = CACHE_SIZE,
         listed: Callable[[Sequence[UUID]], set[UUID]] = _list_everything,
+        load_many: Callable[[Sequence[UUID]], dict[UUID, Aggregate]] = _load_none,
     ) -> None:
         self._load = load
+        self._load_many = load_many
         self.find_trade = find_trade
         self.maxsize = maxsize
         self._listed = listed
@@ -73,13 +82,18 @@ class SocialCache:
 
     def prefetch(self, ids: Sequence[UUID]) -> None:
         """Learn, in one query, which of `ids` (those a batch's commands will ask for) are
-        not stored, so that asking for them costs no look-up: a first like, a new post.
-        Valid until the next call (the writer calls it before each batch; what the batch
+        not stored, so that asking for them costs no look-up (a first like, a new post), and
+        load those stored but not in memory together (`load_many`). The absent ones are
+        valid until the next call (the writer calls it before each batch; what the batch
         creates is kept in memory meanwhile)."""
         kept, likes = self._kept, self._likes
         unknown = [id_ for id_ in dict.fromkeys(ids) if id_ not in kept and id_ not in likes]
         found = self._listed(unknown) if unknown else set()
         self._absent = {id_ for id_ in unknown if id_ not in found}
+        if found:
+            loaded = self._load_many([id_ for id_ in unknown if id_ in found])
+            for aggregate in loaded.values():
+                self.add(aggregate)
 
     def __len__(self) -> int:
         return len(self._kept) + len(self._likes)

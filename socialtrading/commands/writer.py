@@ -70,6 +70,7 @@ from socialtrading.infra.command_index import (
     CommandRow,
     Created,
 )
+from socialtrading.infra.load_many import load_many
 from socialtrading.infra.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -533,7 +534,12 @@ class Writer:
             log.info("created the command index from the log")
         state = State(
             demo_funding=self.demo_funding,
-            social=SocialCache(repository_loader(store), trade_finder(store), listed=store.listed),
+            social=SocialCache(
+                repository_loader(store),
+                trade_finder(store),
+                listed=store.listed,
+                load_many=lambda ids: load_many(store, ids),
+            ),
         )
         repository = store.repository
         self._snapshot_at = {}

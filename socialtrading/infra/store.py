@@ -368,6 +368,13 @@ def _copy_rows(
             )
 
 
+# The writer's connection checkpoints the WAL every 64 MiB rather than every 4 MiB (SQLite's
+# default): a batch of a thousand likes dirties thousands of index pages, so the default
+# copied each batch's pages into the database file (and synced it) at its commit. The WAL
+# is then shrunk back to 64 MiB (as the read store's: infra/readstore.py).
+_PRAGMAS = ("PRAGMA wal_autocheckpoint=16384", "PRAGMA journal_size_limit=67108864")
+
+
 def _insert_many(
     recorder: SQLiteApplicationRecorder,
     stored_events: Sequence[StoredEvent],
@@ -385,6 +392,8 @@ def _insert_many(
     ]
     last = 0
     with recorder.datastore.transaction(commit=True) as cursor:
+        for pragma in _PRAGMAS:  # per connection: so on whichever one the pool gives
+            cursor.execute(pragma)
         if rows:
             cursor.executemany(recorder.insert_events_statement, rows)
             # the connection's last inserted row id: this batch's last notification id

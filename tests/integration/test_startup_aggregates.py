@@ -88,7 +88,8 @@ def test_the_partial_index_is_used_and_added_to_an_older_store(
     if isinstance(store.recorder, PostgresApplicationRecorder):
         found = _run(
             restarted.store,
-            f"SELECT indexname FROM pg_indexes WHERE indexname = '{index_name}'",
+            "SELECT indexname FROM pg_indexes WHERE indexname = "
+            f"'{index_name}' AND schemaname = '{store.recorder.datastore.schema}'",
         )
     else:
         found = _run(restarted.store, f"SELECT name FROM sqlite_master WHERE name = '{index_name}'")
