@@ -214,6 +214,21 @@ async def _account(info: Info, handle: str) -> Account | Rejection:
     return Account.from_row(row)
 
 
+async def _graph_change(
+    info: Info, command: type[Follow | Unfollow | Block | Unblock], handle: str
+) -> Account | Rejection:
+    """Follow, unfollow, block or unblock `handle` (one social limit for the four); the
+    other account as it stands after, or the Rejection."""
+    outcome, _ = await _run(
+        info,
+        "follow",
+        lambda actor: command(command_id=new_command_id(), actor=actor, handle=handle),
+    )
+    if isinstance(outcome, Rejection):
+        return outcome
+    return await _account(info, handle)
+
+
 def _forget(loader: DataLoader[K, V], key: K) -> None:
     with suppress(KeyError):  # not cached
         loader.clear(key)
@@ -273,14 +288,7 @@ class SocialMutations:
         description="Follow a trader by handle; following twice changes nothing",
     )
     async def follow(self, info: Info, handle: str) -> FollowResult:
-        outcome, _ = await _run(
-            info,
-            "follow",
-            lambda actor: Follow(command_id=new_command_id(), actor=actor, handle=handle),
-        )
-        if isinstance(outcome, Rejection):
-            return outcome
-        found = await _account(info, handle)
+        found = await _graph_change(info, Follow, handle)
         return found if isinstance(found, Rejection) else FollowSuccess(account=found)
 
     @strawberry.mutation(
@@ -288,14 +296,7 @@ class SocialMutations:
         description="Stop following a trader; not following changes nothing",
     )
     async def unfollow(self, info: Info, handle: str) -> UnfollowResult:
-        outcome, _ = await _run(
-            info,
-            "follow",
-            lambda actor: Unfollow(command_id=new_command_id(), actor=actor, handle=handle),
-        )
-        if isinstance(outcome, Rejection):
-            return outcome
-        found = await _account(info, handle)
+        found = await _graph_change(info, Unfollow, handle)
         return found if isinstance(found, Rejection) else UnfollowSuccess(account=found)
 
     @strawberry.mutation(
@@ -306,26 +307,12 @@ class SocialMutations:
         ),
     )
     async def block(self, info: Info, handle: str) -> BlockResult:
-        outcome, _ = await _run(
-            info,
-            "follow",
-            lambda actor: Block(command_id=new_command_id(), actor=actor, handle=handle),
-        )
-        if isinstance(outcome, Rejection):
-            return outcome
-        found = await _account(info, handle)
+        found = await _graph_change(info, Block, handle)
         return found if isinstance(found, Rejection) else BlockSuccess(account=found)
 
     @strawberry.mutation(extensions=guarded(IsAuthenticated), description="Lift a block")
     async def unblock(self, info: Info, handle: str) -> UnblockResult:
-        outcome, _ = await _run(
-            info,
-            "follow",
-            lambda actor: Unblock(command_id=new_command_id(), actor=actor, handle=handle),
-        )
-        if isinstance(outcome, Rejection):
-            return outcome
-        found = await _account(info, handle)
+        found = await _graph_change(info, Unblock, handle)
         return found if isinstance(found, Rejection) else UnblockSuccess(account=found)
 
     @strawberry.mutation(
