@@ -229,6 +229,25 @@ async def _graph_change(
     return await _account(info, handle)
 
 
+async def _like_change(
+    info: Info, command: type[LikePost | UnlikePost], post_id: str
+) -> Post | Rejection:
+    """Like or unlike `post_id` (one social limit for both); the post as it stands after, or
+    the Rejection."""
+    outcome, built = await _run(
+        info,
+        "like",
+        lambda actor: command.model_validate(
+            {"command_id": new_command_id(), "actor": actor, "post_id": post_id}
+        ),
+    )
+    if isinstance(outcome, Rejection):
+        return outcome
+    subject = _subject(built)
+    _forget(info.context.loaders.social.likes, (await viewer_key(info), subject))
+    return await _post(info, subject)
+
+
 def _forget(loader: DataLoader[K, V], key: K) -> None:
     with suppress(KeyError):  # not cached
         loader.clear(key)
@@ -422,36 +441,14 @@ class SocialMutations:
         extensions=guarded(IsAuthenticated), description="Like a post; twice changes nothing"
     )
     async def like_post(self, info: Info, post_id: strawberry.ID) -> LikePostResult:
-        outcome, command = await _run(
-            info,
-            "like",
-            lambda actor: LikePost.model_validate(
-                {"command_id": new_command_id(), "actor": actor, "post_id": post_id}
-            ),
-        )
-        if isinstance(outcome, Rejection):
-            return outcome
-        subject = _subject(command)
-        _forget(info.context.loaders.social.likes, (await viewer_key(info), subject))
-        post = await _post(info, subject)
+        post = await _like_change(info, LikePost, post_id)
         return post if isinstance(post, Rejection) else LikePostSuccess(post=post)
 
     @strawberry.mutation(
         extensions=guarded(IsAuthenticated), description="Withdraw your like of a post"
     )
     async def unlike_post(self, info: Info, post_id: strawberry.ID) -> UnlikePostResult:
-        outcome, command = await _run(
-            info,
-            "like",
-            lambda actor: UnlikePost.model_validate(
-                {"command_id": new_command_id(), "actor": actor, "post_id": post_id}
-            ),
-        )
-        if isinstance(outcome, Rejection):
-            return outcome
-        subject = _subject(command)
-        _forget(info.context.loaders.social.likes, (await viewer_key(info), subject))
-        post = await _post(info, subject)
+        post = await _like_change(info, UnlikePost, post_id)
         return post if isinstance(post, Rejection) else UnlikePostSuccess(post=post)
 
     @strawberry.mutation(
