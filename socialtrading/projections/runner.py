@@ -638,17 +638,20 @@ def _letter(statement: Any, letter: DeadLetter) -> Any:
 
 
 def _outdated(connection: Connection, projections: Sequence[Projection]) -> list[Projection]:
-    """The projections with a stored table holding as an integer a column now declared
+    """The projections with a stored table whose columns are not the declared ones (a column
+    added, dropped or renamed since), or holding as an integer a column now declared
     `BigIntText` (sums that may pass 2**63: integer columns stop there)."""
     inspector = inspect(connection)
     found = []
     for projection in projections:
         for table in projection.tables:
-            wide = {c.name for c in table.columns if isinstance(c.type, BigIntText)}
-            if not wide or not inspector.has_table(table.name):
+            if not inspector.has_table(table.name):
                 continue
             stored = inspector.get_columns(table.name)
-            if any(c["name"] in wide and isinstance(c["type"], Integer) for c in stored):
+            wide = {c.name for c in table.columns if isinstance(c.type, BigIntText)}
+            if {c["name"] for c in stored} != set(table.columns.keys()) or any(
+                c["name"] in wide and isinstance(c["type"], Integer) for c in stored
+            ):
                 found.append(projection)
                 break
     return found

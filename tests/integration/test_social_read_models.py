@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from socialtrading.domain.social.post import BEARISH, BULLISH, NEUTRAL
 from socialtrading.infra.bus import Bus
@@ -610,3 +610,32 @@ def test_following_in_small_batches_equals_a_rebuild_from_zero(
     one_batch = runner(world.store, read_engine, social_projections(threshold=3), batch_size=10_000)
     one_batch.rebuild()
     assert social_dump(read_engine) == followed
+
+
+def test_a_feed_table_with_other_columns_is_rebuilt(
+    world: World, read_engine: Engine, catch_up: Callable[[], ProjectionRunner]
+) -> None:
+    """A read store made when feed rows carried the post and its author (before they were
+    read from the author's posts by position) is dropped and rebuilt at start, not misread."""
+    world.register("small", "v1")
+    world.follow("v1", "small")
+    mine = world.publish("small", "small post")
+    made = catch_up()
+    with read_engine.begin() as connection:
+        connection.execute(text("DROP TABLE social_feed_rows"))
+        connection.execute(
+            text(
+                "CREATE TABLE social_feed_rows (viewer VARCHAR(36), seq BIGINT,"
+                " post VARCHAR(36) NOT NULL, author VARCHAR(36) NOT NULL,"
+                " PRIMARY KEY (viewer, seq))"
+            )
+        )
+    rebuilt = runner(world.store, read_engine, social_projections(threshold=3))
+    positions = {s.name: s.position for s in rebuilt.status()}
+    assert positions[FeedProjection.name] == 0
+    assert positions[SocialProjection.name] == made.position
+    columns = {c["name"] for c in inspect(read_engine).get_columns("social_feed_rows")}
+    assert columns == {"viewer", "seq"}
+    rebuilt.catch_up()
+    with read_engine.connect() as connection:
+        assert [e.post for e in home_feed(connection, world.id("v1"), first=10)] == [mine]

@@ -6,6 +6,7 @@ thousand likes as on a new one, and whether an account likes a post is one looku
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -14,6 +15,7 @@ from socialtrading.domain.ids import NAMESPACE
 from socialtrading.domain.time import to_datetime
 
 
+@lru_cache(maxsize=8192)  # the writer asks twice per like (prefetch, then the handler)
 def like_id(post: UUID, account: UUID) -> UUID:
     """The id of `account`'s like of `post`."""
     return uuid5(NAMESPACE, f"like:{post}:{account}")

@@ -72,16 +72,18 @@ feed_posts = Table(
     Column("author", String(36), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("post", String(36), nullable=False, unique=True),
+    Index("ix_social_feed_posts_seq", "seq", unique=True),  # a feed row's post
     sqlite_with_rowid=False,
 )
 
+# A pushed post's row in a viewer's feed: the viewer and the post's position, nothing more
+# (its id and author are read from `feed_posts` by position). The fan-out writes one such row
+# per follower, so a row's size is what a burst of posts costs the read store.
 feed_rows = Table(
     "social_feed_rows",
     metadata,
     Column("viewer", String(36), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the post's position
-    Column("post", String(36), nullable=False),
-    Column("author", String(36), nullable=False),
     sqlite_with_rowid=False,
 )
 
@@ -93,15 +95,12 @@ _insert_post = Bulk(
 )
 _fan_out = Bulk(
     feed_rows.insert().from_select(
-        ["viewer", "seq", "post", "author"],
-        select(
-            feed_follows.c.follower,
-            bindparam("seq", type_=BigInteger),
-            bindparam("post", type_=String),
-            bindparam("author", type_=String),
-        ).where(feed_follows.c.followee == bindparam("followee")),
+        ["viewer", "seq"],
+        select(feed_follows.c.follower, bindparam("seq", type_=BigInteger)).where(
+            feed_follows.c.followee == bindparam("followee")
+        ),
     ),
-    ["seq", "post", "author", "followee"],
+    ["seq", "followee"],
 )
 _upsert_authors = bulk_upsert(feed_authors, ["author"])
 
@@ -201,9 +200,9 @@ class FeedProjection(Projection):
                 if self.bus is not None:
                     self._pulled.setdefault(author, []).append(FeedEntry(post, author, position))
             elif state[0]:
-                pushed.append((position, post, author, author))
+                pushed.append((position, post, author))
         _insert_post.run(connection, [(author, position, post) for position, post, author in held])
-        _fan_out.run(connection, pushed)
+        _fan_out.run(connection, [(position, author) for position, _, author in pushed])
         if pushed and self.bus is not None:
             self._tell_viewers(connection, pushed)
 
@@ -220,7 +219,7 @@ class FeedProjection(Projection):
         followed: dict[str, list[str]] = {}
         for row in rows_in(connection, statement, feed_follows.c.follower, viewers):
             followed.setdefault(row.followee, []).append(row.follower)
-        for position, post, author, _ in pushed:
+        for position, post, author in pushed:
             for viewer in followed.get(author, ()):
                 self._pushed.setdefault(viewer, []).append(FeedEntry(post, author, position))
 
@@ -232,19 +231,12 @@ class FeedProjection(Projection):
         if state[1]:
             return  # pulled: merged at read time
         latest = (
-            select(
-                bindparam("viewer", follower, type_=String),
-                feed_posts.c.seq,
-                feed_posts.c.post,
-                feed_posts.c.author,
-            )
+            select(bindparam("viewer", follower, type_=String), feed_posts.c.seq)
             .where(feed_posts.c.author == followee)
             .order_by(feed_posts.c.seq.desc())
             .limit(self.copied)
         )
-        connection.execute(
-            feed_rows.insert().from_select(["viewer", "seq", "post", "author"], latest)
-        )
+        connection.execute(feed_rows.insert().from_select(["viewer", "seq"], latest))
 
     def _unfollow(self, connection: Connection, follower: str, followee: str) -> None:
         connection.execute(
@@ -255,8 +247,9 @@ class FeedProjection(Projection):
         state = self._author(connection, followee)
         state[0] -= 1
         self._changed.add(followee)
+        theirs = select(feed_posts.c.seq).where(feed_posts.c.author == followee)
         connection.execute(
-            delete(feed_rows).where(feed_rows.c.viewer == follower, feed_rows.c.author == followee)
+            delete(feed_rows).where(feed_rows.c.viewer == follower, feed_rows.c.seq.in_(theirs))
         )
 
     def _remove(self, connection: Connection, post: str) -> None:
@@ -286,8 +279,10 @@ def home_feed(
     if not first:
         return []
     found: dict[int, FeedEntry] = {}
-    own = select(feed_rows.c.seq, feed_rows.c.post, feed_rows.c.author).where(
-        feed_rows.c.viewer == viewer
+    own = (
+        select(feed_rows.c.seq, feed_posts.c.post, feed_posts.c.author)
+        .join(feed_posts, feed_posts.c.seq == feed_rows.c.seq)
+        .where(feed_rows.c.viewer == viewer)
     )
     if after is not None:
         own = own.where(feed_rows.c.seq < after)
