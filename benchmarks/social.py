@@ -19,8 +19,9 @@ Prints one JSON object:
 - `write`: through the single writer (acknowledged, group committed) with every projection
   following: `posts_per_sec` and `likes_per_sec` (first likes: each a new Like aggregate),
   and `*_lag_seconds`, from the last acknowledgement until the projections have applied
-  everything. `raw_rows_per_sec`: plain SQLite inserts of event-shaped rows, 100 per
-  transaction, on the same disk (as `write_path.py`).
+  everything; `*_writer_cpu_us`, the writer thread's CPU time per command (steadier than
+  the rates on a shared machine). `raw_rows_per_sec`: plain SQLite inserts of event-shaped
+  rows, 100 per transaction, on the same disk (as `write_path.py`).
 - `celebrity_post`: one post by a trader with 100,000 followers, from its submission (and
   from its commit) until every read model, the feed's included, has applied it.
 - `targets`: the issue's targets beside the figures.
@@ -377,16 +378,16 @@ def _submit_all(writer: Writer, commands: Sequence[Command], in_flight: int) -> 
 
 def _burst(
     writer: Writer, runner: ProjectionRunner, commands: Sequence[Command]
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """(commands per second, seconds from the last acknowledgement until the projections
-    have applied everything)."""
-    began = time.perf_counter()
+    have applied everything, the writer thread's CPU µs per command)."""
+    began, cpu = time.perf_counter(), writer.cpu_seconds()
     acks = _submit_all(writer, commands, 4_000)
-    done = time.perf_counter()
+    done, cpu = time.perf_counter(), writer.cpu_seconds() - cpu
     head = max(ack.result().position for ack in acks)
     if not runner.wait_for(head, 600):
         raise AssertionError(f"the projections did not catch up: {runner.error}")
-    return len(commands) / (done - began), time.perf_counter() - done
+    return len(commands) / (done - began), time.perf_counter() - done, cpu / len(commands) * 1e6
 
 
 def bench_write(sizes: Sizes, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -441,14 +442,14 @@ def bench_write(sizes: Sizes, workdir: Path) -> tuple[dict[str, Any], dict[str, 
             for k in range(sizes.write_posts)
         ]
         post_ids = [subject_of(command) for command in posts]
-        posts_per_sec, posts_lag = _burst(writer, runner, posts)
+        posts_per_sec, posts_lag, posts_cpu = _burst(writer, runner, posts)
         likes: list[Command] = []
         for n in range(sizes.write_likes):
             liker = n % sizes.traders
             post = post_ids[(n // sizes.traders + liker * 13) % len(post_ids)]
             assert post is not None
             likes.append(LikePost(command_id=f"l{n}", actor=account_id(f"fo{liker}"), post_id=post))
-        likes_per_sec, likes_lag = _burst(writer, runner, likes)
+        likes_per_sec, likes_lag, likes_cpu = _burst(writer, runner, likes)
         write = {
             "traders": sizes.traders,
             "accounts": followers + 1,
@@ -457,9 +458,11 @@ def bench_write(sizes: Sizes, workdir: Path) -> tuple[dict[str, Any], dict[str, 
             "posts": len(posts),
             "posts_per_sec": round(posts_per_sec),
             "posts_lag_seconds": round(posts_lag, 3),
+            "posts_writer_cpu_us": round(posts_cpu, 1),
             "likes": len(likes),
             "likes_per_sec": round(likes_per_sec),
             "likes_lag_seconds": round(likes_lag, 3),
+            "likes_writer_cpu_us": round(likes_cpu, 1),
             "raw_rows_per_sec": round(raw),
         }
 
