@@ -21,6 +21,7 @@ from socialtrading.commands.accounts import WITHDRAWAL_REFUSED
 from socialtrading.commands.state import Outcome, market_outcome
 from socialtrading.domain.account import COPY as COPY_ROLE
 from socialtrading.domain.account import TRADER, Account
+from socialtrading.domain.compliance.alert import Alert
 from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.market import Market, refusal
 from socialtrading.domain.social.comment import Comment
@@ -29,6 +30,7 @@ from socialtrading.domain.social.post import Post
 from socialtrading.domain.social.report import Report
 from socialtrading.infra.command_index import (
     ACCOUNT,
+    ALERT,
     COMMENT,
     COPY,
     LIKE,
@@ -147,6 +149,7 @@ def derive(store: EventStore) -> tuple[list[CommandRow], list[Created]]:
                 _row_of_event(event, actors)
                 or social.row_of(event, actors)
                 or _copy_row(event, actors)
+                or _alert_row(event, actors)
             )
             if row is not None:
                 rows.setdefault((row.actor, row.command_id), row)
@@ -167,6 +170,7 @@ _CREATED: dict[type, str] = {
     Comment.Written: COMMENT,
     Like.Liked: LIKE,
     Report.Filed: REPORT,
+    Alert.Raised: ALERT,
 }
 
 
@@ -250,6 +254,24 @@ _COPY_EVENTS = (
     Copy.AllocationFilled,
     Copy.Skipped,
     Copy.ProfitShareSettled,
+)
+
+
+def _alert_row(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
+    """The row of a compliance command: every `Alert` event names its command's actor
+    (`by`: the system for a raise, the analyst for a case step)."""
+    if isinstance(event, _ALERT_EVENTS):
+        return CommandRow(_actor(actors, event.by), event.command_id, True, True)
+    return None
+
+
+_ALERT_EVENTS = (
+    Alert.Raised,
+    Alert.Acknowledged,
+    Alert.Escalated,
+    Alert.Dismissed,
+    Alert.Closed,
+    Alert.NoteAdded,
 )
 
 
