@@ -12,12 +12,13 @@ log (woken by each commit), while a background trader places and cancels resting
   This is the part of issue 14's "an alert within 5 s of the triggering event" after the
   detector's finding.
 - raise_per_sec: `--alerts` new alerts submitted at once, per second until all are stored.
-- raise_again_per_sec: the same findings sent again (new command ids): each is found in the
-  store (one query per batch) and stores nothing (raise_again_stored: the alerts they stored,
-  0).
+- raise_again_per_sec: the same findings sent again (new command ids): each alert is found
+  (in the writer's cache here; after a restart, in the store with one query per batch) and
+  nothing is stored (raise_again_stored: the alerts they stored, 0).
 - case_steps_per_sec: an analyst acknowledges each of them, submitted at once.
 - alerts_projection_events_per_sec: the alerts read model rebuilt alone over the whole log
-  (mostly the background's order events, which it skips).
+  (log_events: two thirds of them the alerts' own events, the rest the setup and the
+  background's orders, which it skips).
 - raw_commit_p50_ms: one-row INSERT and COMMIT in a WAL SQLite file of the same folder (what
   one commit costs on this disk), measured in the same run; raw_rows_per_sec: such rows
   inserted 1,000 per transaction.

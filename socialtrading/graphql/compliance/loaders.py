@@ -16,7 +16,8 @@ import orjson
 from strawberry.dataloader import DataLoader
 
 from socialtrading.infra.decoding import EventDecoder
-from socialtrading.infra.store import EventStore, Row
+from socialtrading.infra.log_reads import read_at
+from socialtrading.infra.store import EventStore
 from socialtrading.projections import trades
 from socialtrading.projections.rows import TradeRow
 from socialtrading.projections.social import queries
@@ -60,22 +61,9 @@ class ComplianceLoaders:
     events: DataLoader[int, LoggedEventRow | None]
 
 
-def _runs(positions: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted distinct positions as (first, count) runs of consecutive ones."""
-    runs: list[tuple[int, int]] = []
-    for position in sorted(set(positions)):
-        if runs and runs[-1][0] + runs[-1][1] == position:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((position, 1))
-    return runs
-
-
 def logged_events(store: EventStore, positions: Sequence[int]) -> dict[int, LoggedEventRow]:
-    """The stored events at these log positions (one read per run of consecutive ones)."""
-    rows: list[Row] = []
-    for first, count in _runs([p for p in positions if p > 0]):
-        rows.extend(store.read(first - 1, count))
+    """The stored events at these log positions (a few queries: `infra/log_reads.py`)."""
+    rows = read_at(store, positions)
     found: dict[int, LoggedEventRow] = {}
     for row, (position, event) in zip(rows, EventDecoder(store.mapper).decode(rows), strict=True):
         fields = {k: v for k, v in vars(event).items() if k not in _NOT_FIELDS}
