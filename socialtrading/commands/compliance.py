@@ -2,8 +2,8 @@
 
 `RaiseAlert` is the surveillance process's (the system actor only): a detector's finding with
 its evidence. Its alert's id derives from the finding's key (`alert_id`), so a finding sent
-again is accepted and stores nothing; a repeated command id is answered by the writer's
-command index as usual.
+again is accepted and stores nothing; a repeated command id (`raise_command_id(key)`) is
+answered by the writer's command index as usual.
 
 `AcknowledgeAlert`, `EscalateAlert`, `DismissAlert`, `CloseAlert` and `AddAlertNote` are an
 analyst's: an account holding the COMPLIANCE or ADMIN role, never the system (a case decision
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from hashlib import blake2b
 from typing import Annotated, Any, Final, Literal, Self, get_args
 from uuid import UUID
 
@@ -140,6 +141,13 @@ class AddAlertNote(_AboutAlert):
     """Keep a working note on an open alert."""
 
     note: Annotated[str, Field(max_length=_RAW * MAX_NOTE)]
+
+
+def raise_command_id(key: str) -> str:
+    """The command id to raise the alert of a finding's `key` with (a command id holds at
+    most 100 characters, a key 200): sent again after a crash, it is a repeat the writer
+    answers from its command index."""
+    return "alert:" + blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 def wanted(command: Command) -> list[UUID]:

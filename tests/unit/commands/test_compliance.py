@@ -25,6 +25,7 @@ from socialtrading.commands.compliance import (
     EvidenceRef,
     RaiseAlert,
     alert_of,
+    raise_command_id,
 )
 from socialtrading.commands.models import (
     Command,
@@ -222,6 +223,19 @@ def test_a_finding_about_an_unknown_account_or_market_raises_nothing(desk: Desk)
 def test_a_malformed_finding_is_refused_at_the_edge(desk: Desk, fields: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         desk.raise_alert(**fields)
+
+
+def test_a_findings_command_id_fits_and_is_the_same_for_the_same_key(desk: Desk) -> None:
+    long_key = "spoofing:" + "x" * 191
+    command_id = raise_command_id(long_key)
+    assert command_id == raise_command_id(long_key) != raise_command_id(long_key + "!")
+    assert len(command_id) <= 100
+    first = desk.run(desk.raise_alert(long_key, command_id=command_id))
+    head = desk.head()
+    desk.restart()
+    again = desk.run(desk.raise_alert(long_key, command_id=command_id))
+    assert (again.accepted, again.stored, again.position) == (True, True, head)  # a repeat
+    assert first.stored and desk.head() == head
 
 
 def test_evidence_names_what_it_shows() -> None:
