@@ -225,58 +225,28 @@ def raise_alert(state: State, command: RaiseAlert, ts: int) -> Outcome:
     return _done(command)
 
 
-def acknowledge_alert(state: State, command: AcknowledgeAlert, ts: int) -> Outcome:
-    """Take an alert; acknowledged already stores nothing."""
+# How each case command asks the alert for its step (each answers whether it stored one).
+_STEPS: dict[type[Command], Callable[[Alert, str, Any, int], bool]] = {
+    AcknowledgeAlert: lambda alert, by, c, ts: alert.acknowledge(by, c.command_id, ts),
+    EscalateAlert: lambda alert, by, c, ts: alert.escalate(by, c.reason, c.command_id, ts),
+    DismissAlert: lambda alert, by, c, ts: alert.dismiss(by, c.reason, c.command_id, ts),
+    CloseAlert: lambda alert, by, c, ts: alert.close(by, c.finding, c.command_id, ts),
+    AddAlertNote: lambda alert, by, c, ts: alert.add_note(by, c.note, c.command_id, ts),
+}
+
+
+def work_case(state: State, command: _AboutAlert, ts: int) -> Outcome:
+    """Take a step of an alert's case (the alert decides; a repeat of the status it is in
+    stores nothing)."""
     analyst = _analyst(state, command.actor)
     alert = _alert(state, command)
-    changed = alert.acknowledge(analyst, command.command_id, ts)
+    changed = _STEPS[type(command)](alert, analyst, command, ts)
     if changed:
         state.touch(alert)
     return _done(command, changed)
-
-
-def escalate_alert(state: State, command: EscalateAlert, ts: int) -> Outcome:
-    """Escalate an alert; escalated already stores nothing."""
-    analyst = _analyst(state, command.actor)
-    alert = _alert(state, command)
-    changed = alert.escalate(analyst, command.reason, command.command_id, ts)
-    if changed:
-        state.touch(alert)
-    return _done(command, changed)
-
-
-def dismiss_alert(state: State, command: DismissAlert, ts: int) -> Outcome:
-    """Dismiss an alert with a reason."""
-    analyst = _analyst(state, command.actor)
-    alert = _alert(state, command)
-    alert.dismiss(analyst, command.reason, command.command_id, ts)
-    state.touch(alert)
-    return _done(command)
-
-
-def close_alert(state: State, command: CloseAlert, ts: int) -> Outcome:
-    """Close an alert with a finding."""
-    analyst = _analyst(state, command.actor)
-    alert = _alert(state, command)
-    alert.close(analyst, command.finding, command.command_id, ts)
-    state.touch(alert)
-    return _done(command)
-
-
-def add_alert_note(state: State, command: AddAlertNote, ts: int) -> Outcome:
-    """Keep a note on an open alert."""
-    analyst = _analyst(state, command.actor)
-    alert = _alert(state, command)
-    alert.add_note(analyst, command.note, command.command_id, ts)
-    state.touch(alert)
-    return _done(command)
 
 
 COMPLIANCE_HANDLERS: dict[type[Command], Callable[[State, Any, int], Outcome]] = {
     RaiseAlert: raise_alert,
-    AcknowledgeAlert: acknowledge_alert,
-    EscalateAlert: escalate_alert,
-    DismissAlert: dismiss_alert,
-    CloseAlert: close_alert,
-    AddAlertNote: add_alert_note,
+    **dict.fromkeys(_STEPS, work_case),
 }

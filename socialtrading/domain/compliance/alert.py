@@ -37,7 +37,7 @@ an escalation's optional reason of up to MAX_REASON.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -144,45 +144,35 @@ class Alert(Aggregate):
         by: str
         command_id: str
 
-    class Acknowledged(Aggregate.Event):
+    class Step(Aggregate.Event):
+        """A step of the case that leaves the alert in `STATUS` (None: as it is)."""
+
+        STATUS: ClassVar[str | None] = None
         by: str
         command_id: str
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Alert)
-            aggregate.status = ACKNOWLEDGED
+            if self.STATUS is not None:
+                aggregate.status = self.STATUS
 
-    class Escalated(Aggregate.Event):
-        by: str
+    class Acknowledged(Step):
+        STATUS = ACKNOWLEDGED
+
+    class Escalated(Step):
+        STATUS = ESCALATED
         reason: str | None
-        command_id: str
 
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, Alert)
-            aggregate.status = ESCALATED
-
-    class Dismissed(Aggregate.Event):
-        by: str
+    class Dismissed(Step):
+        STATUS = DISMISSED
         reason: str
-        command_id: str
 
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, Alert)
-            aggregate.status = DISMISSED
-
-    class Closed(Aggregate.Event):
-        by: str
+    class Closed(Step):
+        STATUS = CLOSED
         finding: str
-        command_id: str
 
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, Alert)
-            aggregate.status = CLOSED
-
-    class NoteAdded(Aggregate.Event):
-        by: str
+    class NoteAdded(Step):
         note: str
-        command_id: str
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Alert)
@@ -292,9 +282,7 @@ class Alert(Aggregate):
         acknowledged already."""
         if self._target(ACKNOWLEDGE, by) is None:
             return False
-        self.trigger_event(
-            self.Acknowledged, by=by, command_id=command_id, timestamp=to_datetime(ts)
-        )
+        self._step(self.Acknowledged, by, command_id, ts)
         return True
 
     def escalate(self, by: str, reason: str | None, command_id: str, ts: int) -> bool:
@@ -304,48 +292,36 @@ class Alert(Aggregate):
             return False
         if reason is not None:
             reason = case_text(reason, MAX_REASON, "invalid_reason", "reason")
-        self.trigger_event(
-            self.Escalated,
-            by=by,
-            reason=reason,
-            command_id=command_id,
-            timestamp=to_datetime(ts),
-        )
+        self._step(self.Escalated, by, command_id, ts, reason=reason)
         return True
 
-    def dismiss(self, by: str, reason: str, command_id: str, ts: int) -> None:
+    def dismiss(self, by: str, reason: str, command_id: str, ts: int) -> bool:
         """Resolve the alert as no abuse, saying why."""
         self._target(DISMISS, by)
         reason = case_text(reason, MAX_REASON, "invalid_reason", "reason")
-        self.trigger_event(
-            self.Dismissed,
-            by=by,
-            reason=reason,
-            command_id=command_id,
-            timestamp=to_datetime(ts),
-        )
+        self._step(self.Dismissed, by, command_id, ts, reason=reason)
+        return True
 
-    def close(self, by: str, finding: str, command_id: str, ts: int) -> None:
+    def close(self, by: str, finding: str, command_id: str, ts: int) -> bool:
         """Resolve the alert with the analyst's finding."""
         self._target(CLOSE, by)
         finding = case_text(finding, MAX_FINDING, "invalid_finding", "finding")
-        self.trigger_event(
-            self.Closed,
-            by=by,
-            finding=finding,
-            command_id=command_id,
-            timestamp=to_datetime(ts),
-        )
+        self._step(self.Closed, by, command_id, ts, finding=finding)
+        return True
 
-    def add_note(self, by: str, note: str, command_id: str, ts: int) -> None:
+    def add_note(self, by: str, note: str, command_id: str, ts: int) -> bool:
         """Keep an analyst's note on an open case."""
         self._target(NOTE, by)
         if self.notes >= MAX_NOTES:
             raise Refused("too_many_notes", f"an alert keeps at most {MAX_NOTES} notes")
         note = case_text(note, MAX_NOTE, "invalid_note", "note")
-        self.trigger_event(
-            self.NoteAdded, by=by, note=note, command_id=command_id, timestamp=to_datetime(ts)
-        )
+        self._step(self.NoteAdded, by, command_id, ts, note=note)
+        return True
+
+    def _step(
+        self, event: type[Step], by: str, command_id: str, ts: int, **text: str | None
+    ) -> None:
+        self.trigger_event(event, by=by, command_id=command_id, timestamp=to_datetime(ts), **text)
 
 
 # the status whose repeat of an action is "no change"

@@ -58,7 +58,8 @@ def _alerts(
     )
 
 
-def _filter(name: str, value: str | None) -> str | None:
+def checked_filter(name: str, value: str | None) -> str | None:
+    """A filter's value (an account or a market), BAD_USER_INPUT when it is too long."""
     if value is not None and len(value) > MAX_FILTER_CHARS:
         raise bad_input(f"`{name}` is too long: {clip(value, 16)}")
     return value
@@ -93,8 +94,8 @@ class ComplianceQueries:
             _alerts,
             sorted({value.value for value in status or ()}),
             None if kind is None else kind.value,
-            _filter("account", account),
-            _filter("market", market),
+            checked_filter("account", account),
+            checked_filter("market", market),
             min_score,
             size + 1,
             cursor,

@@ -13,10 +13,10 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from socialtrading.graphql.compliance.permissions import IsAnalyst, is_analyst
-from socialtrading.graphql.compliance.queries import MAX_FILTER_CHARS, account_of
+from socialtrading.graphql.compliance.queries import account_of, checked_filter
 from socialtrading.graphql.compliance.types import Alert, AlertKind, AlertStatus
 from socialtrading.graphql.context import Info
-from socialtrading.graphql.errors import ApiError, bad_input, clip
+from socialtrading.graphql.errors import ApiError, clip
 from socialtrading.graphql.permissions import IsAuthenticated, requires
 from socialtrading.projections.surveillance.alerts import TOPIC, AlertRow
 
@@ -40,9 +40,8 @@ class ComplianceSubscriptions:
         account: str | None = None,
         market: str | None = None,
     ) -> AsyncGenerator[Alert, None]:
-        for name, value in (("account", account), ("market", market)):
-            if value is not None and len(value) > MAX_FILTER_CHARS:
-                raise bad_input(f"`{name}` is too long: {clip(value, 16)}")
+        market = checked_filter("market", market)
+        account = checked_filter("account", account)
         services = info.context.services
         account_id = None
         if account is not None:

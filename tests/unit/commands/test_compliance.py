@@ -34,7 +34,6 @@ from socialtrading.commands.models import (
     ListMarket,
     RegisterTrader,
 )
-from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.compliance.alert import (
     ACKNOWLEDGED,
@@ -45,10 +44,9 @@ from socialtrading.domain.compliance.alert import (
     Alert,
     alert_id,
 )
-from socialtrading.domain.errors import DomainError
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.infra.command_index import ALERT
-from tests.unit.commands.test_social import Clock, one_batch
+from tests.unit.commands.test_social import Clock, Social, one_batch
 
 SYMBOL = "BTC-USD"
 MALLORY, BOB, ANA, MOD = (account_id(h) for h in ("mallory", "bob", "ana", "mod"))
@@ -63,43 +61,11 @@ def backend() -> str:
     return "sqlite"
 
 
-class Desk:
-    """A writer with the cast of the module's text."""
+class Desk(Social):
+    """A writer with the cast of the module's text (the social tests' helpers)."""
 
     def __init__(self, make_writer: Callable[..., Writer]) -> None:
-        self.make_writer = make_writer
-        self.clock = Clock()
-        self.writer = make_writer(clock=self.clock)
-        self.n = 0
-
-    def restart(self) -> None:
-        self.writer.stop()
-        self.writer = self.make_writer(clock=self.clock)
-
-    def id(self) -> str:
-        self.n += 1
-        return f"c{self.n}"
-
-    def run(self, command: Command) -> Outcome:
-        return self.writer.execute(command)
-
-    def head(self) -> int:
-        return self.writer.store.recorder.max_notification_id() or 0
-
-    def code(self, command: Command) -> str:
-        try:
-            outcome = self.run(command)
-        except DomainError as error:
-            return error.code
-        return OK if outcome.accepted else str(outcome.code)
-
-    def refused(self, command: Command) -> str:
-        """The refusal code of a command that must store nothing."""
-        before = self.head()
-        code = self.code(command)
-        assert code != OK, command
-        assert self.head() == before, "a refusal stored something"
-        return code
+        super().__init__(make_writer, Clock())
 
     def raise_alert(self, key: str = "wash:mallory:1", **fields: Any) -> RaiseAlert:
         values: dict[str, Any] = {
