@@ -120,7 +120,7 @@ def alert_id(key: str) -> UUID:
     return uuid5(NAMESPACE, "alert:" + key)
 
 
-def case_text(value: str, limit: int, code: str, what: str) -> str:
+def _case_text(value: str, limit: int, code: str, what: str) -> str:
     """`value` in NFC, 1..`limit` code points, line feeds and tabs but no other control
     character, surrounding whitespace removed; InvalidCommand with `code` otherwise."""
     try:
@@ -240,7 +240,7 @@ class Alert(Aggregate):
             account=account,
             market=market,
             score=score,
-            summary=case_text(summary, MAX_SUMMARY, "invalid_summary", "summary"),
+            summary=_case_text(summary, MAX_SUMMARY, "invalid_summary", "summary"),
             evidence=evidence,
             detected_at=detected_at,
             by=by,
@@ -291,21 +291,21 @@ class Alert(Aggregate):
         if self._target(ESCALATE, by) is None:
             return False
         if reason is not None:
-            reason = case_text(reason, MAX_REASON, "invalid_reason", "reason")
+            reason = _case_text(reason, MAX_REASON, "invalid_reason", "reason")
         self._step(self.Escalated, by, command_id, ts, reason=reason)
         return True
 
     def dismiss(self, by: str, reason: str, command_id: str, ts: int) -> bool:
         """Resolve the alert as no abuse, saying why."""
         self._target(DISMISS, by)
-        reason = case_text(reason, MAX_REASON, "invalid_reason", "reason")
+        reason = _case_text(reason, MAX_REASON, "invalid_reason", "reason")
         self._step(self.Dismissed, by, command_id, ts, reason=reason)
         return True
 
     def close(self, by: str, finding: str, command_id: str, ts: int) -> bool:
         """Resolve the alert with the analyst's finding."""
         self._target(CLOSE, by)
-        finding = case_text(finding, MAX_FINDING, "invalid_finding", "finding")
+        finding = _case_text(finding, MAX_FINDING, "invalid_finding", "finding")
         self._step(self.Closed, by, command_id, ts, finding=finding)
         return True
 
@@ -314,7 +314,7 @@ class Alert(Aggregate):
         self._target(NOTE, by)
         if self.notes >= MAX_NOTES:
             raise Refused("too_many_notes", f"an alert keeps at most {MAX_NOTES} notes")
-        note = case_text(note, MAX_NOTE, "invalid_note", "note")
+        note = _case_text(note, MAX_NOTE, "invalid_note", "note")
         self._step(self.NoteAdded, by, command_id, ts, note=note)
         return True
 
