@@ -21,6 +21,7 @@ from socialtrading.commands.accounts import WITHDRAWAL_REFUSED
 from socialtrading.commands.state import Outcome, market_outcome
 from socialtrading.domain.account import COPY as COPY_ROLE
 from socialtrading.domain.account import TRADER, Account
+from socialtrading.domain.compliance.alert import Alert
 from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.market import Market, refusal
 from socialtrading.domain.social.comment import Comment
@@ -29,6 +30,7 @@ from socialtrading.domain.social.post import Post
 from socialtrading.domain.social.report import Report
 from socialtrading.infra.command_index import (
     ACCOUNT,
+    ALERT,
     COMMENT,
     COPY,
     LIKE,
@@ -147,6 +149,7 @@ def derive(store: EventStore) -> tuple[list[CommandRow], list[Created]]:
                 _row_of_event(event, actors)
                 or social.row_of(event, actors)
                 or _copy_row(event, actors)
+                or _by_row(event, actors)
             )
             if row is not None:
                 rows.setdefault((row.actor, row.command_id), row)
@@ -167,6 +170,7 @@ _CREATED: dict[type, str] = {
     Comment.Written: COMMENT,
     Like.Liked: LIKE,
     Report.Filed: REPORT,
+    Alert.Raised: ALERT,
 }
 
 
@@ -229,27 +233,41 @@ _ACCOUNT_SOCIAL = (
 
 
 def _copy_row(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
-    """The row of a copy-trading command: every `Copy` event names its command's actor
-    (`by`); a leader's settings are its own command."""
+    """The row of a leader's copy settings: its own command (every `Copy` event names its
+    command's actor: `_by_row`)."""
     if isinstance(event, Account.CopySettingsChanged):
         return CommandRow(event.originator_id, event.command_id, True, True)
-    if type(event).__qualname__.startswith("Copy.") and isinstance(event, _COPY_EVENTS):
+    return None
+
+
+def _by_row(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
+    """The row of a copy-trading or compliance command: every `Copy` and `Alert` event names
+    its command's actor (`by`; the system for a raised alert)."""
+    if type(event) in _BY_EVENTS:
         return CommandRow(_actor(actors, event.by), event.command_id, True, True)
     return None
 
 
-_COPY_EVENTS = (
-    Copy.Started,
-    Copy.FundsAdded,
-    Copy.FundsWithdrawn,
-    Copy.SizingChanged,
-    Copy.Paused,
-    Copy.Resumed,
-    Copy.Stopped,
-    Copy.OrderPlaced,
-    Copy.AllocationFilled,
-    Copy.Skipped,
-    Copy.ProfitShareSettled,
+_BY_EVENTS = frozenset(
+    {
+        Copy.Started,
+        Copy.FundsAdded,
+        Copy.FundsWithdrawn,
+        Copy.SizingChanged,
+        Copy.Paused,
+        Copy.Resumed,
+        Copy.Stopped,
+        Copy.OrderPlaced,
+        Copy.AllocationFilled,
+        Copy.Skipped,
+        Copy.ProfitShareSettled,
+        Alert.Raised,
+        Alert.Acknowledged,
+        Alert.Escalated,
+        Alert.Dismissed,
+        Alert.Closed,
+        Alert.NoteAdded,
+    }
 )
 
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from socialtrading.commands import accounts, markets, orders
+from uuid import UUID
+
+from socialtrading.commands import accounts, compliance, markets, orders, social
+from socialtrading.commands.compliance import COMPLIANCE_HANDLERS
 from socialtrading.commands.copying import COPY_HANDLERS
 from socialtrading.commands.models import (
     AmendOrder,
@@ -51,4 +54,12 @@ HANDLERS: dict[type[Command], Handler] = {
     **SOCIAL_HANDLERS,
     # copy trading (commands/copying.py)
     **COPY_HANDLERS,
+    # surveillance alerts and their cases (commands/compliance.py)
+    **COMPLIANCE_HANDLERS,
 }
+
+
+def wanted(command: Command) -> list[UUID]:
+    """The aggregates loaded when needed (social ones, alerts) that a command's handler asks
+    for first: the writer learns in one query per batch which of them are not stored."""
+    return social.wanted(command) or compliance.wanted(command)

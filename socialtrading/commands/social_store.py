@@ -1,13 +1,14 @@
 """What the social handlers read beyond the accounts and markets the writer keeps in memory.
 
-- `SocialCache`: posts, comments, likes and reports are not loaded at start-up (there may be
-  millions). A handler asks for one by id; the cache answers from memory or loads it from the
-  store (snapshot plus events) and keeps it, least recently used first out, up to `maxsize`.
+- `SocialCache`: posts, comments, likes and reports (and surveillance alerts) are not loaded
+  at start-up (there may be millions). A handler asks for one by id; the cache answers from
+  memory or loads it from the store (snapshot plus events) and keeps it, least recently used
+  first out, up to `maxsize`.
   An aggregate with events not yet collected (created or changed by the current batch) is
   never evicted, so later commands of the batch see it. The writer makes a new cache whenever
   it reloads its state.
   Before each batch the writer names the ids its commands will ask for (`wanted` in
-  `commands/social.py`); those the store's aggregates table does not list are then answered
+  `commands/registry.py`); those the store's aggregates table does not list are then answered
   as absent without a look-up (a first like, a new post: most of a burst's commands), and
   those it lists that are not in memory are loaded together (`infra/load_many.py`: a few
   queries for the batch, not two per aggregate).

@@ -46,12 +46,12 @@ from eventsourcing.domain import Aggregate
 
 from socialtrading.commands import dedup
 from socialtrading.commands.models import Command
-from socialtrading.commands.registry import HANDLERS
-from socialtrading.commands.social import wanted
+from socialtrading.commands.registry import HANDLERS, wanted
 from socialtrading.commands.social_store import SocialCache, repository_loader, trade_finder
 from socialtrading.commands.state import Outcome, State
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
+from socialtrading.domain.compliance.alert import Alert
 from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.market import Market
@@ -61,6 +61,7 @@ from socialtrading.domain.social.post import Post
 from socialtrading.domain.social.report import Report
 from socialtrading.infra.command_index import (
     ACCOUNT,
+    ALERT,
     COMMENT,
     COPY,
     LIKE,
@@ -85,6 +86,7 @@ _KINDS: dict[type[Aggregate], str] = {
     Comment: COMMENT,
     Like: LIKE,
     Report: REPORT,
+    Alert: ALERT,
 }
 
 
@@ -338,7 +340,8 @@ class Writer:
         try:
             # One query for the whole batch: which of its commands are repeats.
             recalled = dedup.recall_all(self.store, keys, self.state.markets.values(), self._head)
-            # And one for the social aggregates its commands will look for that do not exist.
+            # And one for the social aggregates and alerts its commands will look for that do
+            # not exist.
             state.social.prefetch([id_ for ack in batch for id_ in wanted(ack.command)])
         except Exception as error:
             self._fail(batch, error)
@@ -543,7 +546,7 @@ class Writer:
         )
         repository = store.repository
         self._snapshot_at = {}
-        # accounts, markets and copies (social aggregates are loaded when a command needs one)
+        # accounts, markets and copies (social aggregates and alerts are loaded when needed)
         for aggregate_id, _ in store.loaded_aggregates():
             aggregate: Aggregate = repository.get(aggregate_id)
             if isinstance(aggregate, Copy):

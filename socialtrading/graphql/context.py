@@ -225,7 +225,7 @@ def make_context(
         services=services,
         request=request,
         response=response,
-        loaders=make_loaders(services.read, cache=not websocket),
+        loaders=make_loaders(services.read, cache=not websocket, store=services.writer.store),
         token=bearer(request.headers.get("authorization")),
     )
 

@@ -14,8 +14,10 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 from strawberry.dataloader import DataLoader
 
+from socialtrading.graphql.compliance.loaders import ComplianceLoaders, make_compliance_loaders
 from socialtrading.graphql.copying.loaders import CopyLoaders, make_copy_loaders
 from socialtrading.graphql.social.loaders import SocialLoaders, make_social_loaders
+from socialtrading.infra.store import EventStore
 from socialtrading.projections import accounts, orders, positions
 from socialtrading.projections.rows import AccountRow, BalanceRow, OrderRow, PositionRow
 
@@ -48,6 +50,7 @@ class Loaders:
     orders: DataLoader[str, OrderRow | None]
     social: SocialLoaders
     copying: CopyLoaders
+    compliance: ComplianceLoaders
 
 
 K = TypeVar("K")
@@ -61,8 +64,9 @@ async def load_fresh(loader: DataLoader[K, V], key: K) -> V:
     return await loader.load(key)
 
 
-def make_loaders(read: Reader, *, cache: bool = True) -> Loaders:
-    """New loaders over `read` (a request's worth of caching, or none)."""
+def make_loaders(read: Reader, *, cache: bool = True, store: EventStore | None = None) -> Loaders:
+    """New loaders over `read` (a request's worth of caching, or none); `store` is read for
+    the logged events that alerts' evidence names."""
 
     async def load_accounts(ids: list[str]) -> list[AccountRow | None]:
         found = await read(accounts.accounts_by_ids, ids)
@@ -97,4 +101,5 @@ def make_loaders(read: Reader, *, cache: bool = True) -> Loaders:
         orders=DataLoader(load_orders, cache=cache),
         social=make_social_loaders(read, cache=cache),
         copying=make_copy_loaders(read, cache=cache),
+        compliance=make_compliance_loaders(read, store, cache=cache),
     )

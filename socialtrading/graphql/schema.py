@@ -36,6 +36,9 @@ from strawberry.types.graphql import OperationType
 
 from socialtrading.graphql.accounts.mutations import AccountMutations
 from socialtrading.graphql.accounts.queries import AccountQueries
+from socialtrading.graphql.compliance.mutations import ComplianceMutations
+from socialtrading.graphql.compliance.queries import ComplianceQueries
+from socialtrading.graphql.compliance.subscriptions import ComplianceSubscriptions
 from socialtrading.graphql.copying.mutations import CopyMutations
 from socialtrading.graphql.copying.queries import CopyQueries
 from socialtrading.graphql.copying.subscriptions import CopySubscriptions
@@ -59,15 +62,36 @@ log = logging.getLogger(__name__)
 
 Query = merge_types(
     "Query",
-    (AccountQueries, MarketQueries, TradingQueries, SocialQueries, CopyQueries, StatsQueries),
+    (
+        AccountQueries,
+        MarketQueries,
+        TradingQueries,
+        SocialQueries,
+        CopyQueries,
+        StatsQueries,
+        ComplianceQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, TradingMutations, MarketMutations, SocialMutations, CopyMutations),
+    (
+        AccountMutations,
+        TradingMutations,
+        MarketMutations,
+        SocialMutations,
+        CopyMutations,
+        ComplianceMutations,
+    ),
 )
 Subscription = merge_types(
     "Subscription",
-    (MarketSubscriptions, TradingSubscriptions, SocialSubscriptions, CopySubscriptions),
+    (
+        MarketSubscriptions,
+        TradingSubscriptions,
+        SocialSubscriptions,
+        CopySubscriptions,
+        ComplianceSubscriptions,
+    ),
 )
 
 CACHE_SIZE = 1024  # distinct query texts whose parse and validation are kept

@@ -5,10 +5,11 @@
   repeat after a restart gets the first outcome without a pass over the log. A market
   command's row points at the market event its outcome is read from (`market_id`,
   `market_version`); any other command's row holds its outcome's few fields.
-- `<app>_aggregates`: every aggregate (accounts, markets, copies and the social kinds), in the order
-  they were created, so a start-up loads the accounts, markets and copies (snapshots plus later
-  events) without reading the log to find them; a partial index over those kinds keeps
-  that read as short as they are, however many posts and likes the table lists.
+- `<app>_aggregates`: every aggregate (accounts, markets, copies, the social kinds and
+  alerts), in the order they were created, so a start-up loads the accounts, markets and
+  copies (snapshots plus later events) without reading the log to find them; a partial
+  index over those kinds keeps that read as short as they are, however many posts and
+  likes the table lists.
 
 `<app>` is the application's name, which also names its event table on PostgreSQL: each
 application (each shard, later) has its own. Both tables are derived from the log: a store
@@ -36,6 +37,8 @@ LIKE = "like"
 REPORT = "report"
 # copy trading: loaded at start-up with the accounts and markets
 COPY = "copy"
+# surveillance alerts: listed, loaded when a command needs one (as the social kinds)
+ALERT = "alert"
 # the kinds a start-up loads; a partial index lists them alone, so reading them costs the same
 # however many social aggregates the table holds
 LOADED = (ACCOUNT, MARKET, COPY)
@@ -59,7 +62,7 @@ class CommandRow(NamedTuple):
 
 class Created(NamedTuple):
     """An aggregate the batch created: its id and kind (ACCOUNT, MARKET, COPY, POST, COMMENT,
-    LIKE or REPORT)."""
+    LIKE, REPORT or ALERT)."""
 
     id: UUID
     kind: str

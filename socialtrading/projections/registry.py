@@ -16,6 +16,7 @@ from socialtrading.projections.social.fills import FillsProjection
 from socialtrading.projections.social.projection import SocialProjection
 from socialtrading.projections.social.sentiment import TrackRecordsProjection
 from socialtrading.projections.stats.projection import DEFAULT_REFERENCE, StatsProjection
+from socialtrading.projections.surveillance.alerts import AlertsProjection
 from socialtrading.projections.trades import TradesProjection
 
 
@@ -42,4 +43,5 @@ def all_projections(
         TrackRecordsProjection(),
         CopiesProjection(bus),
         StatsProjection(stats_reference),
+        AlertsProjection(bus),
     ]

@@ -34,7 +34,7 @@ from socialtrading.projections.market_specs import (
     spec_by_symbol,
 )
 from socialtrading.projections.rows import TradeRow
-from socialtrading.projections.sql import bulk_insert
+from socialtrading.projections.sql import bulk_insert, chunks
 
 trades_markets = market_table("trades_markets")
 
@@ -147,3 +147,23 @@ def trades_page(
         statement = statement.where(trades.c.seq < after)
     statement = statement.order_by(trades.c.seq.desc()).limit(max(first, 0))
     return [_trade_row(spec, tuple(row)) for row in connection.execute(statement)]
+
+
+def trades_by_ids(connection: Connection, ids: Sequence[str]) -> dict[str, TradeRow]:
+    """The trades named `SYMBOL:SEQ` among `ids` (unknown or malformed ids are left out)."""
+    wanted: dict[str, list[int]] = {}
+    for trade_id in dict.fromkeys(ids):
+        symbol, _, seq = trade_id.partition(":")
+        if seq.isascii() and seq.isdigit() and len(seq) <= 18:
+            wanted.setdefault(symbol, []).append(int(seq))
+    found: dict[str, TradeRow] = {}
+    for symbol, seqs in wanted.items():
+        spec = spec_by_symbol(connection, trades_markets, symbol)
+        if spec is None:
+            continue
+        for part in chunks(sorted(seqs)):
+            statement = select(trades).where(trades.c.market == symbol, trades.c.seq.in_(part))
+            for row in connection.execute(statement):
+                trade = _trade_row(spec, tuple(row))
+                found[f"{symbol}:{trade.seq}"] = trade
+    return found

@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
 
 from socialtrading.commands.writer import Writer
 from socialtrading.domain import account, market
+from socialtrading.domain.compliance import alert
 from socialtrading.infra.store import EventStore
 from socialtrading.infra.transcoder import OrjsonTranscoder
 from tests.integration.projection_scenario import (
@@ -124,7 +125,7 @@ def test_an_unregistered_type_is_refused_both_ways() -> None:
 
 def _event_classes() -> list[type[Any]]:
     found: list[type[Any]] = []
-    for module in (account, market):
+    for module in (account, market, alert):
         for _, owner in inspect.getmembers(module, inspect.isclass):
             if issubclass(owner, Aggregate) and owner is not Aggregate:
                 found.extend(

@@ -176,10 +176,17 @@ def _post_rows(connection: Connection, rows: Sequence[Any]) -> list[PostRow]:
 
 
 def posts_by_ids(
-    connection: Connection, ids: Sequence[str], viewer: str | None = None
+    connection: Connection,
+    ids: Sequence[str],
+    viewer: str | None = None,
+    *,
+    every_status: bool = False,
 ) -> dict[str, PostRow]:
-    """The posts with these ids that `viewer` may read (others are left out)."""
-    statement = select(posts).where(_readable(viewer))
+    """The posts with these ids that `viewer` may read (others are left out); with
+    `every_status`, hidden ones too (compliance reviews evidence)."""
+    statement = select(posts)
+    if not every_status:
+        statement = statement.where(_readable(viewer))
     rows = list(rows_in(connection, statement, posts.c.id, ids))
     return {row.id: row for row in _post_rows(connection, rows)}
 
@@ -279,10 +286,17 @@ def comments_of(
 
 
 def comments_by_ids(
-    connection: Connection, ids: Sequence[str], viewer: str | None = None
+    connection: Connection,
+    ids: Sequence[str],
+    viewer: str | None = None,
+    *,
+    every_status: bool = False,
 ) -> dict[str, CommentRow]:
-    """The comments with these ids that `viewer` may read."""
-    statement = select(comments).where(_readable_comment(viewer))
+    """The comments with these ids that `viewer` may read; with `every_status`, hidden ones
+    too (compliance reviews evidence)."""
+    statement = select(comments)
+    if not every_status:
+        statement = statement.where(_readable_comment(viewer))
     return {row.id: _comment_row(row) for row in rows_in(connection, statement, comments.c.id, ids)}
 
 

@@ -1,5 +1,5 @@
-"""The GraphQL examples of docs/graphql.md's social, copy trading and statistics sections are
-valid against the schema."""
+"""The GraphQL examples of docs/graphql.md's social, copy trading, statistics and compliance
+sections are valid against the schema."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The compliance domain: surveillance alerts and the cases analysts work on them."""

@@ -1,0 +1,1 @@
+"""Compliance analysts' GraphQL: surveillance alerts, their evidence and their cases."""

@@ -1,0 +1,1 @@
+"""Compliance read models: surveillance alerts and their cases."""
