@@ -15,9 +15,9 @@ import strawberry
 
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.permissions import IsAuthenticated, requires
-from socialtrading.graphql.social.live_feed import LiveFeed
+from socialtrading.graphql.social.live_feed import INBOX_TOPICS, LiveFeed
 from socialtrading.graphql.social.types import Notification, Post
-from socialtrading.projections.social import queries
+from socialtrading.projections.social import feed, queries
 from socialtrading.projections.social.rows import NotificationRow
 
 
@@ -34,13 +34,14 @@ class SocialSubscriptions:
         viewer = await info.context.viewer()
         assert viewer is not None  # IsAuthenticated
         services = info.context.services
-        async with services.bus.inbox() as inbox:
-            live = LiveFeed(inbox, viewer.id, services.read)
-            await live.start()
+        async with services.bus.inbox(INBOX_TOPICS) as inbox:
+            live = LiveFeed(inbox, viewer.id)  # joins the viewer's topics before the read
+            live.listen(await services.read(feed.pulled_authors, viewer.id))
             while True:
-                entries = await live.next()
+                topic, message = await inbox.get()
                 if await info.context.viewer() is None:
                     return
+                entries = live.take(topic, message)
                 if not entries:
                     continue
                 found = await services.read(

@@ -16,15 +16,17 @@
 
 Held in memory within a batch: the published posts, written in bulk (one INSERT ... SELECT
 per post, executemany) before any follow, unfollow, delete or hide, which run at once.
-Publishes after the commit, to viewers with a live feed subscription in this process:
-`feed-follows:{viewer}` (PulledFollow list) when the pulled authors they follow change (a
-follow or unfollow of a pulled author, blocks included, or a followed author crossing the
-threshold: the followers asked for are the subscribed ones only, so a crossing costs a
-query bounded by the subscriptions, not by the followers), then `feed:{viewer}` (FeedEntry
-list) when their rows got new posts, then `posts:{author}` for pulled authors' new posts. A
-subscription joins `posts:{author}` when told, and reads the author's posts from the
-change's position itself (`posts_from`): that covers the crossing post and the posts
-published before it joined.
+Publishes after the commit, to viewers with a live feed subscription in this process, first
+`feed-follows:{viewer}` (PulledFollow list) when the pulled authors they follow change: a
+follow or an unfollow of a pulled author (blocks included), or a followed author crossing
+the threshold (only the subscribed viewers' follows are read, so a star's crossing costs a
+query bounded by the subscriptions, not by the followers). With each such message the
+viewer's inboxes join `posts:{author}` at once (`Bus.join`), so the subscription gets the
+crossing post, and every post after the change, through that topic even before it has read
+the change. Then `feed:{viewer}` (FeedEntry list) when their rows got new posts, then
+`posts:{author}` for pulled authors' new posts, and last the inboxes leave the authors
+whose last change in the batch is an unfollow (so a post before the unfollow still reaches
+them; the subscription keeps only the posts inside a follow's window).
 """
 
 from __future__ import annotations
@@ -172,13 +174,20 @@ class FeedProjection(Projection):
         if bus is None:
             return
         for viewer, changes in follows.items():
-            bus.publish(f"feed-follows:{viewer}", changes)
+            topic = f"feed-follows:{viewer}"
+            bus.publish(topic, changes)
+            for author in sorted({change.author for change in changes if change.follows}):
+                bus.join(f"posts:{author}", listeners_of=topic)
         for viewer, entries in pushed.items():
             bus.publish(f"feed:{viewer}", entries)
         for author, entries in pulled.items():
             topic = f"posts:{author}"
             if bus.subscriber_count(topic):
                 bus.publish(topic, entries)
+        for viewer, changes in follows.items():
+            last = {change.author: change.follows for change in changes}
+            for author in sorted(author for author, still in last.items() if not still):
+                bus.leave(f"posts:{author}", listeners_of=f"feed-follows:{viewer}")
 
     # ------------------------------------------------------------------ authors
 
@@ -359,21 +368,3 @@ def pulled_authors(connection: Connection, viewer: str) -> list[str]:
         .order_by(feed_follows.c.followee)
     )
     return [row.followee for row in connection.execute(statement)]
-
-
-def posts_from(
-    connection: Connection, since: Sequence[tuple[str, int]], *, first: int
-) -> list[FeedEntry]:
-    """The posts of each (author, position) pair at or after that log position, oldest first,
-    at most `first` per author (what a feed subscription missed while it joined the author's
-    `posts:{author}`)."""
-    found: list[FeedEntry] = []
-    for author, position in since:
-        statement = (
-            select(feed_posts.c.seq, feed_posts.c.post)
-            .where(feed_posts.c.author == author, feed_posts.c.seq >= position)
-            .order_by(feed_posts.c.seq)
-            .limit(max(first, 0))
-        )
-        found += [FeedEntry(row.post, author, row.seq) for row in connection.execute(statement)]
-    return found
