@@ -164,6 +164,14 @@ class LiveFeedMachine(RuleBasedStateMachine):
         self.unfollow(a, b)
         self.publish(b)
 
+    @rule(b=author)
+    def follow_again(self, b: str) -> None:
+        """The viewer unfollows `b`, `b` posts, the viewer follows `b` again, `b` posts."""
+        self.unfollow(VIEWER, b)
+        self.publish(b)
+        self.follow(VIEWER, b)
+        self.publish(b)
+
     # ------------------------------------------------------------------ what was sent
 
     @invariant()

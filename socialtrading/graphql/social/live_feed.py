@@ -33,6 +33,7 @@ from socialtrading.infra.bus import Inbox
 from socialtrading.projections.social.rows import FeedEntry, PulledFollow
 
 MAX_PULLED_TOPICS = 1_000  # pulled authors a feed subscription listens to, at most
+ENDED_WINDOWS = 8  # closed windows kept per author (a batch may follow and unfollow often)
 INBOX_TOPICS = MAX_PULLED_TOPICS + 2  # with the viewer's own two
 
 
@@ -48,7 +49,7 @@ class LiveFeed:
         inbox.join(self._feed_topic)
         inbox.join(self._changes_topic)
         self._since: dict[str, int] = {}  # followed pulled author -> the follow's position
-        self._ended: dict[str, tuple[int, int]] = {}  # unfollowed -> (since, until), bounded
+        self._ended: dict[str, list[tuple[int, int]]] = {}  # author -> [(since, until)]
         self._dropped = 0
 
     def listen(self, pulled: list[str]) -> None:
@@ -89,19 +90,20 @@ class LiveFeed:
             since[author] = min(since[author], position)
         elif len(since) < MAX_PULLED_TOPICS:
             since[author] = position
-            self._ended.pop(author, None)
 
     def _unfollow(self, author: str, position: int) -> None:
         """Close a window (the feed projection left the topic as it published the change)."""
         since = self._since.pop(author, None)
-        if since is not None:
-            self._ended[author] = (since, position)
-            if len(self._ended) > MAX_PULLED_TOPICS:
-                del self._ended[next(iter(self._ended))]
+        if since is None:
+            return
+        ended = self._ended.pop(author, [])  # popped: the dict keeps the latest last
+        self._ended[author] = [*ended[1 - ENDED_WINDOWS :], (since, position)]
+        if len(self._ended) > MAX_PULLED_TOPICS:
+            del self._ended[next(iter(self._ended))]
 
     def _in_window(self, entry: FeedEntry) -> bool:
+        cursor = entry.cursor
         since = self._since.get(entry.author)
-        if since is not None:
-            return entry.cursor >= since
-        ended = self._ended.get(entry.author)
-        return ended is not None and ended[0] <= entry.cursor < ended[1]
+        if since is not None and cursor >= since:
+            return True
+        return any(start <= cursor < end for start, end in self._ended.get(entry.author, ()))

@@ -35,14 +35,16 @@ def test_a_pulled_authors_posts_are_sent_inside_the_follow_windows_only() -> Non
         assert inbox.topics("") == ["feed-follows:v", "feed:v"]
         live.listen(["early"])
         assert inbox.topics("posts:") == ["posts:early"]
-        a = [FeedEntry(f"a{cursor}", "a", cursor) for cursor in range(10)]
+        a = [FeedEntry(f"a{cursor}", "a", cursor) for cursor in range(12)]
         changes = [PulledFollow("a", 3, True), PulledFollow("a", 6, False)]
         assert live.take("feed-follows:v", changes) == []
         assert live.following() == ["early"]
-        assert _posts(live, "posts:a", a) == ["a3", "a4", "a5"]
-        assert live.take("feed-follows:v", [PulledFollow("a", 8, True)]) == []
+        assert _posts(live, "posts:a", a[:7]) == ["a3", "a4", "a5"]
+        changes = [PulledFollow("a", 8, True), PulledFollow("a", 9, False)]
+        changes += [PulledFollow("a", 10, True)]  # several windows in one batch
+        assert live.take("feed-follows:v", changes) == []
         assert live.following() == ["a", "early"]
-        assert _posts(live, "posts:a", a) == ["a8", "a9"]  # the old window is gone
+        assert _posts(live, "posts:a", a[7:]) == ["a8", "a10", "a11"]
         assert _posts(live, "posts:early", [FeedEntry("e", "early", 1)]) == ["e"]
         assert _posts(live, "posts:other", [FeedEntry("o", "other", 9)]) == []
         # pushed entries: as they come (the projection wrote them for a current follower)
