@@ -175,6 +175,36 @@ def test_a_follow_and_posts_in_one_batch_reach_the_inbox_in_log_order(
         listener.close()
 
 
+def test_a_subscription_started_while_the_follows_batch_is_applied_is_told(
+    world: World, read_engine: Engine, loop: asyncio.AbstractEventLoop
+) -> None:
+    world.register("star", "a", "fan")
+    world.follow("a", "star")
+    world.publish("star", "pulled from here on")
+    bus = Bus()
+    started: list[Listener] = []
+
+    class Starting(FeedProjection):
+        def flush(self, connection: Any) -> None:
+            super().flush(connection)
+            if not started:  # the subscription starts before the batch commits
+                started.append(Listener(loop, bus, world.id("fan")))
+
+    made = runner(world.store, read_engine, [FeedProjection(bus, pull_threshold=1)])
+    made.catch_up()
+    world.follow("fan", "star")
+    followed = _position(world)
+    made = runner(world.store, read_engine, [Starting(bus, pull_threshold=1)])
+    made.catch_up()
+    (listener,) = started
+    try:
+        change = PulledFollow(world.id("star"), followed, True)
+        assert listener.pairs() == [(f"feed-follows:{world.id('fan')}", [change])]
+        assert listener.inbox.topics("posts:") == [f"posts:{world.id('star')}"]
+    finally:
+        listener.close()
+
+
 def test_a_crossing_reads_the_subscribed_followers_only_and_nothing_without_them(
     world: World,
     read_engine: Engine,

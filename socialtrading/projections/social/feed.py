@@ -131,8 +131,8 @@ class FeedProjection(Projection):
         self._changed: set[str] = set()  # authors to write
         self._pushed: dict[str, list[FeedEntry]] = {}  # viewer -> new entries (subscribed)
         self._pulled: dict[str, list[FeedEntry]] = {}  # pulled author -> new posts
-        self._follows: dict[str, list[PulledFollow]] = {}  # viewer -> changes (subscribed)
-        self._listening: set[str] | None = None  # viewers told of changes, read once a batch
+        self._follows: dict[str, list[PulledFollow]] = {}  # viewer -> changes
+        self._listening: set[str] | None = None  # subscribed viewers, read once a batch
 
     def reset(self) -> None:
         self._posts = []
@@ -173,6 +173,9 @@ class FeedProjection(Projection):
         bus = self.bus
         if bus is None:
             return
+        if follows:
+            listening = set(bus.topics("feed-follows:"))
+            follows = {v: c for v, c in follows.items() if f"feed-follows:{v}" in listening}
         for viewer, changes in follows.items():
             topic = f"feed-follows:{viewer}"
             bus.publish(topic, changes)
@@ -204,7 +207,7 @@ class FeedProjection(Projection):
         return self._authors[author]
 
     def _listeners(self) -> set[str]:
-        """The viewers with a live feed subscription (none without a bus)."""
+        """The viewers with a live feed subscription (none without a bus), for crossings."""
         if self._listening is None:
             topics = self.bus.topics("feed-follows:") if self.bus is not None else []
             self._listening = {topic.removeprefix("feed-follows:") for topic in topics}
@@ -270,9 +273,11 @@ class FeedProjection(Projection):
     def _relate(
         self, connection: Connection, position: int, viewer: str, author: str, follows: bool
     ) -> None:
-        """A follow or an unfollow; a subscribed viewer is told when the author is pulled."""
+        """A follow or an unfollow; the viewer is told when the author is pulled (if they
+        have a feed subscription when the batch is published: one that starts after its
+        commit reads the follow graph with the change in it)."""
         pulled = (self._follow if follows else self._unfollow)(connection, viewer, author)
-        if pulled and viewer in self._listeners():
+        if pulled and self.bus is not None:  # kept for any viewer: filtered after the commit
             self._follows.setdefault(viewer, []).append(PulledFollow(author, position, follows))
 
     def _follow(self, connection: Connection, follower: str, followee: str) -> bool:
