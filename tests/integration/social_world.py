@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Engine, select
 
 from socialtrading.domain.account import TRADER, Account
+from socialtrading.domain.errors import Refused
 from socialtrading.domain.ids import account_id
 from socialtrading.domain.market import Market
 from socialtrading.domain.social import text
@@ -278,6 +279,47 @@ class World:
         """The seller rests, the buyer takes: one trade."""
         self.order(seller, symbol, "sell", price, qty, at)
         self.order(buyer, symbol, BUY, price, qty, at)
+
+
+class Graph:
+    """The follows and blocks a world's accounts must have: each change is made through the
+    world and checked against this model (a repeat stores nothing, a follow of oneself or
+    across a block is refused, a block ends follows both ways)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.follows: set[tuple[str, str]] = set()
+        self.blocks: set[tuple[str, str]] = set()
+
+    def blocked(self, a: str, b: str) -> bool:
+        return (a, b) in self.blocks or (b, a) in self.blocks
+
+    def follow(self, a: str, b: str) -> None:
+        try:
+            done = self.world.follow(a, b)
+        except Refused:
+            assert a == b or self.blocked(a, b)
+            return
+        assert done == ((a, b) not in self.follows)
+        self.follows.add((a, b))
+
+    def unfollow(self, a: str, b: str) -> None:
+        assert self.world.unfollow(a, b) == ((a, b) in self.follows)
+        self.follows.discard((a, b))
+
+    def block(self, a: str, b: str) -> None:
+        try:
+            done = self.world.block(a, b)
+        except Refused:
+            assert a == b
+            return
+        assert done == ((a, b) not in self.blocks)
+        self.blocks.add((a, b))
+        self.follows -= {(a, b), (b, a)}
+
+    def unblock(self, a: str, b: str) -> None:
+        assert self.world.unblock(a, b) == ((a, b) in self.blocks)
+        self.blocks.discard((a, b))
 
 
 def runner(

@@ -16,8 +16,17 @@
 
 Held in memory within a batch: the published posts, written in bulk (one INSERT ... SELECT
 per post, executemany) before any follow, unfollow, delete or hide, which run at once.
-Publishes after the commit `feed:{viewer}` (FeedEntry list) to subscribed viewers whose rows
-got new posts, and `posts:{author}` for pulled authors' new posts.
+Publishes after the commit, to viewers with a live feed subscription in this process, first
+`feed-follows:{viewer}` (PulledFollow list) when the pulled authors they follow change: a
+follow or an unfollow of a pulled author (blocks included), or a followed author crossing
+the threshold (only the subscribed viewers' follows are read, so a star's crossing costs a
+query bounded by the subscriptions, not by the followers). With each such message the
+viewer's inboxes join `posts:{author}` at once (`Bus.join`), so the subscription gets the
+crossing post, and every post after the change, through that topic even before it has read
+the change. Then `feed:{viewer}` (FeedEntry list) when their rows got new posts, then
+`posts:{author}` for pulled authors' new posts, and last the inboxes leave the authors
+whose last change in the batch is an unfollow (so a post before the unfollow still reaches
+them; the subscription keeps only the posts inside a follow's window).
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from socialtrading.domain.account import Account
 from socialtrading.domain.social.post import Post
 from socialtrading.infra.bus import Bus
 from socialtrading.projections.base import Item, Projection, metadata
-from socialtrading.projections.social.rows import FeedEntry
+from socialtrading.projections.social.rows import FeedEntry, PulledFollow
 from socialtrading.projections.sql import Bulk, bulk_upsert, rows_in
 
 PULL_THRESHOLD = 5_000  # followers from which an author's posts are pulled
@@ -122,6 +131,8 @@ class FeedProjection(Projection):
         self._changed: set[str] = set()  # authors to write
         self._pushed: dict[str, list[FeedEntry]] = {}  # viewer -> new entries (subscribed)
         self._pulled: dict[str, list[FeedEntry]] = {}  # pulled author -> new posts
+        self._follows: dict[str, list[PulledFollow]] = {}  # viewer -> changes
+        self._listening: set[str] | None = None  # subscribed viewers, read once a batch
 
     def reset(self) -> None:
         self._posts = []
@@ -129,18 +140,18 @@ class FeedProjection(Projection):
         self._changed = set()
         self._pushed = {}
         self._pulled = {}
+        self._follows = {}
+        self._listening = None
 
     def apply(self, connection: Connection, items: Sequence[Item]) -> None:
         for position, event in items:
             kind = type(event)
             if kind is Post.Published:
                 self._posts.append((position, str(event.originator_id), event.author))
-            elif kind is Account.Followed:
+            elif kind is Account.Followed or kind is Account.Unfollowed:
                 self._write_posts(connection)
-                self._follow(connection, str(event.originator_id), event.target)
-            elif kind is Account.Unfollowed:
-                self._write_posts(connection)
-                self._unfollow(connection, str(event.originator_id), event.target)
+                follows = kind is Account.Followed
+                self._relate(connection, position, str(event.originator_id), event.target, follows)
             elif kind is Post.Deleted or kind is Post.Hidden:
                 self._write_posts(connection)
                 self._remove(connection, str(event.originator_id))
@@ -157,15 +168,29 @@ class FeedProjection(Projection):
     def after_commit(self) -> None:
         pushed, self._pushed = self._pushed, {}
         pulled, self._pulled = self._pulled, {}
+        follows, self._follows = self._follows, {}
+        self._listening = None
         bus = self.bus
         if bus is None:
             return
+        if follows:
+            listening = set(bus.topics("feed-follows:"))
+            follows = {v: c for v, c in follows.items() if f"feed-follows:{v}" in listening}
+        for viewer, changes in follows.items():
+            topic = f"feed-follows:{viewer}"
+            bus.publish(topic, changes)
+            for author in sorted({change.author for change in changes if change.follows}):
+                bus.join(f"posts:{author}", listeners_of=topic)
         for viewer, entries in pushed.items():
             bus.publish(f"feed:{viewer}", entries)
         for author, entries in pulled.items():
             topic = f"posts:{author}"
             if bus.subscriber_count(topic):
                 bus.publish(topic, entries)
+        for viewer, changes in follows.items():
+            last = {change.author: change.follows for change in changes}
+            for author in sorted(author for author, still in last.items() if not still):
+                bus.leave(f"posts:{author}", listeners_of=f"feed-follows:{viewer}")
 
     # ------------------------------------------------------------------ authors
 
@@ -181,6 +206,13 @@ class FeedProjection(Projection):
         self._load(connection, {author})
         return self._authors[author]
 
+    def _listeners(self) -> set[str]:
+        """The viewers with a live feed subscription (none without a bus), for crossings."""
+        if self._listening is None:
+            topics = self.bus.topics("feed-follows:") if self.bus is not None else []
+            self._listening = {topic.removeprefix("feed-follows:") for topic in topics}
+        return self._listening
+
     # ------------------------------------------------------------------ events
 
     def _write_posts(self, connection: Connection) -> None:
@@ -191,11 +223,13 @@ class FeedProjection(Projection):
         self._load(connection, {author for _, _, author in held})
         authors = self._authors
         pushed: list[tuple[Any, ...]] = []
+        crossed: dict[str, int] = {}  # author -> the post that made them pulled
         for position, post, author in held:
             state = authors[author]
             if not state[1] and state[0] >= self.pull_threshold:
                 state[1] = True
                 self._changed.add(author)
+                crossed[author] = position
             if state[1]:
                 if self.bus is not None:
                     self._pulled.setdefault(author, []).append(FeedEntry(post, author, position))
@@ -205,6 +239,8 @@ class FeedProjection(Projection):
         _fan_out.run(connection, [(position, author) for position, _, author in pushed])
         if pushed and self.bus is not None:
             self._tell_viewers(connection, pushed)
+        if crossed and self._listeners():
+            self._tell_followers(connection, crossed)
 
     def _tell_viewers(self, connection: Connection, pushed: list[tuple[Any, ...]]) -> None:
         """Note the new entries of the viewers subscribed to their feed (in this process)."""
@@ -223,13 +259,35 @@ class FeedProjection(Projection):
             for viewer in followed.get(author, ()):
                 self._pushed.setdefault(viewer, []).append(FeedEntry(post, author, position))
 
-    def _follow(self, connection: Connection, follower: str, followee: str) -> None:
+    def _tell_followers(self, connection: Connection, crossed: dict[str, int]) -> None:
+        """Note, for the subscribed viewers among their followers, that authors became pulled
+        (one `IN` per chunk of subscribed viewers: a star's other followers are not read)."""
+        statement = select(feed_follows.c.follower, feed_follows.c.followee).where(
+            feed_follows.c.followee.in_(sorted(crossed))
+        )
+        viewers = self._listeners()
+        for row in rows_in(connection, statement, feed_follows.c.follower, viewers):
+            change = PulledFollow(row.followee, crossed[row.followee], True)
+            self._follows.setdefault(row.follower, []).append(change)
+
+    def _relate(
+        self, connection: Connection, position: int, viewer: str, author: str, follows: bool
+    ) -> None:
+        """A follow or an unfollow; the viewer is told when the author is pulled (if they
+        have a feed subscription when the batch is published: one that starts after its
+        commit reads the follow graph with the change in it)."""
+        pulled = (self._follow if follows else self._unfollow)(connection, viewer, author)
+        if pulled and self.bus is not None:  # kept for any viewer: filtered after the commit
+            self._follows.setdefault(viewer, []).append(PulledFollow(author, position, follows))
+
+    def _follow(self, connection: Connection, follower: str, followee: str) -> bool:
+        """Store a follow; whether the followee is pulled."""
         connection.execute(feed_follows.insert(), {"followee": followee, "follower": follower})
         state = self._author(connection, followee)
         state[0] += 1
         self._changed.add(followee)
         if state[1]:
-            return  # pulled: merged at read time
+            return True  # pulled: merged at read time
         latest = (
             select(bindparam("viewer", follower, type_=String), feed_posts.c.seq)
             .where(feed_posts.c.author == followee)
@@ -237,8 +295,10 @@ class FeedProjection(Projection):
             .limit(self.copied)
         )
         connection.execute(feed_rows.insert().from_select(["viewer", "seq"], latest))
+        return False
 
-    def _unfollow(self, connection: Connection, follower: str, followee: str) -> None:
+    def _unfollow(self, connection: Connection, follower: str, followee: str) -> bool:
+        """Remove a follow; whether the followee is pulled."""
         connection.execute(
             delete(feed_follows).where(
                 feed_follows.c.followee == followee, feed_follows.c.follower == follower
@@ -251,6 +311,7 @@ class FeedProjection(Projection):
         connection.execute(
             delete(feed_rows).where(feed_rows.c.viewer == follower, feed_rows.c.seq.in_(theirs))
         )
+        return bool(state[1])
 
     def _remove(self, connection: Connection, post: str) -> None:
         row = connection.execute(

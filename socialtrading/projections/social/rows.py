@@ -116,6 +116,18 @@ class FeedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PulledFollow:
+    """A change, at log position `position`, of the pulled authors a viewer follows (whose
+    posts are merged at read time): the viewer starts (`follows`) or stops following
+    `author`, or `author` became pulled while followed (`position` is then the post that
+    crossed the threshold)."""
+
+    author: str
+    position: int
+    follows: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FillRow:
     id: str  # "SYMBOL:SEQ:T" (taker) or "SYMBOL:SEQ:M" (maker)
     trade_id: str  # "SYMBOL:SEQ"
