@@ -16,9 +16,10 @@ them. Events stored before refusals carried all of their terms (a refused order'
 group and expiry; a refused amend's price and quantity) are re-run that way too.
 
 When a market first appears after the start (a run from an anchor), its state before that
-event is loaded from the store (snapshot plus events); after a disagreement, its state is
-loaded again at the disagreeing event, so one tampered event is named once, not followed by
-every later event of its market.
+event is loaded from the store (snapshot plus events). One tampered event is named once,
+not followed by every later event of its market: after a disagreement the re-run goes on
+from the book the re-run left (what the engine says the recorded command did), or, if the
+re-run failed, from the state the store holds after that event.
 """
 
 from __future__ import annotations
@@ -149,8 +150,10 @@ class Determinism:
                 else _difference(book, recorded, rerun)
             ),
         )
-        # Go on from the state the store holds after this event.
-        if self._reload(market_id, event.originator_version) is None:
+        # Go on from what the engine says the command did (its recorded input re-run), so
+        # that a changed trade does not also disagree with every later event of its market;
+        # from the state the store holds after this event if the re-run failed half-way.
+        if rerun is None and self._reload(market_id, event.originator_version) is None:
             self._skipped.add(market_id)
         return finding
 

@@ -286,8 +286,8 @@ class ChainCheck:
                 position,
                 REMOVED if moved > 0 else INSERTED,
                 moved,
-                f"{abs(moved)} event(s) {'removed' if moved > 0 else 'inserted'} before "
-                f"here, the later ones moved {'down' if moved > 0 else 'up'}: the event "
+                f"{abs(moved)} event(s) {'removed here' if moved > 0 else 'inserted before'}"
+                f", the later ones moved {'down' if moved > 0 else 'up'}: the event now "
                 f"here was written at position {origin}",
             )
             return
@@ -297,7 +297,7 @@ class ChainCheck:
                 position,
                 INSERTED,
                 -1,
-                "an event was inserted here, the later ones moved up: the next position "
+                "an event was inserted here and the later ones moved up: the next position "
                 "holds the event written here",
             )
             return
