@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from socialtrading.audit.findings import DETERMINISM, RECORDS, UNREADABLE, Finding
+from socialtrading.audit.findings import DETERMINISM, RECORDS, REORDERED, UNREADABLE, Finding
 from socialtrading.domain.market import Market
 from socialtrading.domain.time import to_micros
 from socialtrading.engine.book import OrderBook
@@ -56,6 +56,7 @@ from socialtrading.engine.records import (
     REJECTED_ID,
     REJECTED_OP,
     REJECTED_REASON,
+    SEQ,
     Reason,
     Record,
     to_dict,
@@ -77,7 +78,8 @@ _ORDER_TERMS = (
     "expire_ts",
 )
 _AMEND_TERMS = ("price", "qty")
-_SHOWN = 300  # characters of a record shown in a finding
+_SHOWN = 160  # characters of a record shown in a finding
+_KEYS_SHOWN = 4  # differing fields of a record named in a finding
 
 # Market control and expiry: the engine command each event class re-runs.
 _CONTROL: dict[type, Callable[[OrderBook, int], list[Record]]] = {
@@ -105,28 +107,46 @@ class Determinism:
     def __init__(self, load: MarketLoader) -> None:
         self._load = load
         self._books: dict[UUID, OrderBook] = {}
+        self._versions: dict[UUID, int] = {}  # the version each book is at
         self._skipped: set[UUID] = set()  # markets whose state could not be loaded
         self.markets = 0  # markets followed
         self.commands = 0  # events re-run
 
-    def apply(self, position: int, event: Any) -> Finding | None:
-        """Follow one market event (`Market.Listed` or a `Market.BookChanged`); a finding
-        if re-running it gives other records than it holds."""
+    def apply(self, position: int, event: Any) -> list[Finding]:
+        """Follow one market event (`Market.Listed` or a `Market.BookChanged`): findings if
+        it comes out of its market's order, or re-running it gives other records than it
+        holds."""
         market_id: UUID = event.originator_id
+        version: int = event.originator_version
         if isinstance(event, Market.Listed):
             listed: Market | None = event.mutate(None)  # the market as listed: a fresh book
             assert listed is not None
             self._books[market_id] = listed.book
+            self._versions[market_id] = version
             self.markets += 1
-            return None
+            return []
         if market_id in self._skipped:
-            return None
+            return []
+        found: list[Finding] = []
         book = self._books.get(market_id)
         if book is None:  # listed before the start
-            book = self._reload(market_id, event.originator_version - 1)
-            if book is None:
-                return self._unloadable(position, event)
             self.markets += 1
+        elif version != self._versions[market_id] + 1:
+            found.append(
+                Finding(
+                    position,
+                    DETERMINISM,
+                    REORDERED,
+                    f"{book.spec.symbol}'s version {version} comes here, after its version "
+                    f"{self._versions[market_id]}",
+                )
+            )
+            book = None
+        if book is None:  # go on from the state the store holds before this event
+            book = self._reload(market_id, version - 1)
+            if book is None:
+                return [*found, self._unloadable(position, event)]
+        self._versions[market_id] = version
         self.commands += 1
         recorded = [list(record) for record in event.records]
         try:
@@ -137,25 +157,31 @@ class Determinism:
         except Exception as failed:  # a tampered event may name what the engine never had
             rerun, error = None, failed
         if rerun == recorded:
-            return None
-        finding = Finding(
-            position,
-            DETERMINISM,
-            RECORDS,
-            f"{book.spec.symbol} {type(event).__name__} (market version "
-            f"{event.originator_version}, command {event.command_id!r} of {event.actor}): "
-            + (
-                f"re-running it fails ({type(error).__name__}: {error})"
-                if rerun is None
-                else _difference(book, recorded, rerun)
-            ),
+            return found
+        found.append(
+            Finding(
+                position,
+                DETERMINISM,
+                RECORDS,
+                f"{book.spec.symbol} {type(event).__name__} (market version {version}, "
+                f"command {event.command_id!r} of {event.actor}): "
+                + (
+                    f"re-running it fails ({type(error).__name__}: {error})"
+                    if rerun is None
+                    else _difference(book, recorded, rerun)
+                ),
+            )
         )
         # Go on from what the engine says the command did (its recorded input re-run), so
         # that a changed trade does not also disagree with every later event of its market;
-        # from the state the store holds after this event if the re-run failed half-way.
-        if rerun is None and self._reload(market_id, event.originator_version) is None:
+        # from the state the store holds after this event when the re-run failed half-way
+        # or numbered its records otherwise (a sequence gone astray would differ from then
+        # on).
+        if (rerun is None or _numbering(rerun) != _numbering(recorded)) and self._reload(
+            market_id, version
+        ) is None:
             self._skipped.add(market_id)
-        return finding
+        return found
 
     def _reload(self, market_id: UUID, version: int) -> OrderBook | None:
         try:
@@ -164,6 +190,7 @@ class Determinism:
             self._books.pop(market_id, None)
             return None
         self._books[market_id] = book
+        self._versions[market_id] = version
         return book
 
     def _unloadable(self, position: int, event: Any) -> Finding:
@@ -175,6 +202,10 @@ class Determinism:
             f"market {event.originator_id}: its state before version "
             f"{event.originator_version} cannot be loaded; its later events are not re-run",
         )
+
+
+def _numbering(records: list[list[Any]]) -> list[Any]:
+    return [record[SEQ] if len(record) > SEQ else None for record in records]
 
 
 def _rerun(book: OrderBook, event: Any, ts: int) -> list[Record]:
@@ -250,24 +281,34 @@ def _difference(book: OrderBook, recorded: list[list[Any]], rerun: list[list[Any
     """Where the recorded records and the re-run's first differ, in words."""
     for index, (stored, again) in enumerate(zip(recorded, rerun, strict=False)):
         if stored != again:
-            return (
-                f"record {index + 1} is {_show(book, stored)}, re-running gives "
-                f"{_show(book, again)}"
+            one, other = _fields(book, stored), _fields(book, again)
+            if one.get("type") != other.get("type"):
+                return f"record {index + 1} is {_short(one)}, re-running gives {_short(other)}"
+            changed = [key for key in one.keys() | other.keys() if one.get(key) != other.get(key)]
+            return f"record {index + 1} ({one.get('type')}): " + "; ".join(
+                f"{key} is {one.get(key)!r}, re-running gives {other.get(key)!r}"
+                for key in sorted(changed)[:_KEYS_SHOWN]
             )
     if len(recorded) > len(rerun):
+        extra = _fields(book, recorded[len(rerun)])
         return (
             f"it holds {len(recorded)} records, re-running gives {len(rerun)}; the first "
-            f"extra is {_show(book, recorded[len(rerun)])}"
+            f"extra is {_short(extra)}"
         )
+    missing = _fields(book, rerun[len(recorded)])
     return (
         f"it holds {len(recorded)} records, re-running gives {len(rerun)}; the first missing "
-        f"is {_show(book, rerun[len(recorded)])}"
+        f"is {_short(missing)}"
     )
 
 
-def _show(book: OrderBook, record: list[Any]) -> str:
+def _fields(book: OrderBook, record: list[Any]) -> dict[str, Any]:
     try:
-        text = str(to_dict(tuple(record), book.spec))
+        return to_dict(tuple(record), book.spec)
     except Exception:  # a record a tampered event holds need not have a known shape
-        text = repr(record)
+        return {"type": "unknown", "values": record}
+
+
+def _short(fields: dict[str, Any]) -> str:
+    text = ", ".join(f"{key}={value}" for key, value in fields.items() if key not in ("ts",))
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."

@@ -10,7 +10,8 @@ one another, so the sums hold only at a batch's end: the log's end, and each anc
 writer takes them at a batch's end, see `infra/chain.py`).
 
 `Ledger` adds the three events up per asset and checks, where asked, that the entries since
-its start sum to zero. A run from an anchor starts at zero there (the sums held at that
+its start sum to zero; a difference is named where it first shows, and again only where it
+changes. A run from an anchor starts at zero there (the sums held at that
 anchor when the writer took it, which a run from the start checks).
 """
 
@@ -36,6 +37,7 @@ class Ledger:
         self.deposits: dict[str, Decimal] = {}
         self.withdrawals: dict[str, Decimal] = {}
         self.entries: dict[str, Decimal] = {}  # what trading entries added, net
+        self._named: dict[str, Decimal] = {}  # the net a finding last named, per asset
 
     def apply(self, position: int, event: Any) -> Finding | None:
         """Add one account event's amounts; a finding if they cannot be read."""
@@ -62,10 +64,15 @@ class Ledger:
 
     def check(self, position: int, where: str, since: str) -> list[Finding]:
         """A finding per asset whose accounts do not hold deposits minus withdrawals at
-        `position` (`where` says what that position is, `since` where the sums started)."""
+        `position` (`where` says what that position is, `since` where the sums started),
+        unless the previous check named the same difference (so one changed entry is named
+        at the first anchor after it, not at every later one)."""
         found = []
         for asset in sorted(self.entries):
             net = self.entries[asset]
+            if net == self._named.get(asset, ZERO):
+                continue
+            self._named[asset] = net
             if net == 0:
                 continue
             deposits = self.deposits.get(asset, ZERO)

@@ -79,8 +79,9 @@ class Report:
         return self.chained and not self.findings and not self.more
 
     def first(self) -> Finding | None:
-        """The finding at the lowest position."""
-        return min(self.findings, key=lambda f: f.position, default=None)
+        """The finding at the lowest position (the chain's first, where checks agree on
+        one)."""
+        return min(self.findings, key=_order, default=None)
 
 
 def verify(
@@ -139,13 +140,13 @@ def verify(
                 if event is None:
                     continue
                 if isinstance(event, Finding):
-                    found: Finding | None = event
+                    findings.append(event)
                 elif isinstance(event, _LEDGER_EVENTS):
                     found = ledger.apply(row[0], event)
+                    if found is not None:
+                        findings.append(found)
                 else:
-                    found = determinism.apply(row[0], event)
-                if found is not None:
-                    findings.append(found)
+                    findings.extend(determinism.apply(row[0], event))
             report.events += len(rows)
             position = upto
             if progress is not None:
@@ -173,8 +174,12 @@ def verify(
         report.head = Head(check.head_position, check.head_link)
         if expect is not None:
             findings.extend(_expected(store, *expect))
-    findings.sort(key=lambda f: f.position)
+    findings.sort(key=_order)
     return report
+
+
+def _order(finding: Finding) -> tuple[int, bool]:
+    return finding.position, finding.check != CHAIN
 
 
 def _start_link(store: EventStore, anchor: Anchor | None, report: Report) -> bytes:

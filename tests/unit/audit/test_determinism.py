@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialtrading.audit.determinism import Determinism
-from socialtrading.audit.findings import DETERMINISM, RECORDS
+from socialtrading.audit.findings import DETERMINISM, RECORDS, REORDERED
 from socialtrading.domain.errors import DomainError
 from socialtrading.domain.ids import SYSTEM_ACTOR, market_id, order_id
 from socialtrading.domain.market import Market
@@ -94,7 +94,7 @@ def loader(events: list[Any]) -> Any:
 
     def load(market: UUID, version: int) -> Market:
         aggregate = None
-        for event in events[:version]:
+        for event in sorted(events, key=lambda e: e.originator_version)[:version]:
             aggregate = event.mutate(aggregate)
         assert isinstance(aggregate, Market)
         return aggregate
@@ -104,8 +104,8 @@ def loader(events: list[Any]) -> Any:
 
 def rerun(events: list[Any]) -> tuple[Determinism, list[Any]]:
     check = Determinism(loader(events))
-    found = [check.apply(n, event) for n, event in enumerate(events, start=1)]
-    return check, [f for f in found if f is not None]
+    found = [f for n, event in enumerate(events, start=1) for f in check.apply(n, event)]
+    return check, found
 
 
 def replaced(event: Any, **fields: Any) -> Any:
@@ -176,6 +176,14 @@ def test_refusals_stored_without_their_full_terms_re_run_as_recorded() -> None:
 def test_a_market_listed_before_the_start_is_loaded_at_its_first_event() -> None:
     events = market_events(11, 200)
     check = Determinism(loader(events))
-    found = [check.apply(n, e) for n, e in enumerate(events) if n >= 120]
-    assert [f for f in found if f is not None] == []
+    found = [f for n, e in enumerate(events) if n >= 120 for f in check.apply(n, e)]
+    assert found == []
     assert check.commands == len(events) - 120
+
+
+def test_a_market_s_events_out_of_order_are_named_without_a_cascade() -> None:
+    events = market_events(13, 200)
+    events[50], events[60] = events[60], events[50]
+    _, findings = rerun(events)
+    assert {f.kind for f in findings} == {REORDERED}
+    assert [f.position for f in findings] == [51, 52, 61, 62]  # each place the order breaks
