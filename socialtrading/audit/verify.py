@@ -36,7 +36,14 @@ from socialtrading.audit.findings import (
     Finding,
 )
 from socialtrading.audit.ledger import Ledger
-from socialtrading.audit.links import ChainCheck, Link, LinkStream, RawRow, expand
+from socialtrading.audit.links import (
+    FINDINGS_KEPT,
+    ChainCheck,
+    Link,
+    LinkStream,
+    RawRow,
+    expand,
+)
 from socialtrading.domain import money
 from socialtrading.domain.account import Account
 from socialtrading.domain.market import Market
@@ -149,6 +156,8 @@ def verify(
                     findings.extend(determinism.apply(row[0], event))
             report.events += len(rows)
             position = upto
+            if len(findings) > 2 * FINDINGS_KEPT:
+                _keep_first(report)
             if progress is not None:
                 progress(position - start, end - start)
         for passed in ahead:
@@ -174,8 +183,15 @@ def verify(
         report.head = Head(check.head_position, check.head_link)
         if expect is not None:
             findings.extend(_expected(store, *expect))
-    findings.sort(key=_order)
+    _keep_first(report)
     return report
+
+
+def _keep_first(report: Report) -> None:
+    """Keep the FINDINGS_KEPT findings at the lowest positions; count the others."""
+    report.findings.sort(key=_order)
+    report.more += len(report.findings[FINDINGS_KEPT:])
+    del report.findings[FINDINGS_KEPT:]
 
 
 def _order(finding: Finding) -> tuple[int, bool]:

@@ -23,6 +23,7 @@ def audit_verify(
         typer.Option(
             "--from",
             min=0,
+            metavar="POSITION",
             help="Start at the anchor at or before this log position (default: the start).",
         ),
     ] = None,
