@@ -169,7 +169,17 @@ class ChainCheck:
         """Name anchors that lie on positions the chain does not hold (after the last page)."""
         self._end_shift()
         for position, anchor in sorted(self._anchors.items()):
-            if position not in self._anchors_seen and position <= self.head_position:
+            if position in self._anchors_seen:
+                continue
+            if position > self.head_position:
+                self._find(
+                    position,
+                    REMOVED,
+                    f"an anchor ({anchor.reason}) was taken here, past the end of the log and "
+                    f"its hash chain (position {self.head_position}): events were removed from "
+                    "the end, with their links",
+                )
+            else:
                 self._find(
                     position,
                     DAMAGED,

@@ -117,7 +117,8 @@ def verify(
     stream = None
     if chained:
         start_link = _start_link(store, anchor, report)
-        check = ChainCheck(start, start_link, ahead, lambda lo, hi: _around(store, lo, hi))
+        later = [a for a in anchors if a.position > start]  # the chain's check sees all
+        check = ChainCheck(start, start_link, later, lambda lo, hi: _around(store, lo, hi))
         stream = LinkStream(store.chain_segments, start, store.chain_segment_at(start + 1))
     determinism = Determinism(lambda market_id, version: _market(store, market_id, version))
     ledger = Ledger()

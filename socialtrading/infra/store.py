@@ -244,8 +244,8 @@ class EventStore(Application[UUID]):
         the chain existed), ending with an anchor; keep the head in memory. Return how many
         events were linked. Only the writer calls this, before it starts.
 
-        Raises ChainBrokenError when the log ends before the chain's head: events were
-        removed from its end, and new ones would take their positions.
+        Raises ChainBrokenError when the log ends before the chain's head or its last anchor:
+        events were removed from its end, and new ones would take their positions.
         """
         if not self.chained:
             return 0
@@ -255,9 +255,11 @@ class EventStore(Application[UUID]):
             tables.create(cursor)
             head = tables.head(cursor)
             end = tables.max_position(cursor)
-            if end < head.position:
+            anchors = tables.read_anchors(cursor)
+            top = max(head.position, anchors[-1].position if anchors else 0)
+            if end < top:
                 raise ChainBrokenError(
-                    f"the log ends at position {end} but its hash chain at {head.position}: "
+                    f"the log ends at position {end} but its hash chain reached {top}: "
                     "events were removed from its end (run `socialtrading audit verify`)"
                 )
             if end > head.position:

@@ -344,6 +344,28 @@ def test_a_writer_does_not_start_over_a_log_whose_end_was_removed(
         Writer(open_chained())
 
 
+def test_the_end_of_the_log_cut_off_with_its_links_is_named_by_the_anchor_past_it(
+    open_chained: Callable[[], EventStore], audit_settings: Settings
+) -> None:
+    store = trade(open_chained())
+    last = store.chain_anchors()[-1].position
+    held = store.chain_segment_at(last)
+    assert held is not None
+    cut = held.first - 1  # the log and its chain, as they were before that batch
+    tamper = Tamper(store)
+    tamper.run(("DELETE FROM {t} WHERE {id} > ?", (cut,)))
+    chain = _qualified(store)[0]
+    tamper.run((f"DELETE FROM {chain} WHERE first_position > ?", (cut,)))
+
+    result = audit(audit_settings)
+
+    assert result.exit_code == 1, result.output
+    assert f"NOT INTACT: first at position {last}: removed (chain)" in result.output
+    assert "past the end of the log and its hash chain" in result.output
+    with pytest.raises(ChainBrokenError, match=f"reached {last}"):
+        Writer(open_chained())
+
+
 def test_a_batch_that_fails_stores_no_links_and_the_chain_goes_on(
     open_chained: Callable[[], EventStore], audit_settings: Settings
 ) -> None:
