@@ -176,8 +176,9 @@ def test_an_anchor_that_disagrees_with_the_chain_is_named() -> None:
     position, link = log.head
     anchors = (Anchor(10, bytes(32), "interval", 8), Anchor(position, link, "interval", 1))
     assert kinds(walk(log, anchors=anchors)) == [(10, DAMAGED)]
+    # an anchor past the end: the log was cut off there, links and all
     beyond = (Anchor(position + 5, link, "interval", position),)
-    assert walk(log, anchors=beyond) == []  # past the run's end: not checked by this run
+    assert kinds(walk(log, anchors=beyond)) == [(position + 5, REMOVED)]
 
 
 def test_a_segment_whose_links_do_not_fit_its_positions_is_named() -> None:
