@@ -198,7 +198,8 @@ class EventStore(Application[UUID]):
 
         try:
             if isinstance(recorder, PostgresApplicationRecorder):
-                last = _copy_in(recorder, stored_events, index_rows, link) or 0
+                known = None if self._head is None else self._head.position
+                last = _copy_in(recorder, stored_events, index_rows, link, known) or 0
             elif isinstance(recorder, SQLiteApplicationRecorder):
                 last = _insert_many(recorder, stored_events, index_rows, link)
             else:
@@ -492,12 +493,14 @@ def _copy_in(
     stored_events: Sequence[StoredEvent],
     also: Callable[[Any], None] | None = None,
     link: Callable[[Any, Sequence[int]], None] | None = None,
+    known: int | None = None,
 ) -> int | None:
     """COPY the rows in one transaction. Into the application's log (an application
     recorder), first take the library's table lock and NOTIFY, and return the batch's last
     notification id (None if it held no events); into the snapshots table, just the rows.
     `link(cursor, positions)` writes the hash chain's links, given the events' notification
-    ids, and `also(cursor)` more rows (the command index's), in the same transaction."""
+    ids (`known`: the newest id the caller knew of before), and `also(cursor)` more rows (the
+    command index's), in the same transaction."""
     datastore = recorder.datastore
     table = sql.Identifier(datastore.schema, recorder.events_table_name)
     logged = isinstance(recorder, PostgresApplicationRecorder)
@@ -515,21 +518,24 @@ def _copy_in(
             _copy_rows(cursor, table, datastore.originator_id_type, stored_events)
         last: int | None = None
         if logged and stored_events:
-            # The table is locked until commit: the newest ids are this batch's, given in the
-            # order the rows were copied.
-            if link is None:
-                newest = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
-                row = cursor.execute(newest).fetchone()
-                assert row is not None and row["last"] is not None
-                last = int(row["last"])
-            else:
-                ids = sql.SQL(
-                    "SELECT notification_id FROM {} ORDER BY notification_id DESC LIMIT %s"
-                ).format(table)
-                rows = cursor.execute(ids, (len(stored_events),)).fetchall()
-                positions = [int(row["notification_id"]) for row in reversed(rows)]
+            # The table is locked until commit: the newest id is this batch's last.
+            newest = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
+            row = cursor.execute(newest).fetchone()
+            assert row is not None and row["last"] is not None
+            last = int(row["last"])
+            if link is not None:
+                count = len(stored_events)
+                positions: Sequence[int]
+                if known is not None and last - count == known:
+                    # n new ids, all above `known` and at most `last`: exactly these
+                    positions = range(known + 1, last + 1)
+                else:  # a gap in the sequence, or rows stored around the writer
+                    ids = sql.SQL(
+                        "SELECT notification_id FROM {} ORDER BY notification_id DESC LIMIT %s"
+                    ).format(table)
+                    rows = cursor.execute(ids, (count,)).fetchall()
+                    positions = [int(found["notification_id"]) for found in reversed(rows)]
                 link(cursor, positions)
-                last = positions[-1]
         if also is not None:
             also(cursor)
     return last

@@ -334,6 +334,26 @@ def test_events_stored_beside_the_writer_are_named_then_linked_at_its_start(
     )
 
 
+def test_an_event_stored_beside_a_running_writer_is_named_and_the_chain_goes_on_after_it(
+    open_chained: Callable[[], EventStore], audit_settings: Settings
+) -> None:
+    store = trade(open_chained())
+    bob = account_id("bob")
+    with Writer(store) as writer:
+        outsider = Account.register(account_id("eve"), "eve", "E", ["trader"], "r", 10**15)
+        store.save(outsider)  # between two of the writer's batches
+        position = store.recorder.max_notification_id()
+        for n in range(3):
+            withdrawn = writer.execute(
+                Withdraw(command_id=f"w{n}", actor=bob, asset="USD", amount=Decimal(1))
+            )
+            assert withdrawn.accepted
+    result = audit(audit_settings)
+    assert result.exit_code == 1, result.output
+    assert result.output.count("chain: position") == 1, result.output
+    assert f"NOT INTACT: first at position {position}: inserted (chain)" in result.output
+
+
 def test_a_writer_does_not_start_over_a_log_whose_end_was_removed(
     open_chained: Callable[[], EventStore],
 ) -> None:
