@@ -6,7 +6,7 @@ without a chain gets one at its first start."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -38,24 +38,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture
-def audit_settings(store_settings: Settings) -> Settings:
-    """The test's store, with an anchor every 12 positions."""
+def store_settings(store_settings: Settings) -> Settings:
+    """The test's store (conftest's, on each backend), with an anchor every 12 positions."""
     return store_settings.model_copy(update={"audit_anchor_every": ANCHOR_EVERY})
-
-
-@pytest.fixture
-def open_chained(audit_settings: Settings) -> Iterator[Callable[[], EventStore]]:
-    """Open the test's store (again, for restarts); every store opened is closed."""
-    opened: list[EventStore] = []
-
-    def opener() -> EventStore:
-        store = open_store(audit_settings)
-        opened.append(store)
-        return store
-
-    yield opener
-    for store in opened:
-        store.close()
 
 
 def audit(settings: Settings, *args: str) -> Result:
@@ -138,9 +123,9 @@ def positions(store: EventStore, topic_end: str) -> list[int]:
 
 
 def test_an_intact_log_verifies_with_its_anchors(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     end = store.recorder.max_notification_id()
     assert end is not None and end > 3 * ANCHOR_EVERY
     anchors = store.chain_anchors()
@@ -149,7 +134,7 @@ def test_an_intact_log_verifies_with_its_anchors(
     # one anchor per multiple of the interval reached, each at the end of a batch
     assert [a.position // ANCHOR_EVERY for a in anchors] == list(range(1, len(anchors) + 1))
 
-    result = audit(audit_settings)
+    result = audit(store_settings)
 
     assert result.exit_code == 0, result.output
     assert f"checked positions 1 to {end}: {end} events, from the log's start" in result.output
@@ -172,14 +157,14 @@ TAMPERINGS: dict[str, tuple[Tampering, str]] = {
 
 @pytest.mark.parametrize("name", sorted(TAMPERINGS))
 def test_each_tampering_is_named_at_its_position(
-    name: str, open_chained: Callable[[], EventStore], audit_settings: Settings
+    name: str, open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     position = (store.recorder.max_notification_id() or 0) // 2
     tamper, kind = TAMPERINGS[name]
     tamper(Tamper(store), position)
 
-    result = audit(audit_settings)
+    result = audit(store_settings)
 
     assert result.exit_code == 1, result.output
     assert f"chain: position {position}: {kind}" in result.output
@@ -187,19 +172,19 @@ def test_each_tampering_is_named_at_its_position(
 
 
 def test_an_event_appended_behind_the_writers_back_is_named(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     position = Tamper(store).append("t:Forged", b"{}")
-    result = audit(audit_settings)
+    result = audit(store_settings)
     assert result.exit_code == 1, result.output
     assert f"NOT INTACT: first at position {position}: inserted (chain)" in result.output
 
 
 def test_a_trade_changed_and_the_chain_recomputed_fails_the_re_run(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     tamper = Tamper(store)
     position = next(
         p for p in positions(store, "Market.OrderAccepted") if b'"trade"' in tamper.row(p)[3]
@@ -210,7 +195,7 @@ def test_a_trade_changed_and_the_chain_recomputed_fails_the_re_run(
     tamper.edit_state(position, orjson.dumps(state))
     tamper.rechain()
 
-    result = audit(audit_settings)
+    result = audit(store_settings)
 
     assert result.exit_code == 1, result.output
     assert "chain:" not in result.output  # the chain agrees: it was recomputed
@@ -219,9 +204,9 @@ def test_a_trade_changed_and_the_chain_recomputed_fails_the_re_run(
 
 
 def test_a_ledger_entry_changed_and_the_chain_recomputed_fails_the_sums(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     tamper = Tamper(store)
     position = positions(store, "Account.LedgerPosted")[3]
     state = orjson.loads(tamper.row(position)[3])
@@ -231,7 +216,7 @@ def test_a_ledger_entry_changed_and_the_chain_recomputed_fails_the_sums(
     tamper.edit_state(position, orjson.dumps(state))
     tamper.rechain()
 
-    result = audit(audit_settings)
+    result = audit(store_settings)
 
     assert result.exit_code == 1, result.output
     assert "chain:" not in result.output
@@ -242,11 +227,11 @@ def test_a_ledger_entry_changed_and_the_chain_recomputed_fails_the_sums(
 
 
 def test_from_starts_at_the_anchor_at_or_before_the_position(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     first, second = (a.position for a in store.chain_anchors()[:2])
-    intact = audit(audit_settings, "--from", str(second + 1))
+    intact = audit(store_settings, "--from", str(second + 1))
     assert intact.exit_code == 0, intact.output
     assert f"checked positions {second + 1} to" in intact.output
     assert f"from the anchor at {second}" in intact.output
@@ -255,48 +240,48 @@ def test_from_starts_at_the_anchor_at_or_before_the_position(
     tamper = Tamper(store)
     tamper.edit_state(edited, tamper.row(edited)[3] + b" ")
     # a run from a later anchor does not look at it; one from before it, or the start, does
-    assert audit(audit_settings, "--from", str(second)).exit_code == 0
+    assert audit(store_settings, "--from", str(second)).exit_code == 0
     for start in ("0", str(first)):
-        broken = audit(audit_settings, "--from", start)
+        broken = audit(store_settings, "--from", start)
         assert broken.exit_code == 1, broken.output
         assert f"first at position {edited}: edited" in broken.output
 
 
 def test_a_link_recorded_elsewhere_is_compared(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     head = store.chain_head()
-    assert audit(audit_settings, "--expect", f"{head.position}:{head.link.hex()}").exit_code == 0
+    assert audit(store_settings, "--expect", f"{head.position}:{head.link.hex()}").exit_code == 0
     tamper = Tamper(store)
     tamper.edit_state(3, tamper.row(3)[3] + b" ")
     tamper.rechain()  # the chain agrees again, but not with the link kept elsewhere
-    result = audit(audit_settings, "--expect", f"{head.position}:{head.link.hex()}")
+    result = audit(store_settings, "--expect", f"{head.position}:{head.link.hex()}")
     assert result.exit_code == 1, result.output
     assert f"chain: position {head.position}: damaged: the hash chain does not hold" in (
         result.output
     )
-    assert audit(audit_settings, "--expect", "12:zz").exit_code == 2
+    assert audit(store_settings, "--expect", "12:zz").exit_code == 2
 
 
 def test_a_store_without_a_chain_gets_one_at_its_first_start(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     Tamper(store).run(
         *((f"DROP TABLE {name}", ()) for name in _qualified(store))
     )  # as a store written before the chain
     store.close()
-    before = audit(audit_settings)
+    before = audit(store_settings)
     assert before.exit_code == 1, before.output
     assert "chain: none" in before.output
 
-    restarted = open_chained()
+    restarted = open_event_store()
     Writer(restarted)  # its start-up links the log
     anchors = restarted.chain_anchors()
     end = restarted.recorder.max_notification_id()
     assert [(a.position, a.reason, a.since) for a in anchors] == [(end, "upgrade", 0)]
-    after = audit(audit_settings)
+    after = audit(store_settings)
     assert after.exit_code == 0, after.output
     assert f"note: positions 1 to {end} were linked when the hash chain was created" in (
         after.output
@@ -318,16 +303,16 @@ def test_the_store_of_2026_12_06_gets_a_chain_and_verifies(tmp_path: Path) -> No
 
 
 def test_events_stored_beside_the_writer_are_named_then_linked_at_its_start(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     outsider = Account.register(account_id("mallory"), "mallory", "M", ["trader"], "r", 10**15)
     store.save(outsider)  # the library's own save: not the writer's append, so no link
     position = store.recorder.max_notification_id()
-    assert audit(audit_settings).exit_code == 1
+    assert audit(store_settings).exit_code == 1
 
-    Writer(open_chained())  # a start links them, and says so
-    result = audit(audit_settings)
+    Writer(open_event_store())  # a start links them, and says so
+    result = audit(store_settings)
     assert result.exit_code == 0, result.output
     assert f"note: positions {position} to {position} were linked at a writer's start" in (
         result.output
@@ -335,9 +320,9 @@ def test_events_stored_beside_the_writer_are_named_then_linked_at_its_start(
 
 
 def test_an_event_stored_beside_a_running_writer_is_named_and_the_chain_goes_on_after_it(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     bob = account_id("bob")
     with Writer(store) as writer:
         outsider = Account.register(account_id("eve"), "eve", "E", ["trader"], "r", 10**15)
@@ -348,26 +333,26 @@ def test_an_event_stored_beside_a_running_writer_is_named_and_the_chain_goes_on_
                 Withdraw(command_id=f"w{n}", actor=bob, asset="USD", amount=Decimal(1))
             )
             assert withdrawn.accepted
-    result = audit(audit_settings)
+    result = audit(store_settings)
     assert result.exit_code == 1, result.output
     assert result.output.count("chain: position") == 1, result.output
     assert f"NOT INTACT: first at position {position}: inserted (chain)" in result.output
 
 
 def test_a_writer_does_not_start_over_a_log_whose_end_was_removed(
-    open_chained: Callable[[], EventStore],
+    open_event_store: Callable[[], EventStore],
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     end = store.recorder.max_notification_id() or 0
     Tamper(store).delete(end)
     with pytest.raises(ChainBrokenError, match=f"ends at position {end - 1}"):
-        Writer(open_chained())
+        Writer(open_event_store())
 
 
 def test_the_end_of_the_log_cut_off_with_its_links_is_named_by_the_anchor_past_it(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     last = store.chain_anchors()[-1].position
     held = store.chain_segment_at(last)
     assert held is not None
@@ -377,19 +362,19 @@ def test_the_end_of_the_log_cut_off_with_its_links_is_named_by_the_anchor_past_i
     chain = _qualified(store)[0]
     tamper.run((f"DELETE FROM {chain} WHERE first_position > ?", (cut,)))
 
-    result = audit(audit_settings)
+    result = audit(store_settings)
 
     assert result.exit_code == 1, result.output
     assert f"NOT INTACT: first at position {last}: removed (chain)" in result.output
     assert "past the end of the log and its hash chain" in result.output
     with pytest.raises(ChainBrokenError, match=f"reached {last}"):
-        Writer(open_chained())
+        Writer(open_event_store())
 
 
 def test_a_batch_that_fails_stores_no_links_and_the_chain_goes_on(
-    open_chained: Callable[[], EventStore], audit_settings: Settings
+    open_event_store: Callable[[], EventStore], store_settings: Settings
 ) -> None:
-    store = trade(open_chained())
+    store = trade(open_event_store())
     writer = Writer(store)
     taken = next(iter(writer.state.accounts.values()))
     stale = Account.register(taken.id, "again", "A", ["trader"], "r", 10**15)  # version 1 again
