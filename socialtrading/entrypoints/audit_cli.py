@@ -14,6 +14,7 @@ audit_app = typer.Typer(
 INTACT_EXIT = 0
 FOUND_EXIT = 1  # something disagreed, or there is no chain to agree with
 _LINK_HEX = 64
+MAX_POSITION = 2**63 - 1  # a notification id is a signed 64-bit integer on both stores
 
 
 @audit_app.command("verify")
@@ -23,6 +24,7 @@ def audit_verify(
         typer.Option(
             "--from",
             min=0,
+            max=MAX_POSITION,
             metavar="POSITION",
             help="Start at the anchor at or before this log position (default: the start).",
         ),
@@ -104,7 +106,8 @@ def audit_verify(
 def _expected(text: str) -> tuple[int, bytes]:
     """Parse POSITION:LINK."""
     position, _, link = text.partition(":")
-    if not position.isdigit() or len(link) != _LINK_HEX:
+    digits = position.isascii() and position.isdigit() and len(position) <= 19
+    if not digits or int(position) > MAX_POSITION or len(link) != _LINK_HEX:
         raise typer.BadParameter(
             "expected POSITION:LINK, LINK 64 hex digits", param_hint="--expect"
         )
