@@ -17,6 +17,13 @@ sequencer with up to --in-flight commands waiting. Commands are built before the
   table on the same store, measured in the same run; ratio = events_per_sec / raw_rows_per_sec
 - restart_seconds: opening the store again and starting a new writer over what the run
   stored (accounts and markets from snapshots plus later events; the log is not read)
+- chain: the hash chain's cost (infra/chain.py), an A/B in the same run: the same commands
+  into a fresh store without the chain ("off", the baseline) and with it ("on", what the
+  figures above measure), --rounds times, alternating which goes first; the medians of
+  orders_per_sec and writer_cpu_us_per_order for each, and on/off ratios (the issue's
+  target: the chain costs under 10%); and the share of the writer thread's CPU spent in the
+  chain's own code (`chain_cpu_us_per_order`: hashing and the segment's insert, timed with
+  the thread's CPU clock), which a busy machine blurs less than the A/B
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import json
 import os
 import random
 import sqlite3
+import statistics
 import tempfile
 import time
 import uuid
@@ -200,25 +208,9 @@ def _percentile(values: list[float], fraction: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000, 2)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--orders", type=int, default=200_000)
-    parser.add_argument("--traders", type=int, default=50)
-    parser.add_argument("--in-flight", type=int, default=4_000)
-    parser.add_argument("--batch-max", type=int, default=2_000)
-    parser.add_argument("--batch-ms", type=float, default=20.0)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-
-    tune_collector()  # as the server does
-    workdir = Path(tempfile.mkdtemp(prefix="write_path_"))
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    if args.store == "sqlite":
-        settings = Settings(store=f"sqlite:///{workdir}/events.db")
-    else:
-        settings = Settings(store=POSTGRES_URL, postgres_schema=schema)
-    store = open_store(settings)
+def _measure(settings: Settings, args: argparse.Namespace, chained: bool) -> dict[str, Any]:
+    """Run the setup and the order stream through a writer over a fresh store; the figures."""
+    store = open_store(settings, chained=chained)
     writer = Writer(
         store,
         batch_max=args.batch_max,
@@ -234,15 +226,13 @@ def main() -> None:
         events_before = writer.stats.events
         batches_before = writer.stats.batches
         cpu_before = writer.cpu_seconds()
+        chain_before = store.chain_cpu_seconds
         elapsed, latencies = _run(writer, orders, args.in_flight)
         writer_cpu = writer.cpu_seconds() - cpu_before
+        chain_cpu = store.chain_cpu_seconds - chain_before
         events = writer.stats.events - events_before
         batches = writer.stats.batches - batches_before
-        trades = sum(market.book.seq for market in writer.state.markets.values())
-        # a stored OrderAccepted event with one trade is about 420 bytes of JSON
-        raw = _raw_rows_per_sec(settings, 100_000, b"x" * 420)
-        result: dict[str, Any] = {
-            "store": args.store,
+        return {
             "orders": len(orders),
             "orders_per_sec": round(len(orders) / elapsed),
             "events": events,
@@ -252,12 +242,53 @@ def main() -> None:
             "commands_per_batch": round(len(orders) / max(batches, 1), 1),
             "ack_p50_ms": _percentile(latencies, 0.50),
             "ack_p99_ms": _percentile(latencies, 0.99),
-            "raw_rows_per_sec": round(raw),
-            "ratio": round(events / elapsed / raw, 3),
             "writer_cpu_us_per_order": round(writer_cpu / len(orders) * 1e6, 1),
-            "engine_records": trades,
+            "chain_cpu_us_per_order": round(chain_cpu / len(orders) * 1e6, 2),
+            "engine_records": sum(market.book.seq for market in writer.state.markets.values()),
         }
+    finally:
         writer.stop()
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--traders", type=int, default=50)
+    parser.add_argument("--in-flight", type=int, default=4_000)
+    parser.add_argument("--batch-max", type=int, default=2_000)
+    parser.add_argument("--batch-ms", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="chain off/on pairs to run")
+    args = parser.parse_args()
+
+    tune_collector()  # as the server does
+    workdir = Path(tempfile.mkdtemp(prefix="write_path_"))
+    schemas: list[str] = []
+
+    def fresh(name: str) -> Settings:
+        if args.store == "sqlite":
+            return Settings(store=f"sqlite:///{workdir}/{name}.db")
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        schemas.append(schema)
+        return Settings(store=POSTGRES_URL, postgres_schema=schema)
+
+    try:
+        runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+        settings = fresh("events")
+        for round_ in range(args.rounds):
+            for chained in (False, True) if round_ % 2 == 0 else (True, False):
+                name = f"{'on' if chained else 'off'}{round_}"
+                run_settings = fresh(name)
+                runs[chained].append(_measure(run_settings, args, chained))
+                if chained:
+                    settings = run_settings  # the last chained store: raw rows, restart
+        result: dict[str, Any] = {"store": args.store, **runs[True][-1]}
+        # a stored OrderAccepted event with one trade is about 420 bytes of JSON
+        raw = _raw_rows_per_sec(settings, 100_000, b"x" * 420)
+        result["raw_rows_per_sec"] = round(raw)
+        result["ratio"] = round(result["events_per_sec"] / raw, 3)
         started = time.perf_counter()
         reopened = open_store(settings)
         try:
@@ -265,13 +296,40 @@ def main() -> None:
             result["restart_seconds"] = round(time.perf_counter() - started, 2)
         finally:
             reopened.close()
+        result["chain"] = _chain_cost(runs)
         print(json.dumps(result))
     finally:
-        writer.stop()
-        store.close()
-        if args.store == "postgresql":
+        if schemas:
             with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                for schema in schemas:
+                    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _chain_cost(runs: dict[bool, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Medians of the runs without the chain and with it, and their ratios."""
+
+    def median(chained: bool, key: str) -> float:
+        return float(statistics.median(run[key] for run in runs[chained]))
+
+    off_rate, on_rate = median(False, "orders_per_sec"), median(True, "orders_per_sec")
+    off_cpu = median(False, "writer_cpu_us_per_order")
+    on_cpu = median(True, "writer_cpu_us_per_order")
+    return {
+        "rounds": len(runs[True]),
+        "off": {
+            "orders_per_sec": [run["orders_per_sec"] for run in runs[False]],
+            "writer_cpu_us_per_order": [run["writer_cpu_us_per_order"] for run in runs[False]],
+        },
+        "on": {
+            "orders_per_sec": [run["orders_per_sec"] for run in runs[True]],
+            "writer_cpu_us_per_order": [run["writer_cpu_us_per_order"] for run in runs[True]],
+        },
+        "orders_per_sec_ratio": round(on_rate / off_rate, 3),  # on / off: 0.95 = 5% slower
+        "writer_cpu_ratio": round(on_cpu / off_cpu, 3),  # on / off: 1.05 = 5% more CPU
+        # the writer thread's CPU inside the chain's code (hashing, the segment's insert),
+        # measured in the runs with it: steadier on a shared machine than the A/B
+        "chain_share_of_writer_cpu": round(median(True, "chain_cpu_us_per_order") / on_cpu, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -535,6 +535,8 @@ class Writer:
         store = self.store
         if store.open_index(lambda: dedup.derive(store)):
             log.info("created the command index from the log")
+        if store.open_chain():  # reads the hash chain's head (and links a store made before it)
+            log.info("linked the log's unchained events into the hash chain")
         state = State(
             demo_funding=self.demo_funding,
             social=SocialCache(

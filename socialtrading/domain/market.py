@@ -133,8 +133,11 @@ class Market(Aggregate):
         order_id: str | None
         records: list[Any]
         # The refused order's own terms (side, type, price, qty, tif, post_only, stop_price,
-        # in ticks and lots) on an OrderRejected event: its `rejected` record names only the
-        # order, so the audit trail and the read models would not know what was refused.
+        # and since the hash chain stp, group and expire_ts; in ticks and lots) on an
+        # OrderRejected event, and a refused amend's requested price and qty on a
+        # RequestRejected one: a `rejected` record names only the order, so the audit trail,
+        # the read models and a re-run of the market (audit/determinism.py) would not know
+        # what was refused.
         terms: dict[str, Any] | None = None
 
         def apply(self, aggregate: Aggregate) -> None:
@@ -358,6 +361,9 @@ class Market(Aggregate):
                 "tif": time_in_force,
                 "post_only": post_only,
                 "stop_price": stop_ticks,
+                "stp": stp,
+                "group": group,
+                "expire_ts": expire_ts,
             },
         )
 
@@ -414,6 +420,7 @@ class Market(Aggregate):
             AMENDED,
             self.OrderAmended,
             self.RequestRejected,
+            {"price": ticks, "qty": lots},
         )
 
     def expire(self, actor: str, command_id: str, ts: int) -> Decision | None:
@@ -494,7 +501,7 @@ class Market(Aggregate):
         request: dict[str, Any] | None = None,
     ) -> Decision:
         """Store one command's records as `succeeded` if they hold a `success_kind` record
-        (about `order_id`, when there is one), else as `failed` (with the refused new order's
+        (about `order_id`, when there is one), else as `failed` (with the refused request's terms,
         `request`)."""
         ok = any(
             r[KIND] == success_kind and (order_id is None or r[ORDER_ID] == order_id)

@@ -447,6 +447,11 @@ def copy_catch_up() -> None:
     typer.echo(f"copy trading is at position {position}: {policy.sent} command(s) sent")
 
 
+from socialtrading.entrypoints.audit_cli import audit_app  # noqa: E402 (registered here)
+
+app.add_typer(audit_app, name="audit")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     leaderboard_min_days: int = Field(
         default=7, ge=0, description="Fewest days of history to be on a leaderboard"
     )
+    audit_anchor_every: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Log positions between the hash chain's anchors, where `audit verify` "
+        "may start and checks the ledger",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

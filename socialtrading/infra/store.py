@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -25,6 +27,23 @@ from psycopg import sql
 from socialtrading.domain.positions import Positions
 from socialtrading.engine.book import OrderBook
 from socialtrading.engine.spec import MarketSpec
+from socialtrading.infra.chain import (
+    ADOPTED,
+    EMPTY,
+    INTERVAL,
+    UPGRADE,
+    Anchor,
+    ChainBrokenError,
+    ChainTables,
+    Head,
+    PostgresChain,
+    Segment,
+    SQLiteChain,
+    due,
+    link_events,
+    link_rows,
+    segments,
+)
 from socialtrading.infra.command_index import (
     CommandIndex,
     CommandRow,
@@ -98,6 +117,12 @@ class Row(NamedTuple):
 
 # Originator ids seen by `EventStore.read` (a log names few aggregates, many times each).
 _IDS_KEPT = 100_000
+# Events per page when chaining a store's log at start-up.
+_CHAIN_PAGE = 10_000
+# ...and how often that pass logs its progress.
+_CHAIN_LOG_EVERY = 200_000
+
+log = logging.getLogger(__name__)
 
 
 class LockLostError(RuntimeError):
@@ -110,13 +135,27 @@ class EventStore(Application[UUID]):
     name = "exchange"
     is_snapshotting_enabled = True
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        anchor_every: int = 10_000,
+        chained: bool = True,
+    ) -> None:
+        """`anchor_every`: positions between the hash chain's anchors (see `infra/chain.py`).
+        `chained=False` stores no links: only for the benchmark's baseline."""
         super().__init__(env)
         self._ids: dict[Any, Any] = {}  # originator ids as stored -> parsed, for `read`
         self._topics: dict[type, tuple[str, int]] = {}  # event class -> topic, class version
         # Checked before each append once a writer lock is held (see infra/lock.py): a writer
         # whose lock connection died stops committing rather than race a new writer.
         self.fence: Callable[[], bool] | None = None
+        if anchor_every < 1:
+            raise ValueError("anchor_every must be at least 1")
+        self.anchor_every = anchor_every
+        self.chained = chained
+        self._head: Head | None = None  # the hash chain's head: read once, then kept here
+        self.chain_cpu_seconds = 0.0  # the appending thread's CPU spent on links (benchmarks)
 
     def append(
         self,
@@ -125,8 +164,8 @@ class EventStore(Application[UUID]):
         created: Sequence[Created] = (),
     ) -> int:
         """Insert events, with the commands they answer and the aggregates they create (see
-        `command_index`), in one transaction; return the last event's notification id (0 when
-        there are only command rows).
+        `command_index`) and their links in the hash chain (see `chain`), in one transaction;
+        return the last event's notification id (0 when there are only command rows).
 
         On PostgreSQL the rows go in with a binary COPY under the library's guarantees (the
         table lock that makes commit order the notification order, and the NOTIFY that wakes
@@ -143,11 +182,144 @@ class EventStore(Application[UUID]):
         def index_rows(cursor: Any) -> None:
             index.write(cursor, commands, created)
 
+        link: Callable[[Any, Sequence[int]], None] | None = None
+        heads: list[Head] = []
+        if self.chained and stored_events:
+            head = self._head
+            if head is None:
+                self.open_chain()
+                head = self._head
+                assert head is not None
+
+            def link_batch(cursor: Any, positions: Sequence[int]) -> None:
+                heads.append(self._link(cursor, head, positions, stored_events))
+
+            link = link_batch
+
+        try:
+            if isinstance(recorder, PostgresApplicationRecorder):
+                known = None if self._head is None else self._head.position
+                last = _copy_in(recorder, stored_events, index_rows, link, known) or 0
+            elif isinstance(recorder, SQLiteApplicationRecorder):
+                last = _insert_many(recorder, stored_events, index_rows, link)
+            else:
+                raise TypeError(
+                    f"the writer needs SQLite or PostgreSQL, not {type(recorder).__name__}"
+                )
+        except BaseException:
+            self._head = None  # read again before the next append: the commit may have happened
+            raise
+        if heads:
+            self._head = heads[-1]
+        return last
+
+    def _link(
+        self, cursor: Any, head: Head, positions: Sequence[int], events: Sequence[StoredEvent]
+    ) -> Head:
+        """Write the links of a batch's events (stored at `positions`) after `head`, and an
+        anchor if the batch reaches another multiple of the interval; return the new head."""
+        started = time.thread_time()
+        tables = self.chain_tables
+        links = link_events(head.link, positions, events)
+        tables.write(cursor, segments(head.position, positions, links))
+        new = Head(positions[-1], links[-1])
+        if due(head.position, new.position, self.anchor_every):
+            tables.anchor(cursor, Anchor(new.position, new.link, INTERVAL, head.position))
+        self.chain_cpu_seconds += time.thread_time() - started
+        return new
+
+    @cached_property
+    def chain_tables(self) -> ChainTables:
+        """The hash chain's statements for this store's backend (see `chain`)."""
+        recorder = self.recorder
         if isinstance(recorder, PostgresApplicationRecorder):
-            return _copy_in(recorder, stored_events, index_rows) or 0
+            schema = recorder.datastore.schema
+            return PostgresChain(self.name, schema, recorder.events_table_name)
         if isinstance(recorder, SQLiteApplicationRecorder):
-            return _insert_many(recorder, stored_events, index_rows)
-        raise TypeError(f"the writer needs SQLite or PostgreSQL, not {type(recorder).__name__}")
+            return SQLiteChain(self.name, recorder.events_table_name)
+        raise TypeError(f"no hash chain on {type(recorder).__name__}")
+
+    def open_chain(self) -> int:
+        """Create the hash chain's tables if they are missing, then link every event past the
+        chain's head, in one pass and one transaction (every event, for a store written before
+        the chain existed), ending with an anchor; keep the head in memory. Return how many
+        events were linked. Only the writer calls this, before it starts.
+
+        Raises ChainBrokenError when the log ends before the chain's head or its last anchor:
+        events were removed from its end, and new ones would take their positions.
+        """
+        if not self.chained:
+            return 0
+        tables = self.chain_tables
+        linked = 0
+        with self._transaction(commit=True) as cursor:
+            tables.create(cursor)
+            head = tables.head(cursor)
+            end = tables.max_position(cursor)
+            anchors = tables.read_anchors(cursor)
+            top = max(head.position, anchors[-1].position if anchors else 0)
+            if end < top:
+                raise ChainBrokenError(
+                    f"the log ends at position {end} but its hash chain reached {top}: "
+                    "events were removed from its end (run `socialtrading audit verify`)"
+                )
+            if end > head.position:
+                since = head.position
+                reason = UPGRADE if head == EMPTY else ADOPTED
+                if reason == ADOPTED:
+                    log.warning(
+                        "linking events %d to %d into the hash chain: they were stored by "
+                        "something other than the writer",
+                        since + 1,
+                        end,
+                    )
+                else:
+                    log.info("creating the hash chain over the log's %d positions", end)
+                while rows := tables.read_events(cursor, head.position, end, _CHAIN_PAGE):
+                    positions = [row[0] for row in rows]
+                    links = link_rows(head.link, rows)
+                    tables.write(cursor, segments(head.position, positions, links))
+                    head = Head(positions[-1], links[-1])
+                    before, linked = linked, linked + len(rows)
+                    if linked // _CHAIN_LOG_EVERY > before // _CHAIN_LOG_EVERY:
+                        log.info("hash chain: %d events linked so far", linked)
+                tables.anchor(cursor, Anchor(head.position, head.link, reason, since))
+                log.info("hash chain: %d events linked, head at position %d", linked, end)
+        self._head = head
+        return linked
+
+    def chain_exists(self) -> bool:
+        """Whether the hash chain's tables are there (the writer creates them)."""
+        with self._transaction(commit=False) as cursor:
+            return self.chain_tables.exists(cursor)
+
+    def chain_anchors(self) -> list[Anchor]:
+        """The hash chain's anchors, by position."""
+        with self._transaction(commit=False) as cursor:
+            return self.chain_tables.read_anchors(cursor)
+
+    def chain_segments(self, after: int, limit: int) -> list[Segment]:
+        """Up to `limit` segments of links starting after position `after`, in order."""
+        with self._transaction(commit=False) as cursor:
+            return self.chain_tables.read_segments(cursor, after, limit)
+
+    def chain_segment_at(self, position: int) -> Segment | None:
+        """The segment of links holding `position`, if one does."""
+        with self._transaction(commit=False) as cursor:
+            found = self.chain_tables.segment_at(cursor, position)
+        return found if found is not None and found.last >= position else None
+
+    def chain_head(self) -> Head:
+        """The hash chain's head as stored (EMPTY without links)."""
+        with self._transaction(commit=False) as cursor:
+            return self.chain_tables.head(cursor)
+
+    def log_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, Any, int, str, bytes]]:
+        """Up to `limit` stored events at positions in (after, upto], in order, exactly as
+        stored: (position, originator id, version, topic, state). For the chain's verifier,
+        which must read rows that no longer decode."""
+        with self._transaction(commit=False) as cursor:
+            return self.chain_tables.read_events(cursor, after, upto, limit)
 
     @cached_property
     def index(self) -> CommandIndex:
@@ -320,11 +492,15 @@ def _copy_in(
     recorder: PostgresAggregateRecorder,
     stored_events: Sequence[StoredEvent],
     also: Callable[[Any], None] | None = None,
+    link: Callable[[Any, Sequence[int]], None] | None = None,
+    known: int | None = None,
 ) -> int | None:
     """COPY the rows in one transaction. Into the application's log (an application
     recorder), first take the library's table lock and NOTIFY, and return the batch's last
     notification id (None if it held no events); into the snapshots table, just the rows.
-    `also(cursor)` writes more in the same transaction (the command index's rows)."""
+    `link(cursor, positions)` writes the hash chain's links, given the events' notification
+    ids (`known`: the newest id the caller knew of before), and `also(cursor)` more rows (the
+    command index's), in the same transaction."""
     datastore = recorder.datastore
     table = sql.Identifier(datastore.schema, recorder.events_table_name)
     logged = isinstance(recorder, PostgresApplicationRecorder)
@@ -340,15 +516,29 @@ def _copy_in(
                 channel = sql.Identifier(recorder.channel_name)
                 cursor.execute(sql.SQL("NOTIFY {}").format(channel))
             _copy_rows(cursor, table, datastore.originator_id_type, stored_events)
+        last: int | None = None
+        if logged and stored_events:
+            # The table is locked until commit: the newest id is this batch's last.
+            newest = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
+            row = cursor.execute(newest).fetchone()
+            assert row is not None and row["last"] is not None
+            last = int(row["last"])
+            if link is not None:
+                count = len(stored_events)
+                positions: Sequence[int]
+                if known is not None and last - count == known:
+                    # n new ids, all above `known` and at most `last`: exactly these
+                    positions = range(known + 1, last + 1)
+                else:  # a gap in the sequence, or rows stored around the writer
+                    ids = sql.SQL(
+                        "SELECT notification_id FROM {} ORDER BY notification_id DESC LIMIT %s"
+                    ).format(table)
+                    rows = cursor.execute(ids, (count,)).fetchall()
+                    positions = [int(found["notification_id"]) for found in reversed(rows)]
+                link(cursor, positions)
         if also is not None:
             also(cursor)
-        if not logged or not stored_events:
-            return None
-        # The table is locked until commit: the newest id is this batch's last.
-        last = sql.SQL("SELECT max(notification_id) AS last FROM {}").format(table)
-        row = cursor.execute(last).fetchone()
-    assert row is not None and row["last"] is not None
-    return int(row["last"])
+    return last
 
 
 def _copy_rows(
@@ -386,8 +576,10 @@ def _insert_many(
     recorder: SQLiteApplicationRecorder,
     stored_events: Sequence[StoredEvent],
     also: Callable[[Any], None],
+    link: Callable[[Any, Sequence[int]], None] | None = None,
 ) -> int:
-    """Insert the rows in one transaction, `also(cursor)` too; return the last row id."""
+    """Insert the rows in one transaction, their links (`link(cursor, positions)`) and
+    `also(cursor)` too; return the last row id."""
     rows = [
         (
             e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
@@ -406,16 +598,20 @@ def _insert_many(
             # the connection's last inserted row id: this batch's last notification id
             cursor.execute("SELECT last_insert_rowid()")
             (last,) = cursor.fetchone()
+            if link is not None:
+                # One writer holds the file: the batch's row ids are consecutive.
+                link(cursor, range(last - len(rows) + 1, last + 1))
         also(cursor)
     return int(last)
 
 
-def open_store(settings: Settings) -> EventStore:
-    """Open (and create if needed) the event store the settings name."""
+def open_store(settings: Settings, *, chained: bool = True) -> EventStore:
+    """Open (and create if needed) the event store the settings name (`chained=False`: no
+    hash chain, for the write path benchmark's baseline only)."""
     env = persistence_env(settings.store, settings.postgres_schema)
     if settings.postgres_schema:
         _ensure_schema(env, settings.postgres_schema)
-    return EventStore(env=env)
+    return EventStore(env=env, anchor_every=settings.audit_anchor_every, chained=chained)
 
 
 def _ensure_schema(env: dict[str, str], schema: str) -> None:

@@ -20,6 +20,7 @@ COMMANDS = [
     ["projections", "rebuild"],
     ["projections", "status"],
     ["store", "verify"],
+    ["audit", "verify"],
 ]
 
 

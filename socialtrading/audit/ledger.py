@@ -1,0 +1,102 @@
+"""The ledger's sums: per asset, what all accounts hold equals deposits minus withdrawals.
+
+Accounts' balances move by three events only: `FundsDeposited`, `FundsWithdrawn` and
+`LedgerPosted` (the trading entries: reservations, releases, settlements, fees, copy
+trading's transfers and profit shares). Money moves between accounts, the fee account and
+copy allocations included, and is never created, so a batch's entries add up to zero per
+asset: at the end of every batch, the sum of every account's balance (available plus
+reserved) is deposits minus withdrawals. Inside a batch the entries of its accounts follow
+one another, so the sums hold only at a batch's end: the log's end, and each anchor (the
+writer takes them at a batch's end, see `infra/chain.py`).
+
+`Ledger` adds the three events up per asset and checks, where asked, that the entries since
+its start sum to zero; a difference is named where it first shows, and again only where it
+changes. A run from an anchor starts at zero there (the sums held at that
+anchor when the writer took it, which a run from the start checks).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from socialtrading.audit.findings import LEDGER, UNBALANCED, UNREADABLE, Finding
+from socialtrading.domain.account import Account
+
+ZERO = Decimal(0)
+_AVAILABLE = 4  # an entry's fields (`domain/account.py`, `Entry`): kind, market, reference,
+_RESERVED = 5  # asset, available delta, reserved delta
+_ASSET = 3
+
+
+class Ledger:
+    """Per asset: deposits, withdrawals, and the trading entries' net, since the start.
+    Run it in `domain.money`'s exact decimal context."""
+
+    def __init__(self) -> None:
+        self.deposits: dict[str, Decimal] = {}
+        self.withdrawals: dict[str, Decimal] = {}
+        self.entries: dict[str, Decimal] = {}  # what trading entries added, net
+        self._named: dict[str, Decimal] = {}  # the net a finding last named, per asset
+
+    def apply(self, position: int, event: Any) -> Finding | None:
+        """Add one account event's amounts; a finding if they cannot be read."""
+        try:
+            if isinstance(event, Account.LedgerPosted):
+                entries = self.entries
+                for entry in event.entries:
+                    asset = entry[_ASSET]
+                    delta = Decimal(entry[_AVAILABLE]) + Decimal(entry[_RESERVED])
+                    entries[asset] = entries.get(asset, ZERO) + delta
+            elif isinstance(event, Account.FundsDeposited):
+                _add(self.deposits, event.asset, event.amount)
+            elif isinstance(event, Account.FundsWithdrawn):
+                _add(self.withdrawals, event.asset, event.amount)
+        except Exception as error:  # a tampered amount: not a number, or not exact
+            return Finding(
+                position,
+                LEDGER,
+                UNREADABLE,
+                f"{type(event).__name__} of account {event.originator_id}: its amounts cannot "
+                f"be read ({type(error).__name__})",
+            )
+        return None
+
+    def check(self, position: int, where: str, since: str) -> list[Finding]:
+        """A finding per asset whose accounts do not hold deposits minus withdrawals at
+        `position` (`where` says what that position is, `since` where the sums started),
+        unless the previous check named the same difference (so one changed entry is named
+        at the first anchor after it, not at every later one)."""
+        found = []
+        for asset in sorted(self.entries):
+            net = self.entries[asset]
+            if net == self._named.get(asset, ZERO):
+                continue
+            self._named[asset] = net
+            if net == 0:
+                continue
+            deposits = self.deposits.get(asset, ZERO)
+            withdrawals = self.withdrawals.get(asset, ZERO)
+            flow = deposits - withdrawals
+            found.append(
+                Finding(
+                    position,
+                    LEDGER,
+                    UNBALANCED,
+                    f"{asset} does not balance at {where}: since {since}, what the accounts "
+                    f"hold changed by {flow + net}, deposits minus withdrawals by {flow} "
+                    f"({deposits} - {withdrawals}): trading entries "
+                    f"{'created' if net > 0 else 'destroyed'} {abs(net)}",
+                )
+            )
+        return found
+
+    def assets(self) -> list[str]:
+        """Every asset seen, sorted."""
+        return sorted(set(self.deposits) | set(self.withdrawals) | set(self.entries))
+
+
+def _add(sums: dict[str, Decimal], asset: str, amount: Decimal) -> None:
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise TypeError("an amount that is not a finite decimal")
+    sums[asset] = sums.get(asset, ZERO) + amount
