@@ -228,7 +228,7 @@ class Settings(BaseSettings):
         description="Run the market-abuse detectors over the log (docs/surveillance.md)",
     )
     surveillance_detectors: SurveillanceSettings = Field(
-        default_factory=lambda: SurveillanceSettings(),
+        default_factory=SurveillanceSettings,
         description="The detectors' thresholds (SOCIALTRADING_SURVEILLANCE_<NAME>)",
     )
 

@@ -99,4 +99,3 @@ class Watched(World):
 def kinds(found: list[Finding]) -> list[tuple[str, UUID]]:
     """(kind, account) of each finding, in order."""
     return [(each.kind, each.account) for each in found]
-

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from socialtrading.commands.copying import StopCopying
+from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Writer
 from socialtrading.engine.records import KIND, SEQ, TRADE
 from socialtrading.policies.surveillance.findings import (
@@ -47,19 +48,19 @@ def _refs(found: Finding, kind: str) -> list[str]:
     return [evidence.ref for evidence in found.evidence if evidence.kind == kind]
 
 
-def _trade_ids(world: Watched, *outcomes: object) -> list[str]:
-    return [f"{SYMBOL}:{r[SEQ]}" for o in outcomes for r in o.records if r[KIND] == TRADE]  # type: ignore[attr-defined]
+def _trade_ids(*outcomes: Outcome) -> list[str]:
+    return [f"{SYMBOL}:{r[SEQ]}" for o in outcomes for r in o.records if r[KIND] == TRADE]
 
 
 # ---------------------------------------------------------------------- wash trading
 
 
-def _back_and_forth(world: Watched, ana: UUID, bob: UUID, legs: list[tuple[UUID, UUID]]) -> list[str]:
+def _back_and_forth(world: Watched, legs: list[tuple[UUID, UUID]]) -> list[str]:
     """Each (seller, buyer) leg: the seller rests 1 BTC at 100, the buyer takes it."""
     trades = []
     for seller, buyer in legs:
         world.place(seller, "sell", "100", "1")
-        trades += _trade_ids(world, world.order(buyer, "buy", "100", "1"))
+        trades += _trade_ids(world.order(buyer, "buy", "100", "1"))
     return trades
 
 
@@ -67,7 +68,7 @@ def test_two_accounts_trading_back_and_forth_at_no_net_change_are_wash_trading(
     world: Watched,
 ) -> None:
     ana, bob = world.trader("ana"), world.trader("bob")
-    trades = _back_and_forth(world, ana, bob, [(ana, bob), (bob, ana), (ana, bob), (bob, ana)])
+    trades = _back_and_forth(world, [(ana, bob), (bob, ana), (ana, bob), (bob, ana)])
     found = world.findings()
     assert sorted(kinds(found)) == sorted([(WASH_TRADING, ana), (WASH_TRADING, bob)])
     for each in found:
@@ -86,17 +87,17 @@ def test_back_and_forth_that_is_a_small_part_of_the_volume_or_moves_risk_is_not(
     world.place(MM, "sell", "100", "20")
     world.order(ana, "buy", "100", "5")
     world.order(bob, "buy", "100", "5")
-    _back_and_forth(world, ana, bob, [(ana, bob), (bob, ana), (ana, bob), (bob, ana)])
+    _back_and_forth(world, [(ana, bob), (bob, ana), (ana, bob), (bob, ana)])
     # a second pair whose trades leave one of them holding: net 3 of 5 lots
     cyd, dan = world.trader("cyd"), world.trader("dan")
-    _back_and_forth(world, cyd, dan, [(cyd, dan), (dan, cyd), (cyd, dan), (cyd, dan)])
+    _back_and_forth(world, [(cyd, dan), (dan, cyd), (cyd, dan), (cyd, dan)])
     assert world.findings() == []
 
 
 def test_circular_trades_among_three_accounts_are_wash_trading(world: Watched) -> None:
     ana, bob, cyd = world.trader("ana"), world.trader("bob"), world.trader("cyd")
     cycle = [(ana, bob), (bob, cyd), (cyd, ana)]
-    trades = _back_and_forth(world, ana, bob, cycle + cycle)
+    trades = _back_and_forth(world, cycle + cycle)
     found = world.findings()
     assert sorted(kinds(found)) == sorted((WASH_TRADING, a) for a in (ana, bob, cyd))
     for each in found:
@@ -106,7 +107,7 @@ def test_circular_trades_among_three_accounts_are_wash_trading(world: Watched) -
 
 def test_one_cycle_or_cycles_of_unlike_quantities_are_not(world: Watched) -> None:
     ana, bob, cyd = world.trader("ana"), world.trader("bob"), world.trader("cyd")
-    _back_and_forth(world, ana, bob, [(ana, bob), (bob, cyd), (cyd, ana)])
+    _back_and_forth(world, [(ana, bob), (bob, cyd), (cyd, ana)])
     for seller, buyer, quantity in [(ana, bob, "1"), (bob, cyd, "2"), (cyd, ana, "3")] * 2:
         world.place(seller, "sell", "100", quantity)
         world.order(buyer, "buy", "100", quantity)
@@ -118,7 +119,7 @@ def test_a_copier_trading_with_its_own_allocation_is_wash_trading(world: Watched
     copy_id = world.start(CAT, "1000", sizing="FIXED_RATIO", ratio=D(1))
     world.place(MM, "sell", "100", "4")  # for the leader, then the copy
     fill = world.order(LEA, "buy", "100", "2")
-    (leader_trade,) = _trade_ids(world, fill)
+    (leader_trade,) = _trade_ids(fill)
     world.copy_fill(leader_trade)
     world.fund(CAT, "USD", "1000")
     bid = world.place(CAT, "buy", "99.5", "2")  # the best bid
@@ -145,7 +146,7 @@ def test_a_large_bid_cancelled_within_seconds_while_selling_is_spoofing(world: W
     (found,) = world.findings()
     assert (found.kind, found.account, found.market) == (SPOOFING, spo, SYMBOL)
     assert _refs(found, ORDER) == [spoof, spoof]  # placed, cancelled
-    assert _refs(found, TRADE) == _trade_ids(world, sale)
+    assert _refs(found, TRADE) == _trade_ids(sale)
     assert found.score >= 50
 
 
@@ -308,7 +309,7 @@ def test_closing_a_recommended_position_soon_after_the_post_is_trading_against_i
     (found,) = world.findings()
     assert (found.kind, found.account) == (AGAINST_OWN_RECOMMENDATION, sid)
     assert _refs(found, POST) == [post]
-    assert _refs(found, TRADE) == _trade_ids(world, sale)
+    assert _refs(found, TRADE) == _trade_ids(sale)
     assert "80% of it" in found.summary
 
 
@@ -336,7 +337,7 @@ def test_a_leader_selling_into_their_copies_block_is_front_running(world: Watche
     world.fund(LEA, "BTC", "5")
     world.place(MM, "sell", "100", "1")
     world.place(LEA, "sell", "100.3", "1")  # within the copies' 50 bps
-    (leader_trade,) = _trade_ids(world, world.order(LEA, "buy", "100", "1"))
+    (leader_trade,) = _trade_ids(world.order(LEA, "buy", "100", "1"))
     block = world.copy_fill(leader_trade)
     (found,) = world.findings()
     assert (found.kind, found.account) == (FRONT_RUNNING_COPIERS, LEA)
@@ -357,7 +358,7 @@ def _ran_ahead(world: Watched, sec: UUID, price: int, before: bool = False) -> N
     if before:
         run_ahead()
     world.place(MM, "sell", f"{price}", "1")
-    (leader_trade,) = _trade_ids(world, world.order(LEA, "buy", f"{price}", "1"))
+    (leader_trade,) = _trade_ids(world.order(LEA, "buy", f"{price}", "1"))
     if not before:
         run_ahead()
     world.copy_fill(leader_trade)
