@@ -42,7 +42,6 @@ from socialtrading.policies.surveillance.findings import (
 # a recommendation: [ts, post id, position, disclosed lots (signed), lots traded against,
 # those trades [[position, seq]]]
 _TS, _POST, _AT, _HELD, _AGAINST, _TRADES = range(6)
-POSTS_PER_MARKET = 1000  # the latest authors' recommendations followed in one market
 
 
 class AgainstRecommendation(Detector):
@@ -82,7 +81,7 @@ class AgainstRecommendation(Detector):
             recommendations = self.open[market] = {}
         recommendations.pop(author, None)
         recommendations[author] = [to_micros(event.timestamp), post_id, position, held, 0, []]
-        trim(recommendations, POSTS_PER_MARKET)
+        trim(recommendations, self.settings.max_tracked_keys)
 
     def trade(self, position: int, market: str, record: Record) -> None:
         recommendations = self.open.get(market)

@@ -66,7 +66,6 @@ from socialtrading.policies.surveillance.findings import (
 ) = range(10)
 # an aggressive buy: [ts, buyer, lots, position, seq]
 _TS, _BUYER, _LOTS, _AT, _SEQ = range(5)
-CAMPAIGNS_PER_MARKET = 200  # the latest authors' campaigns followed in one market
 POSTS_SHOWN = 5
 
 
@@ -130,7 +129,7 @@ class PumpAndDump(Detector):
             [],
             False,
         ]
-        trim(campaigns, CAMPAIGNS_PER_MARKET)
+        trim(campaigns, self.settings.max_tracked_keys)
 
     # ------------------------------------------------------------------ trades
 
