@@ -33,7 +33,7 @@ START = 1_800_000_000_000_000
 
 
 def _event(cls: type, **state: Any) -> Any:
-    event = object.__new__(cls)
+    event: Any = object.__new__(cls)
     event.__dict__.update(state)
     return event
 
