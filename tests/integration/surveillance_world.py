@@ -8,35 +8,26 @@ clock to that many seconds after it (never back).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
-
-from sqlalchemy import Engine
 
 from socialtrading.commands.models import CancelOrder, RegisterTrader
 from socialtrading.commands.social import Follow, PublishPost
 from socialtrading.commands.state import Outcome
-from socialtrading.commands.writer import Writer
 from socialtrading.domain.ids import account_id
 from socialtrading.domain.social.post import post_id
 from socialtrading.engine.book import Side
+from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.settings import SurveillanceSettings
 from socialtrading.policies.surveillance.findings import Finding
-from socialtrading.policies.surveillance.policy import SurveillancePolicy
-from tests.unit.commands.copy_world import MM, START, SYMBOL, Clock, World
+from socialtrading.policies.surveillance.scanner import Scanner
+from tests.unit.commands.copy_world import MM, START, SYMBOL, World
 
 SECOND = 1_000_000
 
 
 class Watched(World):
     """The copy-trading world, watched by the detectors."""
-
-    def __init__(
-        self, make_writer: Callable[..., Writer], clock: Clock, read_engine: Engine
-    ) -> None:
-        super().__init__(make_writer, clock)
-        self.read_engine = read_engine
 
     def trader(self, handle: str, usd: str = "100000", btc: str = "100") -> UUID:
         """Register and fund a trader."""
@@ -82,16 +73,13 @@ class Watched(World):
 
     def findings(self, **thresholds: Any) -> list[Finding]:
         """What the detectors find over the whole store (default thresholds but these)."""
-        policy = SurveillancePolicy(
-            self.writer.store,
-            self.read_engine,
-            lambda _: None,
-            SurveillanceSettings(**thresholds),
-        )
+        store = self.writer.store
+        scanner = Scanner(SurveillanceSettings(**thresholds))
+        decode = EventDecoder(store.mapper).decode
         found: list[Finding] = []
         after = 0
-        while rows := self.writer.store.read(after, 1000):
-            found += [each for _, each in policy.scan(rows)]
+        while rows := store.read(after, 1000):
+            found += [each for _, each in scanner.scan_rows(rows, decode)]
             after = rows[-1].id
         return found
 

@@ -13,7 +13,6 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from sqlalchemy import Engine
 
 from socialtrading.commands.copying import StopCopying
 from socialtrading.commands.state import Outcome
@@ -40,8 +39,8 @@ HOUR = 3600
 
 
 @pytest.fixture
-def world(make_writer: Callable[..., Writer], read_engine: Engine) -> Watched:
-    return Watched(make_writer, Clock(), read_engine)
+def world(make_writer: Callable[..., Writer]) -> Watched:
+    return Watched(make_writer, Clock())
 
 
 def _refs(found: Finding, kind: str) -> list[str]:

@@ -26,8 +26,8 @@ from tests.unit.commands.copy_world import Clock
 
 
 @pytest.fixture
-def world(make_writer: Callable[..., Writer], read_engine: Engine) -> Watched:
-    return Watched(make_writer, Clock(), read_engine)
+def world(make_writer: Callable[..., Writer]) -> Watched:
+    return Watched(make_writer, Clock())
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ writer did not commit) is tried again, and the chunk is not read again until it 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, select
@@ -33,7 +33,7 @@ from socialtrading.infra.settings import SurveillanceSettings
 from socialtrading.infra.store import EventStore
 from socialtrading.policies.following import LogFollower
 from socialtrading.policies.surveillance.findings import Finding
-from socialtrading.policies.surveillance.scanner import Scanner, wanted
+from socialtrading.policies.surveillance.scanner import Scanner
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,6 @@ class SurveillancePolicy(LogFollower):
         self.sent = 0  # findings sent (metrics, tests)
         self.scanner = Scanner(self.settings)
         self._decoder = EventDecoder(store.mapper)
-        self._topics: dict[str, bool] = {}  # topic -> whether its rows are decoded
         self._sent_to = 0  # every finding up to this position has been sent
         self._checkpointed = 0  # the position of the stored checkpoint
         self._unsent: tuple[int, int, list[Finding]] | None = None
@@ -146,7 +145,7 @@ class SurveillancePolicy(LogFollower):
             rows = self.store.read(self._position, self.chunk)
             if not rows:
                 return 0
-            found = self.scan(rows)
+            found = self.scanner.scan_rows(rows, self._decoder.decode)
             sent_to = self._sent_to
             # kept until sent: a failed send sends the same findings again
             self._unsent = (rows[-1].id, len(rows), [f for at, f in found if at > sent_to])
@@ -160,18 +159,6 @@ class SurveillancePolicy(LogFollower):
         self._save(checkpoint, end)
         self._advanced(end)
         return count
-
-    def scan(self, rows: Sequence[Any]) -> list[tuple[int, Finding]]:
-        """Run the detectors over stored rows (in log order, after everything scanned)."""
-        topics = self._topics
-        chosen = []
-        for row in rows:
-            known = topics.get(row.topic)
-            if known is None:
-                known = topics[row.topic] = wanted(row.topic)
-            if known:
-                chosen.append(row)
-        return self.scanner.scan(self._decoder.decode(chosen))
 
     def _send(self, findings: list[Finding]) -> None:
         """Send every finding, then wait for what the sends returned. A refusal is the

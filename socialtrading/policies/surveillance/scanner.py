@@ -12,7 +12,7 @@ has passed); what they find does not depend on it, what they hold in memory does
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 from uuid import UUID
 
@@ -114,8 +114,24 @@ class Scanner:
         }
         self._by_kind = {kind: self._hooks[name] for kind, name in _RECORD_HOOKS}
         self._handlers: dict[type, Handler | None] = {}  # None: not read
+        self._topics: dict[str, bool] = {}  # topic -> whether its rows are read
 
     # ------------------------------------------------------------------ scanning
+
+    def scan_rows(
+        self, rows: Sequence[Any], decode: Callable[[Sequence[Any]], list[tuple[int, Any]]]
+    ) -> list[tuple[int, Finding]]:
+        """`scan` stored rows (`EventStore.read`'s), decoding with `decode` only the rows of
+        the events the scanner reads."""
+        topics = self._topics
+        chosen = []
+        for row in rows:
+            known = topics.get(row.topic)
+            if known is None:
+                known = topics[row.topic] = wanted(row.topic)
+            if known:
+                chosen.append(row)
+        return self.scan(decode(chosen))
 
     def scan(self, items: Iterable[tuple[int, Any]]) -> list[tuple[int, Finding]]:
         """Feed (position, event) pairs in log order; the findings, with the position of
