@@ -38,6 +38,7 @@ class OrderToTrade(Detector):
     def __init__(self, context: Context) -> None:
         super().__init__(context)
         self.window = self.settings.otr_window_seconds * MICROS
+        self.minimum = self.settings.otr_min_messages
         self.counts: dict[str, list[Any]] = {}  # "market|account" -> its window
 
     def _entry(self, key: str, ts: int) -> list[Any]:
@@ -50,25 +51,23 @@ class OrderToTrade(Detector):
 
     def message(self, position: int, market: str, account: str, ts: int, order: str) -> None:
         entry = self._entry(f"{market}|{account}", ts)
-        entry[_MESSAGES] += 1
-        if len(entry[_FIRST]) < _SHOWN:
-            entry[_FIRST].append([order, position])
+        messages = entry[_MESSAGES] = entry[_MESSAGES] + 1
+        first = entry[_FIRST]
+        if len(first) < _SHOWN:
+            first.append([order, position])
         else:
             latest = entry[_LATEST]
             latest.append([order, position])
-            if len(latest) > _SHOWN:
-                del latest[0]
-        messages = entry[_MESSAGES]
+            if len(latest) == 2 * _SHOWN:
+                del latest[:_SHOWN]  # the latest five kept, a cut every fifth message
+        if messages < self.minimum or entry[_REPORTED]:
+            return
         settings = self.settings
-        if (
-            entry[_REPORTED]
-            or messages < settings.otr_min_messages
-            or messages <= settings.otr_max_ratio * max(1, entry[_TRADES])
-        ):
+        if messages <= settings.otr_max_ratio * max(1, entry[_TRADES]):
             return
         entry[_REPORTED] = True
         trades = entry[_TRADES]
-        shown = entry[_FIRST] + entry[_LATEST]
+        shown = first + entry[_LATEST][-_SHOWN:]
         self.report(
             f"{account}:{market}:{shown[0][1]}",
             account,

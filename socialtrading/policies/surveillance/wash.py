@@ -189,8 +189,11 @@ class WashTrading(Detector):
         sells = self.sells
         found: tuple[list[Any], list[Any], str] | None = None
         for first in sells.get(f"{market}|{buyer}", ()):
+            size = first[_LOTS]  # within the tolerance of the larger quantity (`_close`)
+            if abs(size - lots) * 100 > tolerance * (size if size > lots else lots):
+                continue
             middle = first[_BUYER]
-            if first[_TS] < since or middle == seller or not _close(first[_LOTS], lots, tolerance):
+            if first[_TS] < since or middle == seller:
                 continue
             for second in sells.get(f"{market}|{middle}", ()):
                 if (
