@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.utils import resolve_topic
@@ -33,7 +33,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.commands.copying import CheckCopyGuards, CopyLeaderFill, SettleCopyProfitShare
 from socialtrading.commands.models import Command
-from socialtrading.commands.state import Outcome
 from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.copy.ids import fill_command_id
 from socialtrading.domain.errors import InvalidCommand
@@ -50,7 +49,7 @@ from socialtrading.engine.records import (
 from socialtrading.infra.command_index import COPY, MARKET
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import EventStore
-from socialtrading.policies.following import LogFollower
+from socialtrading.policies.following import Acknowledgement, LogFollower
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +64,6 @@ positions = Table(
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
-
-
-class Acknowledgement(Protocol):
-    """What the writer's `submit` returns (`commands/writer.Ack`)."""
-
-    def result(self, timeout: float | None = None) -> Outcome:
-        """The outcome once stored; raises the command's error."""
-        ...
 
 
 Submit = Callable[[Command], Acknowledgement]

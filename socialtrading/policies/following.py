@@ -11,9 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Self
+from typing import Protocol, Self
+
+from socialtrading.commands.state import Outcome
 
 log = logging.getLogger(__name__)
+
+
+class Acknowledgement(Protocol):
+    """What the writer's `submit` returns (`commands/writer.Ack`): what a policy waits for."""
+
+    def result(self, timeout: float | None = None) -> Outcome:
+        """The outcome once stored; raises the command's error."""
+        ...
 
 
 class LogFollower:

@@ -28,7 +28,7 @@ from socialtrading.engine.records import (
     TS,
     Record,
 )
-from socialtrading.policies.surveillance.base import Detector
+from socialtrading.policies.surveillance.base import Detector, forget_ended
 from socialtrading.policies.surveillance.context import MICROS, Context, trim
 from socialtrading.policies.surveillance.findings import (
     AGAINST_OWN_RECOMMENDATION,
@@ -132,11 +132,7 @@ class AgainstRecommendation(Detector):
 
     def sweep(self, now: int) -> None:
         """Forget recommendations past their window (it changes no finding)."""
-        for market, recommendations in list(self.open.items()):
-            for author in [a for a, r in recommendations.items() if r[_TS] + self.window < now]:
-                del recommendations[author]
-            if not recommendations:
-                del self.open[market]
+        forget_ended(self.open, lambda found: found[_TS] + self.window < now)
 
     def dump(self) -> dict[str, Any]:
         return {"open": self.open}

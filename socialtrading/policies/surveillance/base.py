@@ -13,6 +13,7 @@ counts the events of the last W (to within one bucket).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from socialtrading.engine.records import Record
@@ -89,6 +90,16 @@ class Detector:
         self.context.found.append(
             finding(self.kind, key, account, market, score, summary, evidence, detected_at)
         )
+
+
+def forget_ended(by_market: dict[str, dict[str, Any]], ended: Callable[[Any], bool]) -> None:
+    """Drop the entries of a market -> key -> entry map that `ended` says are over, and the
+    markets left with none."""
+    for market, entries in list(by_market.items()):
+        for key in [key for key, entry in entries.items() if ended(entry)]:
+            del entries[key]
+        if not entries:
+            del by_market[market]
 
 
 class Buckets:

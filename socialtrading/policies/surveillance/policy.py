@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from socialtrading.commands.state import Outcome
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.settings import SurveillanceSettings
 from socialtrading.infra.store import EventStore
-from socialtrading.policies.following import LogFollower
+from socialtrading.policies.following import Acknowledgement, LogFollower
 from socialtrading.policies.surveillance.findings import Finding
 from socialtrading.policies.surveillance.scanner import Scanner
 
@@ -48,14 +47,6 @@ positions = Table(
     Column("checkpoint_position", BigInteger, nullable=False),
     Column("checkpoint", LargeBinary, nullable=True),  # the scanner's state there
 )
-
-
-class Acknowledgement(Protocol):
-    """What a send may return to be waited for (`commands/writer.Ack`)."""
-
-    def result(self, timeout: float | None = None) -> Outcome:
-        """The outcome once stored; raises the command's error."""
-        ...
 
 
 Send = Callable[[Finding], Acknowledgement | None]

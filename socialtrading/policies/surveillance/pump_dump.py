@@ -36,7 +36,7 @@ from socialtrading.engine.records import (
     TS,
     Record,
 )
-from socialtrading.policies.surveillance.base import Detector
+from socialtrading.policies.surveillance.base import Detector, forget_ended
 from socialtrading.policies.surveillance.context import MICROS, Context, trim
 from socialtrading.policies.surveillance.findings import (
     ACCOUNT,
@@ -215,11 +215,7 @@ class PumpAndDump(Detector):
 
     def sweep(self, now: int) -> None:
         """Forget campaigns that have ended (it changes no finding)."""
-        for market, campaigns in list(self.campaigns.items()):
-            for author in [a for a, c in campaigns.items() if c[_LATEST] + self.window < now]:
-                del campaigns[author]
-            if not campaigns:
-                del self.campaigns[market]
+        forget_ended(self.campaigns, lambda campaign: campaign[_LATEST] + self.window < now)
 
     def dump(self) -> dict[str, Any]:
         return {"bought": self.bought, "buys": self.buys, "campaigns": self.campaigns}
