@@ -21,6 +21,8 @@ On SQLite, in one process as `serve` runs it. Prints one JSON object:
   acknowledgement (its commit) to its finding reaching the sink: `p50_ms`, `p99_ms`,
   `max_ms`; `found` of `planted`; `writer_events_per_sec` while it ran. Target (issue 14):
   an alert within 5 s.
+- `unwatched`: the same live run without the surveillance process: `writer_events_per_sec`
+  (what surveillance costs the writer when both share one process).
 
 The machine is shared: figures vary from run to run; compare the figures of one run.
 """
@@ -131,9 +133,11 @@ def _throughput(folder: Path, commands: int, in_flight: int) -> dict[str, Any]:
     }
 
 
-def _latency(folder: Path, plants: int, gap: float) -> dict[str, Any]:
+def _latency(folder: Path, plants: int, gap: float, watched: bool = True) -> dict[str, Any]:
+    """The live run (module text); without the surveillance process when not `watched`."""
+    name = "live" if watched else "unwatched"
     settings = Settings(
-        store=f"sqlite:///{folder}/live.db", read_store=f"sqlite:///{folder}/live-read.db"
+        store=f"sqlite:///{folder}/{name}.db", read_store=f"sqlite:///{folder}/{name}-read.db"
     )
     store = open_store(settings)
     read_engine = open_read_store(settings)
@@ -147,9 +151,10 @@ def _latency(folder: Path, plants: int, gap: float) -> dict[str, Any]:
                 arrived.setdefault(found.account, time.perf_counter())
 
     policy = SurveillancePolicy(store, read_engine, sink)
-    policy.setup()
-    policy.start()
-    writer.add_listener(policy.wake)
+    if watched:
+        policy.setup()
+        policy.start()
+        writer.add_listener(policy.wake)
     flow = HonestFlow(seed=11)
     drive(writer, flow.setup())
     spoofers = [account_id(f"spoofer{n}") for n in range(plants)]
@@ -193,13 +198,15 @@ def _latency(folder: Path, plants: int, gap: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     written = writer.stats.events - before
     deadline = time.monotonic() + 60
-    while len(arrived) < len(committed) and time.monotonic() < deadline:
+    while watched and len(arrived) < len(committed) and time.monotonic() < deadline:
         time.sleep(0.05)
     policy.stop()
     writer.stop()
     read_engine.dispose()
     store.close()
     latencies = sorted(arrived[s] - committed[s] for s in committed if s in arrived)
+    if not watched:
+        return {"writer_events_per_sec": round(written / elapsed)}
     return {
         "planted": plants,
         "found": len(latencies),
@@ -246,6 +253,7 @@ def main() -> None:
     result = {
         "throughput": _throughput(folder, args.commands, args.in_flight),
         "latency": _latency(folder, args.plants, args.gap),
+        "unwatched": _latency(folder, args.plants, args.gap, watched=False),
     }
     print(json.dumps(result))
 

@@ -100,13 +100,13 @@ class Spoofing(Detector):
     def rested(self, position: int, market: str, record: Record) -> None:
         order_id = record[RESTED_ID]
         last = self._accepted
+        stop = self.stops.pop(order_id, None)  # a stop order resting once triggered
         if last[0] == order_id:
             account, side, quantity = last[1], last[2], last[3]
-        else:
-            stop = self.stops.pop(order_id, None)
-            if stop is None:
-                return  # not followed
+        elif stop is not None:
             account, side, quantity = stop
+        else:
+            return  # not followed
         open_lots = record[RESTED_OPEN]
         ts = record[TS]
         filled = open_lots < quantity
