@@ -7,11 +7,15 @@ chunks and wherever the scan is stopped and resumed from a checkpoint (`dump`, `
 
 Every `SWEEP_EVERY` events the detectors forget what can no longer count (a window that
 has passed); what they find does not depend on it, what they hold in memory does.
+
+One event never stops the scan: a row that cannot be decoded, or an event a detector fails
+on, is logged with its position, counted in `failures` and skipped.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 from uuid import UUID
@@ -75,6 +79,8 @@ _MESSAGES: Final = frozenset(
         Market.RequestRejected,
     }
 )
+log = logging.getLogger(__name__)
+
 SWEEP_EVERY: Final = 1 << 16
 # the checkpoint's layout: a checkpoint of another format is not loaded (a scan from zero)
 FORMAT: Final = 1
@@ -104,6 +110,7 @@ class Scanner:
         self.detectors: list[Detector] = [detector(self.context) for detector in DETECTORS]
         self.events = 0  # events scanned (the sweeps' schedule)
         self.now = 0  # the latest market event's time (µs)
+        self.failures = 0  # events that could not be decoded or scanned (logged, skipped)
         self._hooks: dict[str, list[Callable[..., None]]] = {
             name: [
                 getattr(detector, name)
@@ -131,7 +138,17 @@ class Scanner:
                 known = topics[row.topic] = wanted(row.topic)
             if known:
                 chosen.append(row)
-        return self.scan(decode(chosen))
+        try:
+            items = decode(chosen)
+        except Exception:  # one at a time: a row that cannot be decoded is logged, skipped
+            items = []
+            for row in chosen:
+                try:
+                    items += decode([row])
+                except Exception:
+                    self.failures += 1
+                    log.exception("surveillance: event %d could not be decoded", row.id)
+        return self.scan(items)
 
     def scan(self, items: Iterable[tuple[int, Any]]) -> list[tuple[int, Finding]]:
         """Feed (position, event) pairs in log order; the findings, with the position of
@@ -147,7 +164,11 @@ class Scanner:
                 handler = handlers[cls] = self._handler(cls)
             if handler is None:
                 continue
-            handler(position, event)
+            try:
+                handler(position, event)
+            except Exception:  # one event never stops surveillance: it is logged and skipped
+                self.failures += 1
+                log.exception("surveillance: event %d (%s) could not be scanned", position, cls)
             if found:
                 out += [(position, each) for each in found]
                 found.clear()

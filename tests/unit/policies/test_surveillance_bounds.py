@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import orjson
+import pytest
 
 from socialtrading.domain.account import Account
 from socialtrading.domain.copy.copy import Copy
@@ -133,3 +134,30 @@ def test_a_flood_of_new_accounts_orders_posts_follows_and_copies_stays_within_th
         for name, kept in held.items():
             bound = CAPS.max_tracked_orders if name == "resting" else CAPS.max_tracked_keys
             assert _largest(kept) <= max(bound, 4 * CAPS.max_events_per_key), (kind, name)
+
+
+def test_an_event_the_detectors_cannot_read_is_logged_and_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scanner = Scanner(SurveillanceSettings(otr_min_messages=2, otr_max_ratio=1))
+    listed = _event(
+        Market.Listed,
+        originator_id=MARKET_ID,
+        symbol="BTC-USD",
+        base="BTC",
+        lot_size=Decimal("0.01"),
+    )
+    flood = Flood()
+    items = [(0, listed), *flood.wave(0, 1)]
+    broken = _event(
+        Market.OrderAccepted,
+        originator_id=MARKET_ID,
+        actor=_account(0),
+        order_id="x",
+        records=[("trade", 1)],  # a record cut short
+    )
+    found = scanner.scan([*items, (99, broken), *flood.wave(1, 2)])
+    assert scanner.failures == 1
+    assert "event 99" in caplog.text
+    # the scan went on past it: a maker placing and cancelling after it is found
+    assert [(f.kind, at > 99) for at, f in found] == [("order_to_trade", True)]
