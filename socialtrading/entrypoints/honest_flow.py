@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Final
@@ -342,7 +342,7 @@ def drive(writer: Writer, commands: Iterable[Command], in_flight: int = 256) -> 
     counted (`ok` when accepted; an error's code when refused before anything is stored:
     an honest cancel may race the fill of its order)."""
     counts: Counter[str] = Counter()
-    window: list[Ack] = []
+    window: deque[Ack] = deque()
 
     def settle(ack: Ack) -> None:
         error = ack.exception(120)
@@ -357,7 +357,7 @@ def drive(writer: Writer, commands: Iterable[Command], in_flight: int = 256) -> 
     for command in commands:
         window.append(writer.submit(command))
         if len(window) >= in_flight:
-            settle(window.pop(0))
+            settle(window.popleft())
     for ack in window:
         settle(ack)
     return counts
