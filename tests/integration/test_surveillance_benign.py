@@ -131,16 +131,16 @@ def test_with_low_thresholds_each_detector_finds_ordinary_trading(honest: Honest
 
 @pytest.fixture(scope="module")
 def prefix(honest: HonestLog) -> list[tuple[int, Any]]:
-    return _items(honest.store, 30_000)
+    return _items(honest.store, 20_000)
 
 
 @settings(
-    max_examples=8,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    cuts=st.lists(st.tuples(st.integers(min_value=1, max_value=29_000), st.booleans()), max_size=6)
+    cuts=st.lists(st.tuples(st.integers(min_value=1, max_value=19_000), st.booleans()), max_size=6)
 )
 def test_the_same_log_gives_the_same_findings_however_chunked_or_resumed(
     prefix: list[tuple[int, Any]], cuts: list[tuple[int, bool]]
