@@ -52,6 +52,7 @@ from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
 from socialtrading.policies.copying import CopyPolicy
+from socialtrading.policies.surveillance.policy import SurveillancePolicy, log_finding
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
 
@@ -184,6 +185,15 @@ def create_app(
             policy.start()
             stack.callback(policy.stop)
             writer.add_listener(policy.wake)
+            if settings.surveillance:
+                # market-abuse detectors: follow the log, report what they find
+                surveillance = SurveillancePolicy(
+                    store, read_engine, log_finding, settings.surveillance_detectors
+                )
+                await asyncio.to_thread(surveillance.setup)
+                surveillance.start()
+                stack.callback(surveillance.stop)
+                writer.add_listener(surveillance.wake)
             progress = ProgressWatcher(runner).start()
             stack.callback(progress.stop)
             services = Services(

@@ -452,6 +452,56 @@ from socialtrading.entrypoints.audit_cli import audit_app  # noqa: E402 (registe
 app.add_typer(audit_app, name="audit")
 
 
+surveillance_app = typer.Typer(help="Market-abuse surveillance: the detectors over the log.")
+app.add_typer(surveillance_app, name="surveillance", no_args_is_help=True)
+
+
+@surveillance_app.command("scan")
+def surveillance_scan(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the findings (default: stdout)."),
+    ] = None,
+) -> None:
+    """Run the detectors over the whole log and write what they find, one JSON object per
+    line (with the log position of the event that completed it), with progress on stderr.
+
+    Nothing is sent or stored: a dry run, for instance of other thresholds
+    (SOCIALTRADING_SURVEILLANCE_*, docs/surveillance.md) before the server uses them. It
+    only reads the store, so it may run beside the server.
+    """
+    from socialtrading.infra.decoding import EventDecoder
+    from socialtrading.infra.settings import Settings
+    from socialtrading.infra.store import open_store
+    from socialtrading.policies.surveillance.scanner import Scanner
+
+    settings = Settings()
+    store = open_store(settings)
+    scanner = Scanner(settings.surveillance_detectors)
+    decode = EventDecoder(store.mapper).decode
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    found = 0
+    try:
+        head = store.recorder.max_notification_id() or 0
+        with rebuild_progress(Console(stderr=True)) as progress:
+            task = progress.add_task("scanning the log", total=head)
+            after = 0
+            while rows := store.read(after, 10_000):
+                for position, finding in scanner.scan_rows(rows, decode):
+                    found += 1
+                    line = {"position": position, **finding._asdict()}
+                    line["account"] = str(finding.account)
+                    line["evidence"] = [evidence._asdict() for evidence in finding.evidence]
+                    sink.write(json.dumps(line, separators=(",", ":")) + "\n")
+                after = rows[-1].id
+                progress.update(task, completed=after, total=max(head, after))
+    finally:
+        if output:
+            sink.close()
+        store.close()
+    typer.echo(f"{found} finding(s) in {after} notifications", err=True)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

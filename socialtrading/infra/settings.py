@@ -4,11 +4,67 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SurveillanceSettings(BaseSettings):
+    """The market-abuse detectors' thresholds: `SOCIALTRADING_SURVEILLANCE_<NAME>`.
+
+    Times are in seconds of log time, shares and ratios are whole percents, so nothing is
+    a float; docs/surveillance.md says what each detector does with them. Every process that
+    runs the detectors over the same log must use the same values to find the same things.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SOCIALTRADING_SURVEILLANCE_", extra="ignore")
+
+    # wash trading
+    wash_window_seconds: int = Field(default=600, ge=1, le=86_400 * 7)
+    wash_min_legs: int = Field(default=4, ge=2, le=1000)
+    wash_max_net_percent: int = Field(default=10, ge=0, le=100)
+    wash_min_pair_share_percent: int = Field(default=50, ge=1, le=100)
+    wash_min_cycles: int = Field(default=2, ge=1, le=1000)
+    wash_quantity_tolerance_percent: int = Field(default=5, ge=0, le=100)
+    # spoofing and layering
+    spoof_cancel_seconds: int = Field(default=10, ge=1, le=3600)
+    spoof_min_book_share_percent: int = Field(default=50, ge=1, le=100)
+    spoof_min_size_ratio: int = Field(default=4, ge=1, le=10_000)
+    # order-to-trade ratio
+    otr_window_seconds: int = Field(default=86_400, ge=60, le=86_400 * 31)
+    otr_min_messages: int = Field(default=1000, ge=1, le=100_000_000)
+    otr_max_ratio: int = Field(default=100, ge=1, le=1_000_000)
+    # marking the close / ramping
+    close_period_seconds: int = Field(default=3600, ge=60, le=86_400 * 7)
+    close_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    close_min_move_bps: int = Field(default=100, ge=1, le=100_000)
+    close_min_orders: int = Field(default=2, ge=1, le=1000)
+    close_min_share_percent: int = Field(default=75, ge=1, le=100)
+    # pump and dump through posts
+    pump_window_seconds: int = Field(default=86_400, ge=60, le=86_400 * 31)
+    pump_min_buyers: int = Field(default=3, ge=1, le=100_000)
+    pump_min_sold_percent: int = Field(default=50, ge=1, le=100)
+    pump_min_buying_share_percent: int = Field(default=25, ge=1, le=100)
+    # trading against one's own recommendation
+    against_window_seconds: int = Field(default=3600, ge=60, le=86_400 * 31)
+    against_min_percent: int = Field(default=50, ge=1, le=100)
+    # front-running copiers
+    front_window_seconds: int = Field(default=60, ge=1, le=3600)
+    front_min_repeats: int = Field(default=2, ge=1, le=1000)
+    front_repeat_seconds: int = Field(default=86_400, ge=60, le=86_400 * 31)
+    # what the detectors remember at most (an attacker cannot grow them past these)
+    max_tracked_orders: int = Field(default=300_000, ge=1000, le=50_000_000)
+    max_tracked_keys: int = Field(default=100_000, ge=100, le=10_000_000)
+    max_follows: int = Field(default=200_000, ge=100, le=50_000_000)
+    max_events_per_key: int = Field(default=256, ge=8, le=100_000)
+
+    @model_validator(mode="after")
+    def _close_window_inside_the_period(self) -> Self:
+        if self.close_window_seconds >= self.close_period_seconds:
+            raise ValueError("close_window_seconds must be shorter than close_period_seconds")
+        return self
 
 
 class Settings(BaseSettings):
@@ -172,6 +228,15 @@ class Settings(BaseSettings):
         le=1_000_000_000,
         description="Log positions between the hash chain's anchors, where `audit verify` "
         "may start and checks the ledger",
+    )
+
+    surveillance: bool = Field(
+        default=True,
+        description="Run the market-abuse detectors over the log (docs/surveillance.md)",
+    )
+    surveillance_detectors: SurveillanceSettings = Field(
+        default_factory=SurveillanceSettings,
+        description="The detectors' thresholds (SOCIALTRADING_SURVEILLANCE_<NAME>)",
     )
 
     @field_validator("trusted_proxies", mode="before")

@@ -23,10 +23,8 @@ rows it needs are decoded (market, copy start, settlement and stop events).
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.utils import resolve_topic
@@ -35,7 +33,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.commands.copying import CheckCopyGuards, CopyLeaderFill, SettleCopyProfitShare
 from socialtrading.commands.models import Command
-from socialtrading.commands.state import Outcome
 from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.copy.ids import fill_command_id
 from socialtrading.domain.errors import InvalidCommand
@@ -52,6 +49,7 @@ from socialtrading.engine.records import (
 from socialtrading.infra.command_index import COPY, MARKET
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import EventStore
+from socialtrading.policies.following import Acknowledgement, LogFollower
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +66,6 @@ positions = Table(
 )
 
 
-class Acknowledgement(Protocol):
-    """What the writer's `submit` returns (`commands/writer.Ack`)."""
-
-    def result(self, timeout: float | None = None) -> Outcome:
-        """The outcome once stored; raises the command's error."""
-        ...
-
-
 Submit = Callable[[Command], Acknowledgement]
 
 _DECODED = (
@@ -87,8 +77,10 @@ _DECODED = (
 )
 
 
-class CopyPolicy:
+class CopyPolicy(LogFollower):
     """Follows the log from its recorded position and sends copy commands (module text)."""
+
+    thread_name = "copy-policy"
 
     def __init__(
         self,
@@ -101,14 +93,13 @@ class CopyPolicy:
         poll_seconds: float = 0.5,
         timeout: float = 120.0,
     ) -> None:
+        super().__init__(poll_seconds)
         self.store = store
         self.engine = read_engine
         self.submit = submit
         self.settlement_period_us = settlement_period_us
         self.chunk = chunk
-        self.poll_seconds = poll_seconds
         self.timeout = timeout
-        self.error: Exception | None = None
         self.sent = 0  # commands sent (metrics, tests)
         self._decoder = EventDecoder(store.mapper)
         self._topics: dict[str, bool] = {}  # topic -> whether its rows are decoded
@@ -118,12 +109,7 @@ class CopyPolicy:
         self._guarded: set[UUID] = set()  # live copies with a stop-loss
         self._quotes: dict[UUID, str] = {}  # guarded copy -> its quote asset
         self._now = 0  # log time: the newest decoded event's timestamp (µs)
-        self._position = 0
         self._unsent: tuple[int, int, list[Command]] | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._progress = threading.Condition()
 
     # ------------------------------------------------------------------ setting up
 
@@ -164,11 +150,6 @@ class CopyPolicy:
         with self.engine.begin() as connection:
             connection.execute(statement)
 
-    @property
-    def position(self) -> int:
-        """The notification id up to which every command has been sent and acknowledged."""
-        return self._position
-
     # ------------------------------------------------------------------ one chunk
 
     def run_once(self) -> int:
@@ -183,17 +164,9 @@ class CopyPolicy:
         end, count, commands = self._unsent
         self._send(commands)
         self._unsent = None
-        self._position = end
-        self._save_position(self._position)
-        with self._progress:
-            self._progress.notify_all()
+        self._save_position(end)
+        self._advanced(end)
         return count
-
-    def catch_up(self) -> int:
-        """Process chunks until the end of the log; the position reached."""
-        while self.run_once():
-            pass
-        return self._position
 
     def _wanted(self, topic: str) -> bool:
         known = self._topics.get(topic)
@@ -281,50 +254,3 @@ class CopyPolicy:
             except InvalidCommand as error:
                 log.info("copy command refused: %s", error)
         self.sent += len(commands)
-
-    # ------------------------------------------------------------------ following
-
-    def start(self) -> CopyPolicy:
-        """Follow the log in a background thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._follow, name="copy-policy", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop following (after the chunk in hand)."""
-        if self._thread is not None:
-            self._stop.set()
-            self._wake.set()
-            self._thread.join()
-            self._thread = None
-
-    def wake(self, _position: int = 0) -> None:
-        """Tell the policy new events were committed (a writer listener)."""
-        self._wake.set()
-
-    def wait_for(self, position: int, timeout: float) -> bool:
-        """Wait until the policy has processed the log up to `position`; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._progress:
-            while self._position < position:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._progress.wait(remaining)
-        return True
-
-    def _follow(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                while self.run_once() and not self._stop.is_set():
-                    pass
-            except Exception as error:
-                self.error = error
-                log.exception("the copy policy failed on a chunk; retrying")
-                time.sleep(self.poll_seconds)
-                continue
-            self.error = None
-            self._wake.wait(self.poll_seconds)
