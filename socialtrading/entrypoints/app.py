@@ -52,7 +52,7 @@ from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
 from socialtrading.policies.copying import CopyPolicy
-from socialtrading.policies.surveillance.policy import SurveillancePolicy, log_finding
+from socialtrading.policies.surveillance.policy import SurveillancePolicy, alerts_through
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
 
@@ -188,7 +188,10 @@ def create_app(
             if settings.surveillance:
                 # market-abuse detectors: follow the log, report what they find
                 surveillance = SurveillancePolicy(
-                    store, read_engine, log_finding, settings.surveillance_detectors
+                    store,
+                    read_engine,
+                    alerts_through(writer.submit),
+                    settings.surveillance_detectors,
                 )
                 await asyncio.to_thread(surveillance.setup)
                 surveillance.start()

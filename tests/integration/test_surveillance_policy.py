@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from socialtrading.commands.writer import Writer
+from socialtrading.domain.compliance.alert import OPEN, Alert, alert_id
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.policies.surveillance.findings import (
     SPOOFING,
@@ -20,7 +21,12 @@ from socialtrading.policies.surveillance.findings import (
     Finding,
     alert_command_id,
 )
-from socialtrading.policies.surveillance.policy import Send, SurveillancePolicy, positions
+from socialtrading.policies.surveillance.policy import (
+    Send,
+    SurveillancePolicy,
+    alerts_through,
+    positions,
+)
 from tests.integration.surveillance_world import Watched, kinds
 from tests.unit.commands.copy_world import Clock
 
@@ -160,3 +166,41 @@ def test_a_finding_that_fails_to_send_is_sent_again_before_the_position_moves(
     assert policy.run_once() > 0  # the same findings again; the refusal is its outcome
     assert kinds(sent) == [(WASH_TRADING, other)]
     assert policy.position == world.head()
+
+
+def test_findings_are_raised_as_alerts_through_the_writer_once(
+    world: Watched, make_policy: Callable[..., SurveillancePolicy]
+) -> None:
+    """The sink `serve` uses: each finding becomes a stored `Alert` with the finding's kind,
+    account, score and evidence; sending the same findings again stores nothing."""
+    send = alerts_through(world.writer.submit)
+    sent: list[Finding] = []
+
+    def record(found: Finding) -> object:
+        sent.append(found)
+        return send(found)
+
+    policy = make_policy(record).start()
+    world.writer.add_listener(policy.wake)
+    ana, bob = _wash(world, "ana", "bob")
+    assert policy.wait_for(world.head(), 30)
+    assert sorted(kinds(sent)) == sorted([(WASH_TRADING, ana), (WASH_TRADING, bob)])
+    store = world.writer.store
+    for found in sent:
+        alert: Alert = store.repository.get(alert_id(found.key))
+        assert isinstance(alert, Alert) and alert.status == OPEN
+        assert (alert.kind, alert.account, alert.score) == (
+            found.kind,
+            str(found.account),
+            found.score,
+        )
+        assert [(e["kind"], e["ref"], e["position"]) for e in alert.evidence] == list(
+            found.evidence
+        )
+    head = world.head()
+    for found in sent:
+        ack = send(found)
+        assert ack is not None
+        outcome = ack.result(10)
+        assert outcome.accepted  # a repeat: answered with the first outcome, nothing stored
+    assert world.head() == head

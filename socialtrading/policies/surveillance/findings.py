@@ -9,40 +9,57 @@ the key is at most `MAX_KEY` characters, the summary `MAX_SUMMARY`, the evidence
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
-from uuid import UUID, uuid5
+from typing import NamedTuple
+from uuid import UUID
 
-from socialtrading.domain.ids import NAMESPACE
-
-WASH_TRADING: Final = "wash_trading"
-SPOOFING: Final = "spoofing"
-ORDER_TO_TRADE: Final = "order_to_trade"
-MARKING_THE_CLOSE: Final = "marking_the_close"
-PUMP_AND_DUMP: Final = "pump_and_dump"
-AGAINST_OWN_RECOMMENDATION: Final = "against_own_recommendation"
-FRONT_RUNNING_COPIERS: Final = "front_running_copiers"
-KINDS: Final = (
-    WASH_TRADING,
-    SPOOFING,
-    ORDER_TO_TRADE,
-    MARKING_THE_CLOSE,
-    PUMP_AND_DUMP,
+from socialtrading.commands.compliance import RaiseAlert, raise_command_id
+from socialtrading.domain.compliance.alert import (  # the kinds and bounds an alert takes
+    ACCOUNT,
     AGAINST_OWN_RECOMMENDATION,
+    COMMENT,
+    EVENT,
+    EVIDENCE_KINDS,
     FRONT_RUNNING_COPIERS,
+    KINDS,
+    MARKING_THE_CLOSE,
+    MAX_EVIDENCE,
+    MAX_KEY,
+    MAX_SUMMARY,
+    ORDER,
+    ORDER_TO_TRADE,
+    POST,
+    PUMP_AND_DUMP,
+    SPOOFING,
+    TRADE,
+    WASH_TRADING,
 )
 
-# what a piece of evidence points at
-ORDER: Final = "order"
-TRADE: Final = "trade"
-POST: Final = "post"
-COMMENT: Final = "comment"
-EVENT: Final = "event"
-ACCOUNT: Final = "account"
-EVIDENCE_KINDS: Final = (ORDER, TRADE, POST, COMMENT, EVENT, ACCOUNT)
-
-MAX_KEY: Final = 200
-MAX_SUMMARY: Final = 500
-MAX_EVIDENCE: Final = 50
+__all__ = [
+    "ACCOUNT",
+    "AGAINST_OWN_RECOMMENDATION",
+    "COMMENT",
+    "EVENT",
+    "EVIDENCE_KINDS",
+    "FRONT_RUNNING_COPIERS",
+    "KINDS",
+    "MARKING_THE_CLOSE",
+    "MAX_EVIDENCE",
+    "MAX_KEY",
+    "MAX_SUMMARY",
+    "ORDER",
+    "ORDER_TO_TRADE",
+    "POST",
+    "PUMP_AND_DUMP",
+    "SPOOFING",
+    "TRADE",
+    "WASH_TRADING",
+    "Evidence",
+    "Finding",
+    "alert_command",
+    "alert_command_id",
+    "finding",
+    "score",
+]
 
 
 class Evidence(NamedTuple):
@@ -93,7 +110,24 @@ def finding(
 
 def alert_command_id(found: Finding) -> str:
     """The id of the command that raises `found` as an alert: the same key, the same id."""
-    return f"alert:{uuid5(NAMESPACE, f'surveillance:{found.key}')}"
+    return raise_command_id(found.key)
+
+
+def alert_command(found: Finding) -> RaiseAlert:
+    """The command that raises `found` as an alert (as the system)."""
+    return RaiseAlert.model_validate(  # validated: a finding's kinds are plain strings
+        {
+            "command_id": alert_command_id(found),
+            "kind": found.kind,
+            "key": found.key,
+            "account": found.account,
+            "market": found.market,
+            "score": found.score,
+            "summary": found.summary,
+            "evidence": [e._asdict() for e in found.evidence],
+            "detected_at": found.detected_at,
+        }
+    )
 
 
 def score(observed: int, threshold: int) -> int:

@@ -3,8 +3,9 @@
 Chunks of the log are read after the process's position; only the events the detectors read
 are decoded (market events, listings, posts and their edits, follows, copies started), and
 the scanner turns them into findings. Each finding goes to `send` in log order (the
-seam the alerts plug into: a `RaiseAlert` command with `alert_command_id(finding)`, so a
-finding sent again is the same command and the writer stores nothing for it); what `send`
+seam the alerts plug into: `alerts_through(writer.submit)` sends a `RaiseAlert` command with
+`alert_command_id(finding)`, so a finding sent again is the same command and the writer
+stores nothing for it); what `send`
 returns, when it has a `result(timeout)`, is waited for. Then the chunk's end is recorded as
 the position (a row of `surveillance_position` in the read store).
 
@@ -23,15 +24,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from socialtrading.commands.compliance import RaiseAlert
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.settings import SurveillanceSettings
 from socialtrading.infra.store import EventStore
 from socialtrading.policies.following import Acknowledgement, LogFollower
-from socialtrading.policies.surveillance.findings import Finding
+from socialtrading.policies.surveillance.findings import Finding, alert_command
 from socialtrading.policies.surveillance.scanner import Scanner
 
 log = logging.getLogger(__name__)
@@ -52,16 +55,20 @@ positions = Table(
 Send = Callable[[Finding], Acknowledgement | None]
 
 
-def log_finding(found: Finding) -> None:
-    """A sink that logs each finding (until alerts are stored)."""
-    log.warning(
-        "surveillance: %s (score %d) on %s in %s: %s",
-        found.kind,
-        found.score,
-        found.account,
-        found.market,
-        found.summary,
-    )
+def alerts_through(submit: Callable[[RaiseAlert], Acknowledgement]) -> Send:
+    """The sink that raises each finding as an alert: its `RaiseAlert` submitted to the
+    writer (`submit`). A finding the command refuses to carry (it cannot happen: findings are
+    bounded where they are made) is logged and skipped, never retried for ever."""
+
+    def send(found: Finding) -> Acknowledgement | None:
+        try:
+            command = alert_command(found)
+        except ValidationError as error:
+            log.error("surveillance finding %s cannot be raised: %s", found.key, error)
+            return None
+        return submit(command)
+
+    return send
 
 
 class SurveillancePolicy(LogFollower):
