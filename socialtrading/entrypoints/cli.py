@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from socialtrading.engine import journal
+from socialtrading.entrypoints.audit_cli import audit_app
 
 if TYPE_CHECKING:
     from socialtrading.infra.lock import StoreLock
@@ -445,6 +446,9 @@ def copy_catch_up() -> None:
     finally:
         lock.release()
     typer.echo(f"copy trading is at position {position}: {policy.sent} command(s) sent")
+
+
+app.add_typer(audit_app, name="audit", no_args_is_help=True)
 
 
 def main() -> None:

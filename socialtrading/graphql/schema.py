@@ -36,6 +36,7 @@ from strawberry.types.graphql import OperationType
 
 from socialtrading.graphql.accounts.mutations import AccountMutations
 from socialtrading.graphql.accounts.queries import AccountQueries
+from socialtrading.graphql.compliance.trails import TrailQueries
 from socialtrading.graphql.copying.mutations import CopyMutations
 from socialtrading.graphql.copying.queries import CopyQueries
 from socialtrading.graphql.copying.subscriptions import CopySubscriptions
@@ -59,7 +60,15 @@ log = logging.getLogger(__name__)
 
 Query = merge_types(
     "Query",
-    (AccountQueries, MarketQueries, TradingQueries, SocialQueries, CopyQueries, StatsQueries),
+    (
+        AccountQueries,
+        MarketQueries,
+        TradingQueries,
+        SocialQueries,
+        CopyQueries,
+        StatsQueries,
+        TrailQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

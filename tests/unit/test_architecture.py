@@ -45,8 +45,9 @@ def _imports(path: Path) -> set[str]:
     return {n for n in names if n.startswith("socialtrading.")}
 
 
-# Bottom up: engine -> domain -> infra -> commands / projections -> policies -> graphql ->
-# entrypoints (policies send commands: they sit above commands, beside nothing that reads).
+# Bottom up: engine -> domain -> infra -> commands / projections -> policies / audit ->
+# graphql -> entrypoints (policies send commands: they sit above commands, beside nothing
+# that reads; audit reads the read models it indexes the log with, so it sits above them).
 LAYERS = {
     "engine": {"engine"},
     "domain": {"engine", "domain"},
@@ -54,7 +55,17 @@ LAYERS = {
     "commands": {"engine", "domain", "infra", "commands"},
     "projections": {"engine", "domain", "infra", "projections"},
     "policies": {"engine", "domain", "infra", "commands", "policies"},
-    "graphql": {"engine", "domain", "infra", "commands", "projections", "policies", "graphql"},
+    "audit": {"engine", "domain", "infra", "projections", "audit"},
+    "graphql": {
+        "engine",
+        "domain",
+        "infra",
+        "commands",
+        "projections",
+        "policies",
+        "audit",
+        "graphql",
+    },
 }
 
 

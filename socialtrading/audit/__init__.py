@@ -1,0 +1,1 @@
+"""Audit and replay: the hash chain and its verification, time travel, trails and exports."""

@@ -1,0 +1,1 @@
+"""Compliance over GraphQL: audit trails (analysts and admins only)."""
