@@ -281,12 +281,15 @@ class AuditTrailProjection(Projection):
     def _ledger_posted(self, position: int, event: Any, subjects: Subjects) -> None:
         account = str(event.originator_id)
         subjects[(ACCOUNT, account)] = None
+        settled: dict[str, None] = {}  # a trade's settlement is several entries
         for entry in event.entries:
             kind = entry[_ENTRY_KIND]
             if kind in _ORDER_ENTRIES:
                 subjects[(ORDER, entry[_ENTRY_REFERENCE])] = None
             elif kind == _SETTLE:
-                self._settled(self._trade_key(entry[_ENTRY_REFERENCE]), account, position, subjects)
+                settled[entry[_ENTRY_REFERENCE]] = None
+        for reference in settled:
+            self._settled(self._trade_key(reference), account, position, subjects)
 
     def _trade_key(self, reference: str) -> str:
         """The key of a trade named `SYMBOL:SEQ`: `MARKET_ID:SEQ`, as its record is keyed."""
