@@ -77,8 +77,7 @@ class Described(NamedTuple):
     type: str  # the event's class, e.g. OrderAccepted
     actor: str | None  # the account id of the command's actor (None: see the docstring)
     command_id: str | None
-    fields: dict[str, Any]  # the event's own fields, JSON-ready
-    summary: str  # the fields in one line
+    fields: dict[str, Any]  # the event's own fields, JSON-ready (`summarize` for one line)
 
 
 def aggregate_kind(event: Any) -> str:
@@ -192,7 +191,6 @@ class Describer:
     # ------------------------------------------------------------------ fields
 
     def _described(self, position: int, event: Any, actor: str | None) -> Described:
-        fields = self._fields(event)
         return Described(
             position=position,
             at=event.timestamp.astimezone(UTC),
@@ -202,8 +200,7 @@ class Describer:
             type=event_type(event),
             actor=actor,
             command_id=getattr(event, "command_id", None),
-            fields=fields,
-            summary=summarize(fields),
+            fields=self._fields(event),
         )
 
     def _fields(self, event: Any) -> dict[str, Any]:
@@ -254,16 +251,22 @@ def _terms(terms: dict[str, Any], spec: MarketSpec) -> dict[str, Any]:
     return out
 
 
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """A field's value as JSON can hold it exactly."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [item if type(item) in _SCALARS else _plain(item) for item in value]
     if isinstance(value, Decimal):
         return format_decimal(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, UUID):
         return str(value)
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
     return value

@@ -135,14 +135,34 @@ def export(
         raise ValueError(f"a page holds 1 to {MAX_PAGE_SIZE} events")
     if start is not None and end is not None and end < start:
         raise ValueError("the range ends before it starts")
-    sink_class = _SINKS[file_format]
     if file_format == PARQUET:
         pyarrow_modules()  # before anything is written
-    span = log_range(store, start, end)
+    return export_range(
+        store,
+        path,
+        log_range(store, start, end),
+        file_format=file_format,
+        stream=stream,
+        page_size=page_size,
+        progress=progress,
+    )
+
+
+def export_range(
+    store: EventStore,
+    path: Path,
+    span: LogRange,
+    *,
+    file_format: str,
+    stream: str = ALL,
+    page_size: int = PAGE_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> Exported:
+    """Write the events of `stream` in the log range `span` (see `export`)."""
     describer = Describer(store)
     partial = path.with_name(path.name + ".partial")
     rows = pages = 0
-    sink = sink_class(partial)
+    sink = _SINKS[file_format](partial)
     try:
         after = span.after
         while after < span.last:

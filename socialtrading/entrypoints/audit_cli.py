@@ -144,6 +144,7 @@ def _bring_trails_up_to_date(settings: Settings, store: EventStore, engine: Engi
 
 
 def _print_lines(events: list[Described], describer: Describer) -> None:
+    from socialtrading.audit.events import summarize
     from socialtrading.audit.export import row_of
 
     handles = describer.handles(event.actor for event in events)
@@ -151,12 +152,14 @@ def _print_lines(events: list[Described], describer: Describer) -> None:
     for event in events:
         row = row_of(event)
         row["actor_handle"] = handles.get(event.actor or "")
-        row["summary"] = event.summary
+        row["summary"] = summarize(event.fields)
         out.write(orjson.dumps(row) + b"\n")
     out.flush()
 
 
 def _print_table(events: list[Described], describer: Describer, *, header: bool) -> None:
+    from socialtrading.audit.events import summarize
+
     handles = describer.handles(event.actor for event in events)
     table = Table(show_header=header, box=None, pad_edge=False)
     for name in ("position", "time (UTC)", "aggregate", "event", "actor", "command", "summary"):
@@ -170,7 +173,7 @@ def _print_table(events: list[Described], describer: Describer, *, header: bool)
             event.type,
             actor,
             event.command_id or "-",
-            event.summary,
+            summarize(event.fields),
         )
     Console().print(table)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import strawberry
 
 from socialtrading.audit import trail
-from socialtrading.audit.events import Described, Describer, to_json
+from socialtrading.audit.events import Described, Describer, summarize, to_json
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import ApiError
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
@@ -61,7 +61,7 @@ class AuditEvent:
             type=event.type,
             actor=None if event.actor is None else strawberry.ID(event.actor),
             command_id=event.command_id,
-            summary=_cut(event.summary, MAX_SUMMARY_CHARS),
+            summary=_cut(summarize(event.fields), MAX_SUMMARY_CHARS),
             data=data[:MAX_DATA_CHARS],
             truncated=len(data) > MAX_DATA_CHARS,
         )

@@ -20,6 +20,9 @@ COMMANDS = [
     ["projections", "rebuild"],
     ["projections", "status"],
     ["store", "verify"],
+    ["audit"],
+    ["audit", "trail"],
+    ["audit", "export"],
 ]
 
 
