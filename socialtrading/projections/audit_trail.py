@@ -149,6 +149,7 @@ class AuditTrailProjection(Projection):
         self._pending_changed = False
         self._late: list[tuple[str, str, int]] = []
         self._market_ids: dict[str, str] = {}  # symbol -> market id (text)
+        self._market_texts: dict[Any, str] = {}  # market id -> as text (rendered once)
         self._handlers: dict[type, Callable[[int, Any, Subjects], None]] = {}
 
     def reset(self) -> None:
@@ -173,7 +174,7 @@ class AuditTrailProjection(Projection):
             subjects: Subjects = {}
             self._handler(type(event))(position, event, subjects)
             subjects.pop((ACCOUNT, _SYSTEM), None)
-            rows.extend((kind, subject, position) for kind, subject in subjects)
+            rows += [(kind, subject, position) for kind, subject in subjects]
         _insert_rows.run(connection, rows)
         if self._late:
             _add_rows.run(connection, self._late)
@@ -237,7 +238,9 @@ class AuditTrailProjection(Projection):
         if event.order_id is not None:
             subjects[(ORDER, event.order_id)] = None
         subjects[(ACCOUNT, event.actor)] = None
-        market = str(event.originator_id)
+        market = self._market_texts.get(event.originator_id)
+        if market is None:
+            market = self._market_texts[event.originator_id] = str(event.originator_id)
         for record in event.records:
             kind = record[KIND]
             if kind == TRADE:
