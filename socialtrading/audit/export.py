@@ -24,6 +24,7 @@ posts, comments, likes, reports, moderation), `copy` (copies and leaders' settin
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 from collections.abc import Callable, Sequence
@@ -183,7 +184,8 @@ def export_range(
                 progress(min(after, span.last) - span.after, span.size)
         sink.close()
     except BaseException:
-        sink.abort()
+        with contextlib.suppress(Exception):  # the first error is the one to tell
+            sink.close()
         partial.unlink(missing_ok=True)
         raise
     partial.replace(path)
@@ -210,8 +212,6 @@ class _Sink(Protocol):
 
     def close(self) -> None: ...
 
-    def abort(self) -> None: ...
-
 
 class _JsonLines:
     """One JSON object per line."""
@@ -223,9 +223,6 @@ class _JsonLines:
         self._file.write(b"".join(orjson.dumps(row_of(event)) + b"\n" for event in events))
 
     def close(self) -> None:
-        self._file.close()
-
-    def abort(self) -> None:
         self._file.close()
 
 
@@ -246,9 +243,6 @@ class _Csv:
         self._writer.writerows(rows)
 
     def close(self) -> None:
-        self._file.close()
-
-    def abort(self) -> None:
         self._file.close()
 
 
@@ -290,9 +284,6 @@ class _Parquet:
         self._writer.write_table(self._pa.table(columns, schema=self._schema))
 
     def close(self) -> None:
-        self._writer.close()
-
-    def abort(self) -> None:
         self._writer.close()
 
 

@@ -405,7 +405,9 @@ class AuditTrailProjection(Projection):
         links = self._links
         wanted: set[str] = set()
         for _, event in items:
-            if isinstance(event, _LINKED_BY_ID):
+            if isinstance(event, _LINKED_BY_ID) or (
+                isinstance(event, Copy.Event) and not isinstance(event, Copy.Started)
+            ):
                 wanted.add(str(event.originator_id))
             elif isinstance(event, Report.Filed):
                 wanted.add(event.post if event.comment is None else event.comment)
@@ -416,7 +418,8 @@ class AuditTrailProjection(Projection):
                 links[row.id] = (row.owner, row.post, row.other)
 
 
-# Events that name only their aggregate, whose link tells what it belongs to.
+# Events that name only their aggregate, whose link tells what it belongs to (and every copy
+# event after `Started`).
 _LINKED_BY_ID = (
     Post.Edited,
     Post.Deleted,
@@ -424,16 +427,6 @@ _LINKED_BY_ID = (
     Comment.Hidden,
     Like.Unliked,
     Like.Reliked,
-    Copy.FundsAdded,
-    Copy.FundsWithdrawn,
-    Copy.SizingChanged,
-    Copy.Paused,
-    Copy.Resumed,
-    Copy.Stopped,
-    Copy.OrderPlaced,
-    Copy.AllocationFilled,
-    Copy.Skipped,
-    Copy.ProfitShareSettled,
 )
 
 
