@@ -143,10 +143,12 @@ def _trails(store: EventStore, engine: Engine, head: int, reads: int) -> dict[st
             )
         ]
 
+    describer = Describer(store)  # one per store, as `auditTrail` keeps it
+
     def page(subject: trail.Subject, after: int | None) -> None:
         with engine.connect() as connection:  # as a request: a pooled connection each
             found = trail.page(
-                connection, store, subject, first=PAGE, after=after, describer=Describer(store)
+                connection, store, subject, first=PAGE, after=after, describer=describer
             )
         assert found
 

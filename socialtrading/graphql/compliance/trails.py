@@ -8,6 +8,7 @@ the trader's own queries (orders, fills, balances, notifications) never show.
 from __future__ import annotations
 
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 import strawberry
 
@@ -17,6 +18,7 @@ from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import ApiError
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsAuthenticated, IsStaff, requires
+from socialtrading.infra.store import EventStore
 
 CURSOR = "audit"
 MAX_SUMMARY_CHARS = 500
@@ -67,6 +69,18 @@ class AuditEvent:
         )
 
 
+# One describer per store, shared by requests: what it looks up (a market's spec, an
+# aggregate's first event) never changes, so its bounded caches stay true.
+_describers: WeakKeyDictionary[EventStore, Describer] = WeakKeyDictionary()
+
+
+def _describer(store: EventStore) -> Describer:
+    found = _describers.get(store)
+    if found is None:
+        found = _describers[store] = Describer(store)
+    return found
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -105,6 +119,6 @@ class TrailQueries:
             raise ApiError("BAD_SUBJECT", str(error)) from None
         store = services.writer.store
         events = await services.read(
-            trail.page, store, subject, first=size + 1, after=since, describer=Describer(store)
+            trail.page, store, subject, first=size + 1, after=since, describer=_describer(store)
         )
         return paginate(events, size, CURSOR, lambda event: event.position, AuditEvent.of)
