@@ -49,13 +49,13 @@ from projections import _generate, _remove_sqlite
 from write_path import POSTGRES_URL
 
 from socialtrading.audit import export as exports
-from socialtrading.audit import trail
 from socialtrading.audit.events import Describer
 from socialtrading.audit.timeline import LogRange
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import EventStore, open_store
+from socialtrading.projections import audit_trail as trail
 from socialtrading.projections.audit_trail import (
     ACCOUNT,
     ORDER,
@@ -147,10 +147,8 @@ def _trails(store: EventStore, engine: Engine, head: int, reads: int) -> dict[st
 
     def page(subject: trail.Subject, after: int | None) -> None:
         with engine.connect() as connection:  # as a request: a pooled connection each
-            found = trail.page(
-                connection, store, subject, first=PAGE, after=after, describer=describer
-            )
-        assert found
+            positions = trail.trail_positions(connection, subject, first=PAGE, after=after)
+        assert describer.at(positions)
 
     decoder = EventDecoder(store.mapper)
 

@@ -1,1 +1,1 @@
-"""Audit and replay: the hash chain and its verification, time travel, trails and exports."""
+"""Audit and replay: the hash chain's verification, and the checks that run beside it."""

@@ -37,6 +37,7 @@ from socialtrading.domain.social.post import Post
 from socialtrading.engine.records import to_dict
 from socialtrading.engine.spec import MarketSpec, format_decimal
 from socialtrading.infra.decoding import EventDecoder
+from socialtrading.infra.log_reads import read_at
 from socialtrading.infra.store import EventStore, Row
 
 SYSTEM = str(SYSTEM_ACTOR)
@@ -114,6 +115,11 @@ class Describer:
             self._described(position, event, actor)
             for (position, event), actor in zip(items, actors, strict=True)
         ]
+
+    def at(self, positions: Sequence[int]) -> list[Described]:
+        """The events at these log positions (those that exist), described, in log order:
+        what an index of positions (the audit trail's) points at."""
+        return self.describe(read_at(self.store, positions)) if positions else []
 
     def handles(self, accounts: Iterable[str | None]) -> dict[str, str]:
         """The handle of each account id given (the system actor's is SYSTEM_HANDLE; ids

@@ -1,4 +1,4 @@
-"""The `socialtrading audit` commands: trails and exports."""
+"""`socialtrading audit ...`: the audit commands (registered by `cli.py`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import EventStore
 
-audit_app = typer.Typer(help="Audit: trails of orders, accounts and posts; extracts of the log.")
+audit_app = typer.Typer(
+    help="Audit: trails of orders, accounts and posts; extracts of the log.", no_args_is_help=True
+)
 
 TRAIL_PAGE = 500  # events read (and, as a table, printed) at a time
 
@@ -70,11 +72,11 @@ def trail(
     SOCIALTRADING_READ_STORE). When that read model lags the log and no server holds the
     store, it is brought up to date first; while a server runs, the server does that.
     """
-    from socialtrading.audit import trail as trails
     from socialtrading.audit.events import Describer
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
+    from socialtrading.projections import audit_trail as trails
 
     try:
         subject = trails.subject_of(order, account, post)
@@ -92,9 +94,8 @@ def trail(
         while not limit or shown < limit:
             size = TRAIL_PAGE if not limit else min(TRAIL_PAGE, limit - shown)
             with engine.connect() as connection:
-                events = trails.page(
-                    connection, store, subject, first=size, after=position, describer=describer
-                )
+                found = trails.trail_positions(connection, subject, first=size, after=position)
+            events = describer.at(found)
             if not events:
                 break
             if output_format is TrailFormat.jsonl:

@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import Progress
 
 from socialtrading.engine import journal
-from socialtrading.entrypoints.audit_cli import audit_app
 
 if TYPE_CHECKING:
     from socialtrading.infra.lock import StoreLock
@@ -448,7 +447,9 @@ def copy_catch_up() -> None:
     typer.echo(f"copy trading is at position {position}: {policy.sent} command(s) sent")
 
 
-app.add_typer(audit_app, name="audit", no_args_is_help=True)
+from socialtrading.entrypoints.audit_cli import audit_app  # noqa: E402 (registered here)
+
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -57,15 +57,6 @@ class IsAdmin(Rule):
         return viewer is not None and ADMIN in viewer.roles
 
 
-class IsStaff(Rule):
-    """The caller is an admin or a compliance analyst."""
-
-    message = "This needs the compliance or admin role"
-
-    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return await info.context.is_staff()
-
-
 class CanTrade(Rule):
     """The caller holds the trader role (the writer also checks KYC)."""
 

@@ -98,8 +98,6 @@ class Row(NamedTuple):
 
 # Originator ids seen by `EventStore.read` (a log names few aggregates, many times each).
 _IDS_KEPT = 100_000
-# Positions per `EventStore.read_at` query (below SQLite's limit on bound variables).
-_POSITIONS_CHUNK = 500
 
 
 class LockLostError(RuntimeError):
@@ -282,51 +280,6 @@ class EventStore(Application[UUID]):
                 for n in recorder.select_notifications(after + 1, limit)
             ]
             convert = None  # parsed already
-        return self._rows(fetched, convert)
-
-    def read_at(self, positions: Sequence[int]) -> list[Row]:
-        """The stored events at these notification ids (those that exist), in log order:
-        what an index of positions (the audit trail's) points at. One query per 500."""
-        recorder = self.recorder
-        rows: list[Row] = []
-        for start in range(0, len(positions), _POSITIONS_CHUNK):
-            chunk = list(positions[start : start + _POSITIONS_CHUNK])
-            fetched: Sequence[tuple[int, Any, int, str, bytes]]
-            if isinstance(recorder, SQLiteApplicationRecorder):
-                text = (
-                    "SELECT rowid, originator_id, originator_version, topic, state FROM "
-                    f"{recorder.events_table_name} WHERE rowid IN ({', '.join('?' * len(chunk))})"
-                )
-                with recorder.datastore.transaction(commit=False) as cursor:
-                    cursor.execute(text, chunk)
-                    fetched = cursor.fetchall()
-                rows += self._rows(fetched, recorder.convert_originator_id)
-            elif isinstance(recorder, PostgresApplicationRecorder):
-                statement = sql.SQL(
-                    "SELECT notification_id, originator_id, originator_version, topic, state "
-                    "FROM {} WHERE notification_id = ANY(%s)"
-                ).format(sql.Identifier(recorder.datastore.schema, recorder.events_table_name))
-                with recorder.datastore.transaction(commit=False) as cursor:
-                    cursor.execute(statement, (chunk,))
-                    fetched = [
-                        (
-                            row["notification_id"],
-                            row["originator_id"],
-                            row["originator_version"],
-                            row["topic"],
-                            bytes(row["state"]),
-                        )
-                        for row in cursor.fetchall()
-                    ]
-                rows += self._rows(fetched, None)
-            else:
-                raise TypeError(f"no positions to read on {type(recorder).__name__}")
-        rows.sort(key=lambda row: row.id)
-        return rows
-
-    def _rows(self, fetched: Sequence[tuple[int, Any, int, str, bytes]], convert: Any) -> list[Row]:
-        """`Row`s of fetched tuples, with one originator id object per id (see `read`);
-        `convert` parses ids stored as text (None: parsed already)."""
         ids = self._ids
         if len(ids) > _IDS_KEPT:
             ids.clear()

@@ -1,8 +1,10 @@
 """The `audit_trail` read model: which events touched each order, account and post.
 
 One row per (subject, position). A subject's audit trail is its rows in position order
-(`trail_positions`), whose events are then read from the store (`audit/trail.py`): a trail
-costs an index range and the events it lists, however long the log. The rules, per event:
+(`trail_positions`, for a `Subject` read from an order id, an account's handle or id, or a
+post id), whose events are then read from the store and described (`audit/events.py`): a
+trail costs an index range and the events it lists, however long the log. The rules, per
+event:
 
 - A market event (`Market.BookChanged`): every order its records name (accepted, rejected,
   rested, cancelled, expired, amended, triggered; both orders of a trade) and the command's
@@ -29,15 +31,17 @@ name only the aggregate).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
+from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from socialtrading.domain.account import Account
 from socialtrading.domain.copy.copy import Copy
-from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.ids import market_id as make_market_id
 from socialtrading.domain.market import Market
 from socialtrading.domain.social.comment import Comment
@@ -437,14 +441,76 @@ def _mentions(event: Any, subjects: Subjects) -> None:
 
 # ---------------------------------------------------------------------- queries
 
+_ORDER_ID = re.compile(r"^[0-9a-f]{32}$")
+_HANDLE = re.compile(r"^[A-Za-z0-9_]{3,32}$")
+MAX_SUBJECT_CHARS = 64  # longer input names nothing (ids are 32 to 36 characters)
+
+
+class Subject(NamedTuple):
+    """What a trail is about: ORDER (an order id), ACCOUNT or POST (an id as text)."""
+
+    kind: str
+    id: str
+
+
+class UnknownSubjectError(ValueError):
+    """The input cannot name an order, account or post (malformed)."""
+
+
+def order_subject(order_id: str) -> Subject:
+    """The trail of an order (its id: 32 hexadecimal digits)."""
+    text = order_id.strip().lower()
+    if not _ORDER_ID.match(text):
+        raise UnknownSubjectError("an order id is 32 hexadecimal digits")
+    return Subject(ORDER, text)
+
+
+def account_subject(account: str) -> Subject:
+    """The trail of an account, by its handle or its id."""
+    text = account.strip()
+    if len(text) <= MAX_SUBJECT_CHARS:
+        try:
+            return Subject(ACCOUNT, str(UUID(text)))
+        except ValueError:
+            pass
+        if _HANDLE.match(text):
+            return Subject(ACCOUNT, str(account_id(text)))
+    raise UnknownSubjectError("an account is named by its handle or its id")
+
+
+def post_subject(post_id: str) -> Subject:
+    """The trail of a post (its id)."""
+    text = post_id.strip()
+    try:
+        if len(text) <= MAX_SUBJECT_CHARS:
+            return Subject(POST, str(UUID(text)))
+    except ValueError:
+        pass
+    raise UnknownSubjectError("a post id is a UUID")
+
+
+def subject_of(
+    order_id: str | None = None, account: str | None = None, post_id: str | None = None
+) -> Subject:
+    """The one subject named (UnknownSubjectError unless exactly one is given, well formed)."""
+    given = [value for value in (order_id, account, post_id) if value is not None]
+    if len(given) != 1:
+        raise UnknownSubjectError("name exactly one of an order, an account or a post")
+    if order_id is not None:
+        return order_subject(order_id)
+    if account is not None:
+        return account_subject(account)
+    assert post_id is not None
+    return post_subject(post_id)
+
 
 def trail_positions(
-    connection: Connection, kind: str, subject: str, *, first: int, after: int | None = None
+    connection: Connection, subject: Subject, *, first: int, after: int | None = None
 ) -> list[int]:
     """The positions of the events that touched a subject, oldest first: up to `first`
     after position `after`."""
     statement = select(audit_trail.c.position).where(
-        audit_trail.c.kind == kind, audit_trail.c.subject == subject
+        audit_trail.c.kind == subject.kind, audit_trail.c.subject == subject.id
     )
     if after is not None:
         statement = statement.where(audit_trail.c.position > after)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from socialtrading.audit import trail
 from socialtrading.commands.writer import Writer
 from socialtrading.entrypoints.cli import app
 from socialtrading.infra.lock import StoreLock
 from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
+from socialtrading.projections import audit_trail as trail
 from tests.integration.audit_world import AuditWorld, Story, tell
 from tests.unit.commands.copy_world import CAL
 
@@ -48,12 +48,12 @@ def test_trail_brings_the_index_up_to_date_then_prints_one_object_per_event(
     engine = open_read_store(read_settings)
     try:
         with engine.connect() as connection:
-            expected = trail.page(
-                connection, world.writer.store, trail.order_subject(story.order), first=100
+            expected = trail.trail_positions(
+                connection, trail.order_subject(story.order), first=100
             )
     finally:
         engine.dispose()
-    assert [line["position"] for line in lines] == [event.position for event in expected]
+    assert [line["position"] for line in lines] == expected
     assert len(lines) == 8
     assert lines[0]["type"] == "OrderAccepted"
     assert (lines[0]["actor"], lines[0]["actor_handle"]) == (str(CAL), "cal")

@@ -126,7 +126,7 @@ def test_an_export_holds_exactly_the_events_of_its_range_in_each_format(
         for p, e in expected
     ]
     # every format holds the same rows: the description of each event
-    described = Describer(store).describe(store.read_at([p for p, _ in expected]))
+    described = Describer(store).at([p for p, _ in expected])
     assert rows == [json.loads(json.dumps(exports.row_of(event))) for event in described]
     assert not list(out.glob("*.partial"))
 

@@ -11,8 +11,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import Engine
 
-from socialtrading.audit import trail
-from socialtrading.audit.events import Described
+from socialtrading.audit.events import Described, Describer
 from socialtrading.commands.models import Deposit, PlaceOrder
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import Account
@@ -29,6 +28,7 @@ from socialtrading.engine.records import (
 )
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.store import EventStore
+from socialtrading.projections import audit_trail as trail
 from socialtrading.projections.audit_trail import AuditTrailProjection, audit_pending
 from socialtrading.projections.runner import ProjectionRunner
 from tests.integration.audit_world import AuditWorld, Story, tell
@@ -48,9 +48,17 @@ def story(world: AuditWorld, read_engine: Engine) -> Story:
     return told
 
 
-def _trail(world: AuditWorld, engine: Engine, subject: trail.Subject) -> list[Described]:
+def _page(
+    store: EventStore, engine: Engine, subject: trail.Subject, first: int, after: int | None = None
+) -> list[Described]:
+    """A page of a trail, as `auditTrail` and the CLI read it."""
     with engine.connect() as connection:
-        return trail.page(connection, world.writer.store, subject, first=10_000)
+        positions = trail.trail_positions(connection, subject, first=first, after=after)
+    return Describer(store).at(positions)
+
+
+def _trail(world: AuditWorld, engine: Engine, subject: trail.Subject) -> list[Described]:
+    return _page(world.writer.store, engine, subject, 10_000)
 
 
 def test_an_orders_trail_is_its_market_events_and_its_owners_ledger_postings(
@@ -178,18 +186,13 @@ def test_pages_of_a_trail_join_up_to_the_whole(
     whole = _trail(world, read_engine, trail.account_subject("cal"))
     pages: list[Described] = []
     after = None
-    with read_engine.connect() as connection:
-        while events := trail.page(
-            connection, world.writer.store, trail.account_subject("cal"), first=4, after=after
-        ):
-            assert len(events) <= 4
-            pages += events
-            after = events[-1].position
-        assert (
-            trail.page(connection, world.writer.store, trail.account_subject("nobody"), first=5)
-            == []
-        )
+    store = world.writer.store
+    while events := _page(store, read_engine, trail.account_subject("cal"), 4, after):
+        assert len(events) <= 4
+        pages += events
+        after = events[-1].position
     assert pages == whole
+    assert _page(store, read_engine, trail.account_subject("nobody"), 5) == []
 
 
 def test_malformed_subjects_are_refused() -> None:
@@ -302,10 +305,9 @@ def test_every_orders_trail_agrees_with_a_scan_of_the_log_when_built_in_tiny_bat
     assert second.dead_letters() == []
     expected = _scanned_order_trails(store)
     assert len(expected) > 200
-    with read_engine.connect() as connection:
-        for order, positions in expected.items():
-            found = trail.page(connection, store, trail.order_subject(order), first=10_000)
-            assert [event.position for event in found] == positions, order
+    for order, positions in expected.items():
+        found = _page(store, read_engine, trail.order_subject(order), 10_000)
+        assert [event.position for event in found] == positions, order
     # nothing waits for a pair once the log is read to its end
     with read_engine.connect() as connection:
         assert connection.execute(audit_pending.select()).all() == []

@@ -1,1 +1,1 @@
-"""Compliance over GraphQL: audit trails (analysts and admins only)."""
+"""Compliance analysts' GraphQL: surveillance alerts, their evidence and their cases."""

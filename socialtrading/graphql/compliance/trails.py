@@ -11,14 +11,16 @@ from datetime import datetime
 from weakref import WeakKeyDictionary
 
 import strawberry
+from sqlalchemy import Connection as ReadConnection
 
-from socialtrading.audit import trail
 from socialtrading.audit.events import Described, Describer, summarize, to_json
+from socialtrading.graphql.compliance.permissions import IsAnalyst
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import ApiError
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
-from socialtrading.graphql.permissions import IsAuthenticated, IsStaff, requires
+from socialtrading.graphql.permissions import IsAuthenticated, requires
 from socialtrading.infra.store import EventStore
+from socialtrading.projections import audit_trail
 
 CURSOR = "audit"
 MAX_SUMMARY_CHARS = 500
@@ -81,6 +83,17 @@ def _describer(store: EventStore) -> Describer:
     return found
 
 
+def _page(
+    connection: ReadConnection,
+    describer: Describer,
+    subject: audit_trail.Subject,
+    first: int,
+    after: int | None,
+) -> list[Described]:
+    """A page of a trail: its positions from the read model, its events from the store."""
+    return describer.at(audit_trail.trail_positions(connection, subject, first=first, after=after))
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -88,7 +101,7 @@ def _cut(text: str, limit: int) -> str:
 @strawberry.type
 class TrailQueries:
     @strawberry.field(
-        extensions=requires(IsAuthenticated, IsStaff),
+        extensions=requires(IsAuthenticated, IsAnalyst),
         description=(
             "Every event that touched one order (`orderId`), account (`account`: its handle "
             "or id) or post (`postId`), oldest first: orders, fills on both sides, amends, "
@@ -110,15 +123,13 @@ class TrailQueries:
         size = page_size(first, services.settings.max_page_size)
         since = int_cursor(CURSOR, after)
         try:
-            subject = trail.subject_of(
+            subject = audit_trail.subject_of(
                 None if order_id is None else str(order_id),
                 account,
                 None if post_id is None else str(post_id),
             )
-        except trail.UnknownSubjectError as error:
+        except audit_trail.UnknownSubjectError as error:
             raise ApiError("BAD_SUBJECT", str(error)) from None
-        store = services.writer.store
-        events = await services.read(
-            trail.page, store, subject, first=size + 1, after=since, describer=_describer(store)
-        )
+        describer = _describer(services.writer.store)
+        events = await services.read(_page, describer, subject, size + 1, since)
         return paginate(events, size, CURSOR, lambda event: event.position, AuditEvent.of)
