@@ -39,6 +39,7 @@ from socialtrading.graphql.accounts.queries import AccountQueries
 from socialtrading.graphql.compliance.mutations import ComplianceMutations
 from socialtrading.graphql.compliance.queries import ComplianceQueries
 from socialtrading.graphql.compliance.subscriptions import ComplianceSubscriptions
+from socialtrading.graphql.compliance.trails import TrailQueries
 from socialtrading.graphql.copying.mutations import CopyMutations
 from socialtrading.graphql.copying.queries import CopyQueries
 from socialtrading.graphql.copying.subscriptions import CopySubscriptions
@@ -70,6 +71,7 @@ Query = merge_types(
         CopyQueries,
         StatsQueries,
         ComplianceQueries,
+        TrailQueries,
     ),
 )
 Mutation = merge_types(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from socialtrading.infra.bus import Bus
 from socialtrading.projections.accounts import AccountsProjection
+from socialtrading.projections.audit_trail import AuditTrailProjection
 from socialtrading.projections.base import Projection
 from socialtrading.projections.book import BookProjection
 from socialtrading.projections.candles import CandlesProjection
@@ -44,4 +45,5 @@ def all_projections(
         CopiesProjection(bus),
         StatsProjection(stats_reference),
         AlertsProjection(bus),
+        AuditTrailProjection(),
     ]

@@ -20,7 +20,10 @@ COMMANDS = [
     ["projections", "rebuild"],
     ["projections", "status"],
     ["store", "verify"],
+    ["audit"],
     ["audit", "verify"],
+    ["audit", "trail"],
+    ["audit", "export"],
 ]
 
 
