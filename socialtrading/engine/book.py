@@ -303,6 +303,19 @@ class OrderBook:
             [(price, asks[price].total) for price in ask_prices],
         )
 
+    def depth_with_counts(
+        self, levels: int
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """As `depth`, each level as (price, total open lots, resting orders)."""
+        bids = self._bids
+        asks = self._asks
+        bid_prices = bids.keys()[-1 : -levels - 1 : -1] if levels > 0 else []
+        ask_prices = asks.keys()[:levels] if levels > 0 else []
+        return (
+            [(price, bids[price].total, len(bids[price].orders)) for price in bid_prices],
+            [(price, asks[price].total, len(asks[price].orders)) for price in ask_prices],
+        )
+
     def order(self, order_id: str) -> Order | None:
         """A live order by id (resting, pending stop or queued for an auction)."""
         return self._orders.get(order_id)

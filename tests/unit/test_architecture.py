@@ -45,8 +45,9 @@ def _imports(path: Path) -> set[str]:
     return {n for n in names if n.startswith("socialtrading.")}
 
 
-# Bottom up: engine -> domain -> infra -> commands / projections -> policies -> graphql ->
-# entrypoints (policies send commands: they sit above commands, beside nothing that reads).
+# Bottom up: engine -> domain -> infra -> commands / projections / audit -> policies ->
+# graphql -> entrypoints (policies send commands: they sit above commands, beside nothing
+# that reads; audit reads the store and imports neither commands nor read models).
 LAYERS = {
     "engine": {"engine"},
     "domain": {"engine", "domain"},
@@ -54,7 +55,17 @@ LAYERS = {
     "commands": {"engine", "domain", "infra", "commands"},
     "projections": {"engine", "domain", "infra", "projections"},
     "policies": {"engine", "domain", "infra", "commands", "policies"},
-    "graphql": {"engine", "domain", "infra", "commands", "projections", "policies", "graphql"},
+    "audit": {"engine", "domain", "infra", "audit"},
+    "graphql": {
+        "engine",
+        "domain",
+        "infra",
+        "commands",
+        "projections",
+        "policies",
+        "audit",
+        "graphql",
+    },
 }
 
 
