@@ -198,8 +198,26 @@ class Order:
     def from_list(cls, values: list[Any]) -> Order:
         """Rebuild an order from `to_list` output."""
         order = cls.__new__(cls)
-        for name, value in zip(_ORDER_FIELDS, values, strict=True):
-            setattr(order, name, value)
+        # one unpacking, in `_ORDER_FIELDS` order (a setattr per field costs 4 times more;
+        # a list of another length raises, as a strict zip would)
+        (
+            order.id,
+            order.account,
+            order.side,
+            order.type,
+            order.price,
+            order.open,
+            order.filled,
+            order.tif,
+            order.post_only,
+            order.stp,
+            order.group,
+            order.expire_ts,
+            order.stop_price,
+            order.accept_seq,
+            order.priority,
+            order.state,
+        ) = values
         return order
 
 
