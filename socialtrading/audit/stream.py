@@ -91,7 +91,20 @@ class Stream:
         if limit is not None:
             statement += " LIMIT {p}"
             parameters.append(limit)
-        return [self._row(row) for row in self._query(statement, parameters)]
+        rows = self._query(statement, parameters)
+        if not rows:
+            return []
+        originator = self._row(rows[0]).originator_id  # one aggregate: its id converted once
+        return [
+            Row(
+                int(row["position"]),
+                originator,
+                int(row["originator_version"]),
+                row["topic"],
+                bytes(row["state"]),
+            )
+            for row in rows
+        ]
 
     # ------------------------------------------------------------------ by position
 

@@ -71,6 +71,9 @@ from socialtrading.infra.store import EventStore, Row
 _STAMP = rb'"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"\}'
 _FIRST_TIMESTAMP = re.compile(rb"\{" + _STAMP)
 _LAST_TIMESTAMP = re.compile(rb"," + _STAMP + rb"\}\Z")
+# The order ids (32 hex digits, quoted) in an event's bytes: records name orders by them.
+_ORDER_ID = re.compile(rb"[0-9a-f]{32}")
+_ORDER_IDS = re.compile(rb'"([0-9a-f]{32})"')
 # Versions probed per query of the search for a cut's version.
 PROBES = 16
 # Events read per query when looking back for open orders' times.
@@ -261,7 +264,9 @@ class TimeTravel:
         """Find the acceptance (and, if the replay did not see one, the last change) of
         these orders in the market's events up to its snapshot, newest first."""
         times = past.times
-        pending = {order_id: order_id.encode() for order_id in order_ids}
+        pending = {order_id.encode() for order_id in order_ids}
+        if not all(_ORDER_ID.fullmatch(order_id) for order_id in pending):
+            raise ValueError(f"not order ids as markets make them: {sorted(pending)}")
         for order_id in order_ids:
             times.setdefault(order_id, OrderTimes())
         upto = past.since
@@ -276,12 +281,12 @@ class TimeTravel:
                 break
             upto = rows[-1].originator_version - 1
             for row in rows:
-                if not any(needle in row.state for needle in pending.values()):
+                if not _names_any(row.state, pending):
                     continue
                 [(position, event)] = self._decoder.decode([row])
                 for record in reversed(event.records):
                     for order_id in _changed(record):
-                        if order_id not in pending:
+                        if order_id.encode() not in pending:
                             continue
                         seen = times[order_id]
                         if seen.updated is None:
@@ -289,7 +294,7 @@ class TimeTravel:
                         if record[KIND] == ACCEPTED:
                             seen.cursor = position
                             seen.created = record[TS]
-                            del pending[order_id]
+                            pending.discard(order_id.encode())
         if pending:
             raise LookupError(f"no acceptance found for orders {sorted(pending)}")
 
@@ -331,6 +336,12 @@ def _probes(low: int, high: int) -> list[int]:
     if span <= PROBES:
         return list(range(low + 1, high + 1))
     return sorted({low + max(1, span * step // PROBES) for step in range(1, PROBES + 1)})
+
+
+def _names_any(state: bytes, order_ids: set[bytes]) -> bool:
+    """Whether an event's bytes name any of these orders (as the market makes them: 32 hex
+    digits, found in one pass over the bytes)."""
+    return not order_ids.isdisjoint(_ORDER_IDS.findall(state))
 
 
 def _changed(record: Sequence[Any]) -> tuple[str, ...]:
