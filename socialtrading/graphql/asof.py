@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from socialtrading.audit.timetravel import Cut, PastMarket, PastOrder, TimeTravel
 from socialtrading.domain.account import ADMIN, COMPLIANCE, COPY
@@ -42,6 +45,8 @@ from socialtrading.projections.rows import BalanceRow, LevelRow, OrderRow, clean
 if TYPE_CHECKING:
     from socialtrading.graphql.context import Info
 
+T = TypeVar("T")
+
 AS_OF_CONFLICT = "AS_OF_CONFLICT"
 AS_OF_FUTURE = "AS_OF_FUTURE"
 POSITION_RANGE = "POSITION_RANGE"
@@ -60,6 +65,18 @@ AT_POSITION = (
 
 # One TimeTravel per event store (it keeps a decoder's per-topic classes).
 _travels: weakref.WeakKeyDictionary[EventStore, TimeTravel] = weakref.WeakKeyDictionary()
+
+
+# Reads of the past run here, off the event loop: a few threads of their own, so that however
+# many are asked at once they never take the threads other reads run in (PostgreSQL
+# read-model queries use the loop's default executor); the rest wait their turn.
+_TRAVELLERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="time-travel")
+
+
+async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` in a time-travel thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_TRAVELLERS, partial(function, *args, **kwargs))
 
 
 def travel(info: Info) -> TimeTravel:
@@ -101,7 +118,7 @@ async def cut_of(info: Info, as_of: datetime | None, at_position: int | None) ->
     if as_of is not None and at_position is not None:
         raise ApiError(AS_OF_CONFLICT, "Give `asOf` or `atPosition`, not both")
     if at_position is not None:
-        head = await asyncio.to_thread(travel(info).head)
+        head = await _off_loop(travel(info).head)
         if not 1 <= at_position <= head:
             raise ApiError(
                 POSITION_RANGE, f"`atPosition` must lie between 1 and the log's newest, {head}"
@@ -126,7 +143,7 @@ async def leaderboard_time(
     cut = await cut_of(info, as_of, at_position)
     if cut.position is None:
         return as_of
-    moment = await asyncio.to_thread(travel(info).time_at, cut.position)
+    moment = await _off_loop(travel(info).time_at, cut.position)
     assert moment is not None  # the position lies within the log
     return to_datetime(moment)
 
@@ -140,7 +157,7 @@ async def past_book(
     """The order book of `symbol` at the cut, `levels` a side (staff only)."""
     await require_staff(info)
     cut = await cut_of(info, as_of, at_position)
-    market = await asyncio.to_thread(travel(info).market, symbol, cut)
+    market = await _off_loop(travel(info).market, symbol, cut)
     if market is None:
         raise ApiError("UNKNOWN_MARKET", f"no market {clip(symbol)} at that point")
     bids, asks = book_levels(market, levels)
@@ -190,7 +207,7 @@ class PastAccount:
         """Every market at the cut (loaded once, for positions and open orders both)."""
         if self._markets is None:
             self._markets = asyncio.ensure_future(
-                asyncio.to_thread(self.travel.markets, self.cut, watch=True)
+                _off_loop(self.travel.markets, self.cut, watch=True)
             )
         return await asyncio.shield(self._markets)
 
@@ -212,7 +229,7 @@ class PastAccount:
         """The orders live at the cut, newest first (at most as many as `openOrders` lists)."""
         markets = await self._past_markets()
         key = str(self.account.id)
-        orders = await asyncio.to_thread(self.travel.open_orders, key, markets, OPEN_ORDERS_LIMIT)
+        orders = await _off_loop(self.travel.open_orders, key, markets, OPEN_ORDERS_LIMIT)
         return [order_row(order) for order in orders]
 
 
@@ -224,7 +241,7 @@ async def past_account(
     await require_owner_or_staff(info, str(key))
     cut = await cut_of(info, as_of, at_position)
     traveller = travel(info)
-    account = await asyncio.to_thread(traveller.account, key, cut)
+    account = await _off_loop(traveller.account, key, cut)
     if account is None or account.has_role(COPY):
         return None
     return PastAccount(traveller, cut, account)
