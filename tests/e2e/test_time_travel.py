@@ -123,6 +123,10 @@ def test_the_past_is_what_the_api_answered_then(server: Server) -> None:
             for token in (analyst, alice, admin):
                 past = server.gql(ACCOUNT, {"handle": "alice", **point}, token=token)
                 assert past["account"] == live_alice, point
+    # the leaderboard is kept by day: a position of today reads today's (live) figures
+    board = server.gql(BOARD, {})["leaderboard"]
+    assert board["edges"]  # alice and bob traded
+    assert server.gql(BOARD, {"atPosition": seen[-1][0]}, token=analyst)["leaderboard"] == board
     # before the market was listed, and before alice signed up
     first = {"atPosition": 1}
     assert _codes(server, BOOK, {"market": "BTC-USD", **first}, admin) == ["UNKNOWN_MARKET"]
