@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -176,11 +176,11 @@ class TimeTravel:
             return None
         aggregate: Any = None
         since = 0
-        snapshots = self.store.snapshots
-        if snapshots is not None:
-            for snapshot in snapshots.get(aggregate_id, desc=True, limit=1, lte=version):
-                aggregate = cast(Any, snapshot).mutate(None)
-                since = snapshot.originator_version
+        stored = self.stream.snapshot(aggregate_id, version)
+        if stored is not None:
+            snapshot: Any = self.store.mapper.to_domain_event(stored)
+            aggregate = snapshot.mutate(None)
+            since = stored.originator_version
         for position, event in self._decoder.decode(
             self.stream.events(aggregate_id, since, version)
         ):
@@ -195,7 +195,8 @@ class TimeTravel:
 
     def account(self, account_id: UUID, cut: Cut) -> Account | None:
         """The account at the cut (None: not registered yet)."""
-        found = self.load(account_id, self.version(account_id, cut))
+        with self.stream.reading():
+            found = self.load(account_id, self.version(account_id, cut))
         if found is None:
             return None
         assert isinstance(found[0], Account)
@@ -208,9 +209,10 @@ class TimeTravel:
 
     def past_market(self, market: UUID, cut: Cut, *, watch: bool) -> PastMarket | None:
         """The market at the cut; with `watch`, with the times of the orders its replay saw."""
-        version = self.version(market, cut)
         times: dict[str, OrderTimes] = {}
-        found = self.load(market, version, _order_watch(times) if watch else None)
+        with self.stream.reading():
+            version = self.version(market, cut)
+            found = self.load(market, version, _order_watch(times) if watch else None)
         if found is None:
             return None
         aggregate, since = found
@@ -219,9 +221,10 @@ class TimeTravel:
 
     def markets(self, cut: Cut, *, watch: bool = False) -> list[PastMarket]:
         """Every market listed at the cut, in the order listed."""
+        listed = [aggregate for aggregate, kind in self.store.loaded_aggregates() if kind == MARKET]
         found = []
-        for aggregate_id, kind in self.store.loaded_aggregates():
-            if kind == MARKET:
+        with self.stream.reading():
+            for aggregate_id in listed:
                 past = self.past_market(aggregate_id, cut, watch=watch)
                 if past is not None:
                     found.append(past)
@@ -248,7 +251,8 @@ class TimeTravel:
                 if order.id not in past.times or past.times[order.id].cursor is None
             ]
             if unknown:
-                self._look_back(past, unknown)
+                with self.stream.reading():
+                    self._look_back(past, unknown)
         found = []
         for past, order, resting in candidates:
             times = past.times[order.id]
