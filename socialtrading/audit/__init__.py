@@ -1,1 +1,2 @@
-"""Audit and replay: the hash chain's verification, and the checks that run beside it."""
+"""Audit and replay tooling over the event log: the hash chain's verification, time travel,
+trails, exports."""

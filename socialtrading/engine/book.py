@@ -198,8 +198,26 @@ class Order:
     def from_list(cls, values: list[Any]) -> Order:
         """Rebuild an order from `to_list` output."""
         order = cls.__new__(cls)
-        for name, value in zip(_ORDER_FIELDS, values, strict=True):
-            setattr(order, name, value)
+        # one unpacking, in `_ORDER_FIELDS` order (a setattr per field costs 4 times more;
+        # a list of another length raises, as a strict zip would)
+        (
+            order.id,
+            order.account,
+            order.side,
+            order.type,
+            order.price,
+            order.open,
+            order.filled,
+            order.tif,
+            order.post_only,
+            order.stp,
+            order.group,
+            order.expire_ts,
+            order.stop_price,
+            order.accept_seq,
+            order.priority,
+            order.state,
+        ) = values
         return order
 
 
@@ -301,6 +319,19 @@ class OrderBook:
         return (
             [(price, bids[price].total) for price in bid_prices],
             [(price, asks[price].total) for price in ask_prices],
+        )
+
+    def depth_with_counts(
+        self, levels: int
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """As `depth`, each level as (price, total open lots, resting orders)."""
+        bids = self._bids
+        asks = self._asks
+        bid_prices = bids.keys()[-1 : -levels - 1 : -1] if levels > 0 else []
+        ask_prices = asks.keys()[:levels] if levels > 0 else []
+        return (
+            [(price, bids[price].total, len(bids[price].orders)) for price in bid_prices],
+            [(price, asks[price].total, len(asks[price].orders)) for price in ask_prices],
         )
 
     def order(self, order_id: str) -> Order | None:

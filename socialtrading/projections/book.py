@@ -37,10 +37,11 @@ from sqlalchemy import (
 )
 
 from socialtrading.domain.market import Market
-from socialtrading.engine.book import BUY, SELL
+from socialtrading.engine.book import BUY, MARKET, SELL
 from socialtrading.engine.records import (
     ACCEPTED,
     ACCEPTED_ID,
+    ACCEPTED_ORDER_TYPE,
     ACCEPTED_PRICE,
     ACCEPTED_QTY,
     ACCEPTED_SIDE,
@@ -222,7 +223,11 @@ class BookProjection(Projection):
                             symbol,
                             record[SEQ],
                             record[ACCEPTED_SIDE],
-                            record[ACCEPTED_PRICE],
+                            # None for a market order: it never rests (a market buy's price
+                            # is its protection price; `rested`, it is queued for an auction)
+                            None
+                            if record[ACCEPTED_ORDER_TYPE] == MARKET
+                            else record[ACCEPTED_PRICE],
                             record[ACCEPTED_QTY],
                             _STOP,
                             False,
@@ -238,9 +243,9 @@ class BookProjection(Projection):
                     price = record[RESTED_PRICE]
                     order = tracked.get(order_id)
                     if order is None:
-                        if price is None:
-                            continue  # a market order queued for the auction: not in levels
                         assert entering is not None and entering[ACCEPTED_ID] == order_id, record
+                        if price is None or entering[ACCEPTED_ORDER_TYPE] == MARKET:
+                            continue  # a market order queued for the auction: not in levels
                         order = [
                             symbol,
                             entering[SEQ],
@@ -251,7 +256,8 @@ class BookProjection(Projection):
                             False,
                         ]
                         tracked[order_id] = order
-                    if price is None:  # a triggered stop queued for the auction
+                    if price is None or order[_PRICE] is None:
+                        # a triggered stop market order queued for the auction
                         order[_STATE] = _GONE
                         del tracked[order_id]
                     else:

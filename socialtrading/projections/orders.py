@@ -45,6 +45,7 @@ from sqlalchemy import (
 
 from socialtrading.domain.market import Market
 from socialtrading.domain.time import to_datetime
+from socialtrading.engine.book import MARKET
 from socialtrading.engine.records import (
     ACCEPTED,
     ACCEPTED_ACCOUNT,
@@ -122,8 +123,11 @@ orders = Table(
 )
 
 # A live order in memory: [cursor, status, price, quantity, open, filled, account, reason,
-# updated_at]; an order of this batch also has its fixed fields in `_Batch.fixed`.
+# updated_at, is a market order]; an order of this batch also has its fixed fields in
+# `_Batch.fixed`. A market order `rested` is queued for an auction (its price, if any, is its
+# protection price): it stays ACCEPTED.
 _CURSOR, _STATUS, _PRICE, _QUANTITY, _OPEN, _FILLED, _ACCOUNT, _REASON, _UPDATED = range(9)
+_MARKET = 9
 
 _RARE_KINDS = frozenset({EXPIRED, AMENDED, TRIGGERED})
 
@@ -182,6 +186,7 @@ class OrdersProjection(Projection):
                 orders.c.account_id,
                 orders.c.reason,
                 orders.c.updated_at,
+                orders.c.type,
             ).where(orders.c.status.in_(statuses.LIVE))
             self._live = {
                 row[0]: [
@@ -194,6 +199,7 @@ class OrdersProjection(Projection):
                     intern(row[7], row[7]),
                     row[8],
                     row[9],
+                    row[10] == MARKET,
                 ]
                 for row in connection.execute(statement)
             }
@@ -236,6 +242,7 @@ class OrdersProjection(Projection):
                         account,
                         None,
                         ts,
+                        record[ACCEPTED_ORDER_TYPE] == MARKET,
                     ]
                     live[order_id] = new[order_id] = order
                     fixed[order_id] = (
@@ -254,7 +261,7 @@ class OrdersProjection(Projection):
                     if order_id not in new:
                         changed[order_id] = order
                     order[_OPEN] = record[RESTED_OPEN]
-                    if record[RESTED_PRICE] is not None:
+                    if record[RESTED_PRICE] is not None and not order[_MARKET]:
                         order[_STATUS] = resting(order[_FILLED])
                 elif kind == TRADE:
                     qty = record[TRADE_QTY]

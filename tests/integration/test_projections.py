@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import Connection, Engine, inspect
 from typer.testing import CliRunner
 
-from socialtrading.commands.models import RegisterTrader
+from socialtrading.commands.models import RegisterTrader, StartAuction, Uncross
+from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.engine.records import KIND, RESTED, RESTED_PRICE
 from socialtrading.infra.bus import Bus
 from socialtrading.infra.decoding import EventDecoder
 from socialtrading.infra.settings import Settings
@@ -684,3 +686,33 @@ def test_a_refused_order_is_listed_with_its_terms_and_reason(
         Decimal(0),
     )
     assert [order.id for order in listed] == [refused.order_id]
+
+
+def test_a_market_buy_queued_for_an_auction_is_not_in_the_book(
+    scenario: Scenario, read_engine: Engine
+) -> None:
+    """Its `rested` record carries its protection price, yet it waits outside the book (as
+    the engine keeps it) and stays ACCEPTED until the uncross fills it."""
+    list_markets(scenario)
+    open_accounts(scenario, ("alice", "bob"))
+    scenario.run(StartAuction(command_id="auction", actor=SYSTEM_ACTOR, market="ETH-USD"))
+    bid = scenario.order("alice", "ETH-USD", "buy", "19.5", "1")
+    queued = scenario.order("alice", "ETH-USD", "buy", None, "2")
+    assert queued.accepted and queued.order_id is not None
+    rested = next(record for record in queued.records if record[KIND] == RESTED)
+    assert rested[RESTED_PRICE] is not None  # its protection price
+    runner = _runner(scenario.writer.store, read_engine)
+    runner.catch_up()
+    engine_book = scenario.writer.state.markets["ETH-USD"].book
+    with read_engine.connect() as connection:
+        bids, asks = depth(connection, "ETH-USD", 10)
+        row = orders_by_ids(connection, [queued.order_id])[queued.order_id]
+    assert bids == [LevelRow(Decimal("19.5"), Decimal(1), 1)] and asks == []
+    assert engine_book.depth(10) == ([(1950, 1000)], [])
+    assert (row.status, row.price) == ("ACCEPTED", Decimal(25))
+    scenario.order("bob", "ETH-USD", "sell", "19", "3")
+    scenario.run(Uncross(command_id="uncross", actor=SYSTEM_ACTOR, market="ETH-USD"))
+    runner.catch_up()
+    with read_engine.connect() as connection:
+        found = orders_by_ids(connection, [queued.order_id, bid.order_id or ""])
+    assert found[queued.order_id].status == "FILLED"

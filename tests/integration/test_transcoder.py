@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
@@ -29,8 +30,10 @@ from eventsourcing.persistence import (
 from socialtrading.commands.writer import Writer
 from socialtrading.domain import account, market
 from socialtrading.domain.compliance import alert
-from socialtrading.infra.store import EventStore
-from socialtrading.infra.transcoder import OrjsonTranscoder
+from socialtrading.engine.book import OrderBook
+from socialtrading.engine.spec import MarketSpec
+from socialtrading.infra.store import EventStore, OrderBookAsDict
+from socialtrading.infra.transcoder import LARGE, MARK, OrjsonTranscoder
 from tests.integration.projection_scenario import (
     Clock,
     Scenario,
@@ -169,3 +172,31 @@ def test_a_custom_transcoding_for_decimal_replaces_the_inline_one() -> None:
     encoded = ours.encode({"x": Decimal("1.5")})
     assert encoded == b'{"x":{"_type_":"decimal_tuple","_data_":[0,[1,5],-1]}}'
     assert ours.decode(encoded) == {"x": Decimal("1.5")}
+
+
+def test_a_large_document_reads_as_the_library_reads_it() -> None:
+    """Above `LARGE` bytes (a market snapshot's book of thousands of orders) the standard
+    parser and the library's hook read it: the result is the same as below that size."""
+    ours = OrjsonTranscoder()
+    library = JSONTranscoder()
+    for transcoder in (ours, library):
+        for transcoding in (DecimalAsStr(), DatetimeAsISO(), OrderBookAsDict()):
+            transcoder.register(transcoding)
+    book = OrderBook(MarketSpec("BTC-USD", Decimal("0.01"), Decimal("0.001")))
+    for n in range(3_000):
+        side = "buy" if n % 2 else "sell"
+        price = 9_000 - n % 500 if side == "buy" else 11_000 + n % 500
+        book.submit(n, f"order{n}", f"account{n % 40}", side, "limit", price, 1 + n % 7)
+    moment = datetime(2027, 1, 15, 8, 0, 0, 123456, tzinfo=UTC)
+    state = {
+        "timestamp": moment,
+        "state": {"book": book, "fees": [Decimal("0.5"), {"at": moment}], "live": {"a": [1]}},
+    }
+    encoded = ours.encode(state)
+    assert encoded == library.encode(state) and len(encoded) > LARGE
+    large = ours.decode(encoded)
+    small = ours.revive(orjson.loads(encoded), encoded.count(MARK))  # the path below LARGE
+    for decoded in (large, small, library.decode(encoded)):
+        assert library.encode(decoded) == encoded
+        assert decoded["state"]["fees"] == [Decimal("0.5"), {"at": moment}]
+        assert decoded["state"]["book"].snapshot() == book.snapshot()

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import Connection
 
+from socialtrading.graphql import asof
 from socialtrading.graphql.context import Info, Services
 from socialtrading.graphql.errors import ApiError, clip
 from socialtrading.graphql.markets.types import Candle, Level, Market, OrderBook, Trade
@@ -59,11 +60,25 @@ class MarketQueries:
         row = await info.context.services.read(markets.market, symbol)
         return None if row is None else Market.from_row(row)
 
-    @strawberry.field(description="The aggregated order book, `depth` levels a side")
+    @strawberry.field(
+        description=(
+            "The aggregated order book, `depth` levels a side; with `asOf` or `atPosition` "
+            "(admins and compliance), as it stood then"
+        )
+    )
     async def order_book(
-        self, info: Info, market: str, depth: int | None = DEFAULT_DEPTH
+        self,
+        info: Info,
+        market: str,
+        depth: int | None = DEFAULT_DEPTH,
+        as_of: Annotated[datetime | None, strawberry.argument(description=asof.AS_OF)] = None,
+        at_position: Annotated[
+            int | None, strawberry.argument(description=asof.AT_POSITION)
+        ] = None,
     ) -> OrderBook:
         levels = book_depth(depth, info.context.services.settings.max_page_size)
+        if asof.asks_the_past(as_of, at_position):
+            return await asof.past_book(info, market, levels, as_of, at_position)
         return await read_book(info.context.services, market, levels)
 
     @strawberry.field(description="The trade tape, newest first")

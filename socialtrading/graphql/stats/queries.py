@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
+from socialtrading.graphql import asof
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.stats.types import (
@@ -26,8 +28,9 @@ class StatsQueries:
     @strawberry.field(
         description=(
             "Traders ranked by a metric over a window (largest first), with at least the "
-            "configured fills in the window and days of history; `asOf` reads it as it stood "
-            "at the close of that day, from the stored daily points"
+            "configured fills in the window and days of history; `asOf` (anyone) or "
+            "`atPosition` (admins and compliance) reads it as it stood at the close of that "
+            "time's day (the day of the event at that position), from the stored daily points"
         )
     )
     async def leaderboard(
@@ -35,14 +38,21 @@ class StatsQueries:
         info: Info,
         metric: LeaderboardMetric = LeaderboardMetric.ROI,
         window: StatsWindow = StatsWindow.D30,
-        as_of: datetime | None = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(description="Its day's close (not in the future)"),
+        ] = None,
         first: int | None = None,
         after: str | None = None,
+        at_position: Annotated[
+            int | None,
+            strawberry.argument(description="The close of the day of the event at this position"),
+        ] = None,
     ) -> Connection[LeaderboardEntry]:
         settings = info.context.services.settings
         size = page_size(first, settings.max_page_size)
         skip = int_cursor(RANK_CURSOR, after) or 0
-        end = await end_day(info, as_of)
+        end = await end_day(info, await asof.leaderboard_time(info, as_of, at_position))
         ranked = await info.context.services.read(
             queries.leaderboard,
             metric.value,

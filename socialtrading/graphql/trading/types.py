@@ -106,13 +106,18 @@ class Position:
     market: str
     quantity: Decimal = strawberry.field(description="Signed base quantity: > 0 long, < 0 short")
     average_entry_price: Decimal | None
-    realized_pnl: Decimal = strawberry.field(description="In the quote asset, fees not included")
+    realized_pnl: Decimal | None = strawberry.field(
+        description="In the quote asset, fees not included; null as of a past point (the "
+        "market's position book then holds the open quantity and its cost, not the history)"
+    )
     unrealized_pnl: Decimal | None = strawberry.field(
         description="The open quantity marked to `markPrice`, in the quote asset (fees not "
         "included); null before the market's first trade"
     )
     mark_price: Decimal | None = strawberry.field(description="The market's last trade price")
-    fees_paid: Decimal = strawberry.field(description="In the quote asset")
+    fees_paid: Decimal | None = strawberry.field(
+        description="In the quote asset; null as of a past point, as `realizedPnl`"
+    )
 
     @classmethod
     def from_row(cls, row: PositionRow) -> Position:
