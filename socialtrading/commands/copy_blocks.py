@@ -36,6 +36,7 @@ from socialtrading.domain.copy.copy import (
     SLIPPAGE,
     STOPPED_BY_LOSS,
     Copy,
+    Execution,
 )
 from socialtrading.domain.copy.ids import block_handle, block_id
 from socialtrading.domain.copy.rules import (
@@ -281,14 +282,11 @@ def fill_block(
     asset = market.quote if buy else market.base
     touched = state.touched
     contributions: list[Decimal] = []
-    for copy, allocation, lots in wants:
+    for _, allocation, lots in wants:
         _, amount = rules.need(side, limit, lots)
         allocation.post("transfer", symbol, reference, asset, -amount, ZERO)
         touched[id(allocation)] = allocation
         contributions.append(amount)
-        copy.order_placed(
-            trade_id, symbol, side, spec.qty(lots), limit_price, reference, by, command_id, ts
-        )
     block.post("transfer", symbol, reference, asset, sum(contributions, ZERO), ZERO)
     decision = market.place(
         state.texts[block.id],
@@ -311,7 +309,7 @@ def fill_block(
     shares = split_block(buy, [lots for _, _, lots in wants], filled, cost, fee)
     unit = rules.quote_unit
     lot = rules.base_unit
-    average = _average(cost, filled, spec.tick_size) if filled else ZERO
+    average = _average(cost, filled, spec.tick_size) if filled else None
     reason = HALTED if decision.refusal == "halted" else SLIPPAGE
     back_quote = back_base = ZERO
     for (copy, allocation, lots), share, paid in zip(wants, shares, contributions, strict=True):
@@ -325,32 +323,16 @@ def fill_block(
         if base_back:
             allocation.post("transfer", symbol, reference, market.base, base_back, ZERO)
             back_base += base_back
-        if share.lots:
-            copy.filled(
-                trade_id,
-                symbol,
-                side,
-                spec.qty(share.lots),
-                average,
-                unit * share.cost,
-                unit * share.fee,
-                reference,
-                by,
-                command_id,
-                ts,
-            )
-        if share.lots < lots:
-            copy.skipped(
-                trade_id,
-                symbol,
-                side,
-                reason,
-                spec.qty(lots - share.lots),
-                by,
-                command_id,
-                ts,
-                partial=share.lots > 0,
-            )
+        fill = Execution(
+            spec.qty(share.lots),
+            average if share.lots else None,
+            unit * share.cost,
+            unit * share.fee,
+            reason,
+        )
+        copy.executed(
+            trade_id, symbol, side, spec.qty(lots), limit_price, reference, fill, by, command_id, ts
+        )
     if back_quote:
         block.post("transfer", symbol, reference, market.quote, -back_quote, ZERO)
     if back_base:
@@ -493,9 +475,6 @@ def _close_positions(
             continue
         trade_id = f"close:{market.symbol}"
         order_command = f"{command_id}/close/{market.symbol}"
-        copy.order_placed(
-            trade_id, market.symbol, SELL, spec.qty(lots), None, order_command, by, command_id, ts
-        )
         decision = market.place(
             owner,
             order_command,
@@ -515,32 +494,25 @@ def _close_positions(
         state.settle(market, decision, command_id)
         filled, cost, fee = _taken(decision.order_id, decision.records, market.taker_fee_bps)
         unit = market.settlement.quote_unit
-        if filled:
-            copy.filled(
-                trade_id,
-                market.symbol,
-                SELL,
-                spec.qty(filled),
-                _average(cost, filled, spec.tick_size),
-                unit * cost,
-                unit * fee,
-                order_command,
-                by,
-                command_id,
-                ts,
-            )
-        if filled < lots:
-            copy.skipped(
-                trade_id,
-                market.symbol,
-                SELL,
-                SLIPPAGE,
-                spec.qty(lots - filled),
-                by,
-                command_id,
-                ts,
-                partial=filled > 0,
-            )
+        fill = Execution(
+            spec.qty(filled),
+            _average(cost, filled, spec.tick_size) if filled else None,
+            unit * cost,
+            unit * fee,
+            SLIPPAGE,
+        )
+        copy.executed(
+            trade_id,
+            market.symbol,
+            SELL,
+            spec.qty(lots),
+            None,
+            order_command,
+            fill,
+            by,
+            command_id,
+            ts,
+        )
 
 
 def check_guards(state: State, quote: str, by: str, command_id: str, ts: int) -> bool:

@@ -260,6 +260,7 @@ _BY_EVENTS = frozenset(
         Copy.OrderPlaced,
         Copy.AllocationFilled,
         Copy.Skipped,
+        Copy.OrderExecuted,
         Copy.ProfitShareSettled,
         Alert.Raised,
         Alert.Acknowledged,

@@ -102,10 +102,10 @@ def test_a_killed_fan_out_copies_every_fill_exactly_once(
                     leader_trades.add(f"{symbols[event.originator_id]}:{record[1]}")
         elif isinstance(event, Account.FundsDeposited):
             deposits[event.asset] += event.amount
-        elif isinstance(event, Copy.OrderPlaced):
+        elif isinstance(event, Copy.OrderExecuted):
             placed[(str(event.originator_id), event.leader_trade_id)] += 1
             decisions[(str(event.originator_id), event.leader_trade_id)] += 1
-        elif isinstance(event, Copy.Skipped) and not event.partial:
+        elif isinstance(event, Copy.Skipped):
             decisions[(str(event.originator_id), event.leader_trade_id)] += 1
     assert leader_trades == set(trades)
     copies = list(state.copies.by_id.values())

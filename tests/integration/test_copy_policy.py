@@ -47,11 +47,11 @@ def make_policy(world: World, read_engine: Engine) -> Iterator[Callable[..., Cop
 
 
 def _copied(world: World, copies: list[UUID]) -> Counter[tuple[UUID, str]]:
-    """(copy, leader trade id) -> OrderPlaced events."""
+    """(copy, leader trade id) -> OrderExecuted events."""
     found: Counter[tuple[UUID, str]] = Counter()
     for copy_id in copies:
         for event in world.events(copy_id):
-            if isinstance(event, Copy.OrderPlaced):
+            if isinstance(event, Copy.OrderExecuted):
                 found[(copy_id, event.leader_trade_id)] += 1
     return found
 

@@ -4,8 +4,9 @@ A copy's money lives in its allocation (an `Account` with the role `copy`, see `
 copy holds the terms (sizing, guards, the profit share frozen from the leader's settings at
 the start), its status and its bookkeeping (net contributions, high-water mark, profit share
 paid and owed, the streak of skipped fills), and records every decision as an event the
-copier can read: each copy order placed, each allocation filled, each fill skipped (with
-its reason), each pause, stop and profit-share settlement.
+copier can read: each copy order with what came of it (`OrderExecuted`: placed, filled,
+the rest skipped, in one event, as the fan-out stores one per copy), each fill skipped
+before any order (with its reason), each pause, stop and profit-share settlement.
 
 Statuses: ACTIVE copies fills; PAUSED keeps its positions and copies nothing; STOPPED and
 STOPPED_BY_LOSS are final (the allocation went back to the copier).
@@ -17,7 +18,7 @@ the command index can be derived from the log.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -45,6 +46,17 @@ MAX_SKIP_STREAK: Final = 20
 DEFAULT_SLIPPAGE_BPS: Final = 50
 
 ZERO = Decimal(0)
+
+
+class Execution(NamedTuple):
+    """What came of a copy order: `filled` at the average `price` (None when nothing filled)
+    for `cost` and `fee`; `reason`, why the rest (if any) was not filled."""
+
+    filled: Decimal
+    price: Decimal | None
+    cost: Decimal
+    fee: Decimal
+    reason: str
 
 
 class Copy(Aggregate):
@@ -132,6 +144,8 @@ class Copy(Aggregate):
             aggregate.status = self.status
             aggregate.stopped_at = to_micros(self.timestamp)
 
+    # OrderPlaced and AllocationFilled: what logs written before OrderExecuted hold for a
+    # copy order (with a partial Skipped for an unfilled rest); read, no longer stored.
     class OrderPlaced(Aggregate.Event):
         leader_trade_id: str
         market: str
@@ -175,6 +189,35 @@ class Copy(Aggregate):
             assert isinstance(aggregate, Copy)
             if not self.partial and self.reason != SKIP_PAUSED:
                 aggregate.skip_streak += 1
+
+    class OrderExecuted(Aggregate.Event):
+        """A copy order and what came of it, in one event (the fan-out stores one per copy
+        of a block): the copy's part of a block order (or a closing order of its own) for
+        `quantity` at `limit_price`, `filled` of it at the block's average `price` for
+        `cost` and `fee`, and the `unfilled` rest not copied for `reason`. Logs written
+        before it hold OrderPlaced, AllocationFilled and Skipped(partial) instead."""
+
+        leader_trade_id: str
+        market: str
+        side: str
+        quantity: Decimal
+        limit_price: Decimal | None  # None: a market order (closing positions)
+        block_id: str
+        filled: Decimal
+        price: Decimal | None  # the block's average price (every copy of the block gets it)
+        cost: Decimal  # price x filled as charged or credited to this copy, before fees
+        fee: Decimal
+        unfilled: Decimal
+        reason: str | None  # why the unfilled rest was not copied
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Copy)
+            if self.filled:
+                aggregate.skip_streak = 0
+            elif self.reason != SKIP_PAUSED:
+                aggregate.skip_streak += 1  # nothing copied: a skip as Skipped counts it
 
     class ProfitShareSettled(Aggregate.Event):
         equity: Decimal
@@ -316,7 +359,7 @@ class Copy(Aggregate):
         self._check_live()
         self._event(self.Stopped, ts, status=status, reason=reason, by=by, command_id=command_id)
 
-    def order_placed(
+    def executed(
         self,
         trade_id: str,
         market: str,
@@ -324,13 +367,15 @@ class Copy(Aggregate):
         quantity: Decimal,
         limit_price: Decimal | None,
         block: str,
+        fill: Execution,
         by: str,
         command_id: str,
         ts: int,
     ) -> None:
-        """Record the copy's part of a block order (or a closing order of its own)."""
+        """Record a copy order of `quantity` and what came of it (`fill`); pause the copy
+        when nothing filled and that makes MAX_SKIP_STREAK skips in a row."""
         self._fast(
-            self.OrderPlaced,
+            self.OrderExecuted,
             ts,
             {
                 "leader_trade_id": trade_id,
@@ -339,42 +384,17 @@ class Copy(Aggregate):
                 "quantity": quantity,
                 "limit_price": limit_price,
                 "block_id": block,
+                "filled": fill.filled,
+                "price": fill.price,
+                "cost": fill.cost,
+                "fee": fill.fee,
+                "unfilled": quantity - fill.filled,
+                "reason": fill.reason if fill.filled < quantity else None,
                 "by": by,
                 "command_id": command_id,
             },
         )
-
-    def filled(
-        self,
-        trade_id: str,
-        market: str,
-        side: str,
-        quantity: Decimal,
-        price: Decimal,
-        cost: Decimal,
-        fee: Decimal,
-        block: str,
-        by: str,
-        command_id: str,
-        ts: int,
-    ) -> None:
-        """Record the copy's allocation of a block's fills."""
-        self._fast(
-            self.AllocationFilled,
-            ts,
-            {
-                "leader_trade_id": trade_id,
-                "market": market,
-                "side": side,
-                "quantity": quantity,
-                "price": price,
-                "cost": cost,
-                "fee": fee,
-                "block_id": block,
-                "by": by,
-                "command_id": command_id,
-            },
-        )
+        self._pause_after_skips(fill.reason, by, command_id, ts)
 
     def skipped(
         self,
@@ -405,6 +425,9 @@ class Copy(Aggregate):
                 "command_id": command_id,
             },
         )
+        self._pause_after_skips(reason, by, command_id, ts)
+
+    def _pause_after_skips(self, reason: str, by: str, command_id: str, ts: int) -> None:
         if self.skip_streak >= MAX_SKIP_STREAK and self.status == ACTIVE:
             self.pause(f"skipped {self.skip_streak} fills in a row: {reason}", by, command_id, ts)
 

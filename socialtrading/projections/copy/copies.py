@@ -76,6 +76,8 @@ KINDS: Final = (
     PROFIT_SHARE_SETTLED,
 )
 
+# Activity rows of one event, at most (OrderExecuted: placed, filled, skipped).
+ROWS_PER_EVENT: Final = 4
 _AMOUNT = 80  # characters of an exact decimal's text
 
 copies = Table(
@@ -114,7 +116,9 @@ copies = Table(
 copy_activity = Table(
     "copy_activity",
     metadata,
-    Column("id", BigInteger, primary_key=True),  # the event's notification id
+    # the event's notification id x ROWS_PER_EVENT + the row's place among its event's
+    Column("id", BigInteger, primary_key=True),
+    Column("event_id", BigInteger, nullable=False),  # the event's notification id
     Column("copy_id", String(36), nullable=False),
     Column("copier", String(36), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -170,6 +174,7 @@ _COPY_EVENTS = frozenset(
         Copy.OrderPlaced,
         Copy.AllocationFilled,
         Copy.Skipped,
+        Copy.OrderExecuted,
         Copy.ProfitShareSettled,
     }
 )
@@ -224,7 +229,10 @@ class CopiesProjection(Projection):
         if len(self._positions_read) > _CACHE_COPIES and not self._positions_changed:
             self._positions, self._positions_read = {}, set()
         filled = {
-            str(event.originator_id) for _, event in items if type(event) is Copy.AllocationFilled
+            str(event.originator_id)
+            for _, event in items
+            if type(event) is Copy.AllocationFilled
+            or (type(event) is Copy.OrderExecuted and event.filled)
         }
         self._read_positions(connection, filled - self._positions_read)
         wanted = {
@@ -304,18 +312,20 @@ class CopiesProjection(Projection):
             ]
         self._positions_read |= wanted
 
-    def _fill(self, copy_id: str, event: Any) -> None:
-        """Move the copy's position in the fill's market (see `copy_positions`)."""
-        key = (copy_id, event.market)
+    def _fill(
+        self, copy_id: str, market: str, side: str, quantity: Any, cost: Any, fee: Any
+    ) -> None:
+        """Move the copy's position in `market` by a fill (see `copy_positions`)."""
+        key = (copy_id, market)
         position = self._positions.get(key)
         if position is None:
             position = self._positions[key] = [ZERO, ZERO, ZERO, ZERO]
         self._positions_changed.add(key)
-        quantity = Decimal(event.quantity)
-        cost = Decimal(event.cost)
+        quantity = Decimal(quantity)
+        cost = Decimal(cost)
         with money.exact():
-            position[3] += Decimal(event.fee)
-            if event.side == BUY:
+            position[3] += Decimal(fee)
+            if side == BUY:
                 position[0] += quantity
                 position[1] += cost
                 return
@@ -360,7 +370,7 @@ class CopiesProjection(Projection):
                 block_id=event.block_id,
             )
         elif kind is Copy.AllocationFilled:
-            self._fill(copy_id, event)
+            self._fill(copy_id, event.market, event.side, event.quantity, event.cost, event.fee)
             self._add(
                 position,
                 row,
@@ -375,6 +385,8 @@ class CopiesProjection(Projection):
                 leader_trade_id=event.leader_trade_id,
                 block_id=event.block_id,
             )
+        elif kind is Copy.OrderExecuted:
+            self._executed(position, row, at, event)
         elif kind is Copy.Skipped:
             self._add(
                 position,
@@ -442,6 +454,43 @@ class CopiesProjection(Projection):
             kind_name = STOPPED_BY_LOSS_KIND if by_loss else STOPPED_KIND
             self._add(position, row, kind_name, at, reason=event.reason)
 
+    def _executed(self, position: int, row: dict[str, Any], at: int, event: Any) -> None:
+        """A copy order's rows: placed, then filled and the rest skipped (either may be
+        missing), as the three events older logs hold for it."""
+        common = {
+            "market": event.market,
+            "side": event.side,
+            "leader_trade_id": event.leader_trade_id,
+        }
+        self._add(
+            position,
+            row,
+            ORDER_PLACED,
+            at,
+            quantity=event.quantity,
+            price=event.limit_price,
+            block_id=event.block_id,
+            **common,
+        )
+        if event.filled:
+            self._fill(row["id"], event.market, event.side, event.filled, event.cost, event.fee)
+            self._add(
+                position,
+                row,
+                FILLED,
+                at,
+                quantity=event.filled,
+                price=event.price,
+                fee=event.fee,
+                amount=event.cost,
+                block_id=event.block_id,
+                **common,
+            )
+        if event.unfilled:
+            self._add(
+                position, row, SKIPPED, at, quantity=event.unfilled, reason=event.reason, **common
+            )
+
     def _started(self, copy_id: str, position: int, at: int, event: Any) -> dict[str, Any]:
         row = {
             "id": copy_id,
@@ -493,8 +542,13 @@ class CopiesProjection(Projection):
         block_id: str | None = None,
     ) -> None:
         reason = None if reason is None else reason[:256]
-        self._activity.append(
+        row_id = position * ROWS_PER_EVENT
+        activity = self._activity
+        if activity and activity[-1][1] == position:  # another row of the same event
+            row_id = activity[-1][0] + 1
+        activity.append(
             (
+                row_id,
                 position,
                 copy["id"],
                 copy["copier"],

@@ -37,7 +37,7 @@ class CopyRow:
 
 @dataclass(frozen=True, slots=True)
 class CopyActivityRow:
-    id: int  # notification id of the event: newer activity has larger ids
+    id: int  # its event's notification id x 4 + its place among the event's rows: newer is larger
     copy_id: str
     copier: str
     kind: str  # see copies.KINDS

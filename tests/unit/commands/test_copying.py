@@ -73,13 +73,12 @@ def test_a_leader_with_three_copiers_trades_and_each_copy_gets_its_share_at_one_
     filled = {}
     for copy_id in copies:
         events = world.events(copy_id)
-        placed = [e for e in events if isinstance(e, Copy.OrderPlaced)]
-        fills = [e for e in events if isinstance(e, Copy.AllocationFilled)]
-        assert len(placed) == 1 and len(fills) == 1
-        assert placed[0].limit_price == D("100.50")  # 50 bps over the leader's price
-        filled[copy_id] = fills[0]
+        (executed,) = [e for e in events if isinstance(e, Copy.OrderExecuted)]
+        assert executed.limit_price == D("100.50")  # 50 bps over the leader's price
+        filled[copy_id] = executed
     asked = [D(1), D(2), D(3)]
-    got = [filled[c].quantity for c in copies]
+    assert [filled[c].quantity for c in copies] == asked
+    got = [filled[c].filled for c in copies]
     assert sum(got) == D(5)  # what the book had up to the limit
     # pro rata by largest remainder: 5 x 1/6, 2/6, 3/6 = 83.33, 166.67, 250 lots
     assert got == [D("0.83"), D("1.67"), D("2.50")]
@@ -92,10 +91,8 @@ def test_a_leader_with_three_copiers_trades_and_each_copy_gets_its_share_at_one_
         # to within two quote units (0.0001 USD each) of the exact shares
         assert abs(fill.fee - fill.cost / 1000) <= D("0.0002")
         assert abs(fill.cost - quantity * D("100.08")) <= D("0.0002")
-        skipped = [e for e in world.events(copy_id) if isinstance(e, Copy.Skipped)]
-        assert [(s.reason, s.quantity, s.partial) for s in skipped] == [
-            ("slippage", want - quantity, True)
-        ]
+        assert (fill.reason, fill.unfilled) == ("slippage", want - quantity)
+        assert not [e for e in world.events(copy_id) if isinstance(e, Copy.Skipped)]
     # the block account is flat, and money only moved
     block = world.account(block_id(str(LEA)))
     assert all(block.available(a) == 0 and block.reserved(a) == 0 for a in block.assets())
@@ -366,8 +363,8 @@ def test_copy_open_positions_at_start(world: World) -> None:
     world.order(MM, "sell", "100", "25")
     world.order(LEA, "buy", "100", "20")  # 2,000 of the leader's ~10,000 in BTC
     copy_id = world.start(CAT, "1000", copy_open_positions=True)
-    fills = [e for e in world.events(copy_id) if isinstance(e, Copy.AllocationFilled)]
-    assert [(f.leader_trade_id, f.quantity) for f in fills] == [("open:BTC-USD", D("2.00"))]
+    fills = [e for e in world.events(copy_id) if isinstance(e, Copy.OrderExecuted)]
+    assert [(f.leader_trade_id, f.filled) for f in fills] == [("open:BTC-USD", D("2.00"))]
 
 
 def test_a_restart_rebuilds_copies_and_the_index_agrees_with_the_log(world: World) -> None:
