@@ -13,8 +13,10 @@ Before that, a second leader without copiers trades as many times under the same
 load (the baseline). Prints one JSON object:
 
 - fanout_p50_ms, fanout_p99_ms: from the leader's order acknowledged to the acknowledgement
-  of its `CopyLeaderFill` (the commit holding the last copy's allocation event)
-- allocations_per_sec: copies allocated per second of writer time on `CopyLeaderFill`
+  of the last `ApplyCopyPlan` of its fill (the commit holding the last copy's allocation
+  event); with `--part-size 0`, of its `CopyLeaderFill`, which then settles the fill itself
+- allocations_per_sec: copies allocated per second of fan-out, from each `CopyLeaderFill`
+  submitted to its last part acknowledged (the policy's read of the plan between included)
 - events_per_fill: events stored per copied fill
 - ordinary_ack_p99_ms_copying / ordinary_ack_p99_ms_baseline: the background orders'
   acknowledgement p99 while the leader is copied / while the uncopied leader trades
@@ -32,11 +34,17 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from socialtrading.commands.copying import CopyLeaderFill, SetCopySettings, StartCopying
+from socialtrading.commands.copying import (
+    ApplyCopyPlan,
+    CopyLeaderFill,
+    SetCopySettings,
+    StartCopying,
+)
 from socialtrading.commands.models import (
     CancelOrder,
     Command,
@@ -216,23 +224,43 @@ def _raw_rows_per_sec(path: Path, rows: int) -> float:
     return round(len(batches) * 1000 / elapsed)
 
 
-def run(copiers: int, trades: int, rate: float, directory: Path) -> dict[str, Any]:
+def run(
+    copiers: int, trades: int, rate: float, part_size: int | None, directory: Path
+) -> dict[str, Any]:
     """Run the benchmark in `directory`; the JSON result."""
     settings = Settings(
         store=f"sqlite:///{directory}/events.db", read_store=f"sqlite:///{directory}/read.db"
     )
     store = open_store(settings)
     read_engine = open_read_store(settings)
-    writer = Writer(store, demo_funding=True, batch_ms=1.0).start()
+    writer = Writer(store, demo_funding=True, batch_ms=1.0, copy_part_size=part_size).start()
     for ack in [writer.submit(command) for command in _setup(copiers)]:
         ack.result(600)
     fills: list[Ack] = []
+    parts: dict[str, list[Ack]] = defaultdict(list)  # trade id -> its parts' acks
+    per_fill = 0 if part_size is None else -(-copiers // part_size)
 
     def submit(command: Command) -> Ack:
         ack = writer.submit(command)
         if isinstance(command, CopyLeaderFill):
             fills.append(ack)
+        elif isinstance(command, ApplyCopyPlan):
+            parts[command.trade_id].append(ack)
         return ack
+
+    def last_ack(fill: Ack) -> Ack:
+        """The fill's last acknowledgement: its own, or its last part's."""
+        assert isinstance(fill.command, CopyLeaderFill)
+        if not per_fill:
+            return fill
+        deadline = time.monotonic() + 60
+        while len(parts[fill.command.trade_id]) < per_fill:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the policy sent too few parts")
+            time.sleep(0.0005)
+        for part in parts[fill.command.trade_id]:
+            part.result(60)
+        return max(parts[fill.command.trade_id], key=lambda part: part.acknowledged)
 
     policy = CopyPolicy(store, read_engine, submit)
     policy.setup()
@@ -258,8 +286,9 @@ def run(copiers: int, trades: int, rate: float, directory: Path) -> dict[str, An
                 time.sleep(0.0005)
             fill = fills[i]
             fill.result(60)
-            fanout.append((fill.acknowledged - ack.acknowledged) * 1000)
-            busy += fill.acknowledged - fill.submitted
+            done = last_ack(fill)
+            fanout.append((done.acknowledged - ack.acknowledged) * 1000)
+            busy += done.acknowledged - fill.submitted
     copying_p99 = background.p99_ms()
     stored = (store.recorder.max_notification_id() or 0) - events_before
     policy.stop()
@@ -271,6 +300,7 @@ def run(copiers: int, trades: int, rate: float, directory: Path) -> dict[str, An
         "store": "sqlite",
         "copiers": copiers,
         "trades": trades,
+        "part_size": part_size or 0,
         "fanout_p50_ms": _percentile(fanout, 0.5),
         "fanout_p99_ms": _percentile(fanout, 0.99),
         "allocations_per_sec": round(copiers * trades / busy) if busy else 0,
@@ -286,13 +316,20 @@ def main() -> None:
     parser.add_argument("--copiers", type=int, default=1000)
     parser.add_argument("--trades", type=int, default=100)
     parser.add_argument("--rate", type=float, default=100.0, help="background orders per second")
+    parser.add_argument(
+        "--part-size",
+        type=int,
+        default=Settings().copy_part_size,
+        help="copies per part of a fill (0: each fill settled by its own command)",
+    )
     parser.add_argument("--quick", action="store_true", help="50 copiers, 6 trades (a smoke run)")
     args = parser.parse_args()
     if args.quick:
         args.copiers, args.trades = 50, 6
     tune_collector()
     with tempfile.TemporaryDirectory() as directory:
-        print(json.dumps(run(args.copiers, args.trades, args.rate, Path(directory))))
+        part_size = args.part_size or None
+        print(json.dumps(run(args.copiers, args.trades, args.rate, part_size, Path(directory))))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ reserved) is deposits minus withdrawals. Inside a batch the entries of its accou
 one another, so the sums hold only at a batch's end: the log's end, and each anchor (the
 writer takes them at a batch's end, see `infra/chain.py`).
 
+A copied fill's block account draws **credit** while its plan is settled in parts (entries of
+kind `credit`, `domain/copy/plan.py`): what the accounts hold is then deposits minus
+withdrawals plus the credit outstanding, which every other entry leaves unchanged. So the
+check leaves credit entries out (`credit` keeps their net, per asset) and the other entries
+must still sum to zero.
+
 `Ledger` adds the three events up per asset and checks, where asked, that the entries since
 its start sum to zero; a difference is named where it first shows, and again only where it
 changes. A run from an anchor starts at zero there (the sums held at that
@@ -21,12 +27,13 @@ from decimal import Decimal
 from typing import Any
 
 from socialtrading.audit.findings import LEDGER, UNBALANCED, UNREADABLE, Finding
-from socialtrading.domain.account import Account
+from socialtrading.domain.account import CREDIT, Account
 
 ZERO = Decimal(0)
 _AVAILABLE = 4  # an entry's fields (`domain/account.py`, `Entry`): kind, market, reference,
 _RESERVED = 5  # asset, available delta, reserved delta
 _ASSET = 3
+_KIND = 0
 
 
 class Ledger:
@@ -37,17 +44,18 @@ class Ledger:
         self.deposits: dict[str, Decimal] = {}
         self.withdrawals: dict[str, Decimal] = {}
         self.entries: dict[str, Decimal] = {}  # what trading entries added, net
+        self.credit: dict[str, Decimal] = {}  # credit drawn less repaid (block accounts)
         self._named: dict[str, Decimal] = {}  # the net a finding last named, per asset
 
     def apply(self, position: int, event: Any) -> Finding | None:
         """Add one account event's amounts; a finding if they cannot be read."""
         try:
             if isinstance(event, Account.LedgerPosted):
-                entries = self.entries
                 for entry in event.entries:
                     asset = entry[_ASSET]
                     delta = Decimal(entry[_AVAILABLE]) + Decimal(entry[_RESERVED])
-                    entries[asset] = entries.get(asset, ZERO) + delta
+                    sums = self.credit if entry[_KIND] == CREDIT else self.entries
+                    sums[asset] = sums.get(asset, ZERO) + delta
             elif isinstance(event, Account.FundsDeposited):
                 _add(self.deposits, event.asset, event.amount)
             elif isinstance(event, Account.FundsWithdrawn):

@@ -6,15 +6,26 @@ quote asset and started before the trade are sized (`domain/copy/rules.py`): a b
 equity ratio, the ratio or the fixed amount, bounded by the copy's maximum order notional
 and by what its allocation can pay; a sell by the fraction of the leader's position sold.
 Copies below the market's minimum, paused, or in a halted market are skipped with the
-reason. The rest go to the book in blocks, one per slippage tolerance, tightest first: each
-copy's reservation moves from its allocation into the leader's **block account**, the block
-account places ONE limit IOC at the leader's price +/- the tolerance through `Market.place`,
-and the block's fills, cost and fee are split pro rata (largest remainder, ties in copy id
-order) and moved back with the unused rest, in the same command. The block account's balance
-is zero after every block (asserted).
+reason. The rest go to the book in blocks, one per slippage tolerance, tightest first: the
+leader's **block account** draws credit for the block (the copies' money stays in their
+allocations), places ONE limit IOC at the leader's price +/- the tolerance through
+`Market.place`, repays at once the credit its fills did not use, and splits the fills, cost
+and fee pro rata (largest remainder, ties in copy id order). That is the **plan**
+(`domain/copy/plan.py`, `Account.BlockPlanned`), one command for the whole fill.
 
-Every transfer is a ledger posting of kind `transfer` on both accounts: money moves, never
-appears.
+**Parts** (`apply_plan`) settle the plan: for each copy, its share moves between its
+allocation and the block account, which repays that much credit, and the copy records its
+`OrderExecuted` (or its `Skipped`). With a part size (`State.copy_part_size`, the writer's
+setting) the copy policy sends the parts as commands of their own, so other users' orders
+are never held behind a thousand copies; without one the fill's command settles its plan
+itself. Before anything reads or moves a copy's allocation (a later fill of the leader, a
+withdrawal, a settlement, a stop) the leader's pending plans are settled first (`complete`),
+so an allocation always pays what its plan says it owes. The block account holds nothing
+once no plan of it is pending (asserted).
+
+Every transfer is a ledger posting of kind `transfer` on both accounts, and every credit one
+of kind `credit`: money moves, never appears (what accounts hold is deposits - withdrawals +
+credit drawn and not repaid, zero once the plans are settled).
 """
 
 from __future__ import annotations
@@ -22,10 +33,11 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from socialtrading.commands.state import State
-from socialtrading.domain.account import COPY, Account
+from socialtrading.domain.account import COPY, CREDIT, TRANSFER, Account
 from socialtrading.domain.copy.copy import (
     ACTIVE,
     BELOW_MIN_SIZE,
@@ -39,6 +51,15 @@ from socialtrading.domain.copy.copy import (
     Execution,
 )
 from socialtrading.domain.copy.ids import block_handle, block_id
+from socialtrading.domain.copy.plan import (
+    ORDER,
+    OrderItem,
+    SkipItem,
+    item,
+    part_end,
+    parts_of,
+    plan_size,
+)
 from socialtrading.domain.copy.rules import (
     desired_lots,
     limit_ticks,
@@ -74,8 +95,8 @@ def transfer(
     state: State, source: Account, target: Account, asset: str, amount: Decimal, reference: str
 ) -> None:
     """Move available `amount` of `asset` from `source` to `target` (two `transfer` entries)."""
-    source.post("transfer", "", reference, asset, -amount, ZERO)
-    target.post("transfer", "", reference, asset, amount, ZERO)
+    source.post(TRANSFER, "", reference, asset, -amount, ZERO)
+    target.post(TRANSFER, "", reference, asset, amount, ZERO)
     state.touch(source)
     state.touch(target)
 
@@ -139,9 +160,10 @@ def copy_fill(
     command_id: str,
     ts: int,
 ) -> bool:
-    """Copy the leader's fill in trade `seq` of `market` to its copies; False when no copy
-    copies it (nothing stored). InvalidCommand `unknown_trade` for a trade that is not there
-    or not the leader's."""
+    """Copy the leader's fill in trade `seq` of `market` to its copies: place the blocks and
+    record the plan (settled here when the state has no part size, else by the parts);
+    False when no copy copies it (nothing stored). InvalidCommand `unknown_trade` for a trade
+    that is not there or not the leader's."""
     record = state.social.find_trade(market, seq)
     me = state.texts[leader.id]
     if record is None:
@@ -155,20 +177,21 @@ def copy_fill(
     if maker == me:
         side = SELL if side == BUY else BUY
     symbol = market.symbol
+    # the leader's earlier plans first: sizing reads the allocations they still owe from
+    settled = complete(state, me, by, command_id, ts)
     copies = [
         copy
         for copy in state.copies.led_by(me)
         if copy.quote == market.quote and copy.copies_trade(symbol, seq)
     ]
     if not copies:
-        return False
+        return settled
     price, lots = record[TRADE_PRICE], record[TRADE_QTY]
-    wants, acted = _size(
-        state, leader, market, side, price, lots, copies, trade_id, by, command_id, ts
-    )
-    for bps in sorted(wants):
-        fill_block(state, market, me, side, price, bps, wants[bps], trade_id, by, command_id, ts)
-    return acted or bool(wants)
+    wants, skips = _size(state, leader, market, side, price, lots, copies)
+    if not wants and not skips:
+        return settled
+    plan_fill(state, market, me, side, price, wants, skips, trade_id, by, command_id, ts)
+    return True
 
 
 def _size(
@@ -179,15 +202,11 @@ def _size(
     price: int,
     lots: int,
     copies: Sequence[Copy],
-    trade_id: str,
-    by: str,
-    command_id: str,
-    ts: int,
-) -> tuple[dict[int, list[Want]], bool]:
-    """Each copy's lots, grouped by slippage tolerance; skipped copies recorded (and whether
-    any copy recorded anything: a sell copies nothing to a copy that holds nothing)."""
+) -> tuple[dict[int, list[Want]], list[SkipItem]]:
+    """Each copy's lots, grouped by slippage tolerance, and the copies that skip the fill
+    (a sell copies nothing, not even a skip, to a copy that holds nothing)."""
     spec = market.spec
-    symbol, quote, base = market.symbol, market.quote, market.base
+    quote, base = market.quote, market.base
     unit = spec.tick_size * spec.lot_size
     buy = side == BUY
     book = market.book
@@ -197,10 +216,10 @@ def _size(
     sold = spec.qty(lots)
     leader_before = leader.available(base) + leader.reserved(base) + sold
     accounts = state.by_text
-    touched = state.touched
+    texts = state.copies.texts
     rules = market.settlement
     out: dict[int, list[Want]] = {}
-    acted = False  # whether any copy recorded a decision
+    skips: list[SkipItem] = []
     for copy in copies:
         reason: str | None = None
         wanted = 0
@@ -239,55 +258,93 @@ def _size(
             and unit * price * wanted > copy.max_order_notional
         ):
             reason = MAX_NOTIONAL
-        touched[id(copy)] = copy
         if reason is not None:
-            copy.skipped(trade_id, symbol, side, reason, None, by, command_id, ts)
-            acted = True
+            skips.append(SkipItem(texts[copy.id], reason, None))
             continue
         out.setdefault(copy.slippage_bps, []).append((copy, allocation, wanted))
-    return out, acted
+    return out, skips
 
 
-def fill_block(
+def plan_fill(
     state: State,
     market: Market,
     leader: str,
     side: Side,
     price: int,
-    bps: int,
-    wants: Sequence[Want],
-    trade_id: str,
+    wants: dict[int, list[Want]],
+    skips: Sequence[SkipItem],
+    reference: str,
     by: str,
     command_id: str,
     ts: int,
+    *,
+    settle_now: bool = False,
 ) -> None:
-    """Fill the copies' `wants` with one limit IOC block order of the leader's block account
-    at `price` +/- `bps`, and allocate its fills pro rata (see the module docstring)."""
+    """Place one block per slippage tolerance, tightest first, on the leader's block account
+    (on credit), and record the plan of what each copy pays, gets or skipped; settle it
+    now when asked to or when the state has no part size (see `domain/copy/plan.py`)."""
+    block = _block_account(state, leader, command_id, ts)
+    blocks: dict[str, list[Any]] = {}
+    items: list[list[Any]] = []
+    for bps in sorted(wants):
+        items += _place_block(
+            state, market, block, side, price, bps, wants[bps], reference, blocks, command_id, ts
+        )
+    items += [skip.stored() for skip in skips]
+    size = None if settle_now else state.copy_part_size
+    plan = {
+        "reference": reference,
+        "leader": leader,
+        "market": market.symbol,
+        "side": side,
+        "credit": market.quote if side == BUY else market.base,
+        "part_size": size or max(1, len(items)),
+        "parts": 0 if size is None else parts_of(len(items), size),
+        "blocks": blocks,
+        "items": items,
+    }
+    block.plan_block(plan, by, command_id, ts)
+    state.touch(block)
+    if size is None:
+        apply_plan(state, block, reference, None, by, command_id, ts)
+
+
+def _place_block(
+    state: State,
+    market: Market,
+    block: Account,
+    side: Side,
+    price: int,
+    bps: int,
+    wants: Sequence[Want],
+    reference: str,
+    blocks: dict[str, list[Any]],
+    command_id: str,
+    ts: int,
+) -> list[list[Any]]:
+    """Fill the copies' `wants` with one limit IOC block order at `price` +/- `bps`, on
+    credit, and split its fills pro rata; the plan's order items (or skip items, for a
+    block beyond the market's maxima)."""
     spec = market.spec
     rules = market.settlement
     symbol = market.symbol
     buy = side == BUY
     limit = limit_ticks(price, bps, buy)
     limit_price = spec.price(limit)
-    reference = f"{trade_id}/{bps}"
+    block_ref = f"{reference}/{bps}"
+    texts = state.copies.texts
     total = sum(lots for _, _, lots in wants)
     try:
         spec.check_lots(total)
         spec.check_notional(limit, total)
     except InvalidValueError:  # beyond the market's maxima: a block this size cannot go
-        for copy, _, lots in wants:
-            copy.skipped(trade_id, symbol, side, MAX_NOTIONAL, spec.qty(lots), by, command_id, ts)
-        return
-    block = _block_account(state, leader, command_id, ts)
+        return [
+            SkipItem(texts[copy.id], MAX_NOTIONAL, str(spec.qty(lots))).stored()
+            for copy, _, lots in wants
+        ]
     asset = market.quote if buy else market.base
-    touched = state.touched
-    contributions: list[Decimal] = []
-    for _, allocation, lots in wants:
-        _, amount = rules.need(side, limit, lots)
-        allocation.post("transfer", symbol, reference, asset, -amount, ZERO)
-        touched[id(allocation)] = allocation
-        contributions.append(amount)
-    block.post("transfer", symbol, reference, asset, sum(contributions, ZERO), ZERO)
+    credit = sum((rules.need(side, limit, lots)[1] for _, _, lots in wants), ZERO)
+    block.post(CREDIT, symbol, block_ref, asset, credit, ZERO)
     decision = market.place(
         state.texts[block.id],
         f"{command_id}/{bps}",
@@ -306,39 +363,143 @@ def fill_block(
     )
     state.settle(market, decision, command_id)
     filled, cost, fee = _taken(decision.order_id, decision.records, market.taker_fee_bps)
-    shares = split_block(buy, [lots for _, _, lots in wants], filled, cost, fee)
-    unit = rules.quote_unit
-    lot = rules.base_unit
-    average = _average(cost, filled, spec.tick_size) if filled else None
+    # what the copies owe for the fills stays on credit; the rest goes back at once
+    owed = rules.quote_unit * (cost + fee) if buy else rules.base_unit * filled
+    if credit != owed:
+        block.post(CREDIT, symbol, block_ref, asset, owed - credit, ZERO)
     reason = HALTED if decision.refusal == "halted" else SLIPPAGE
-    back_quote = back_base = ZERO
-    for (copy, allocation, lots), share, paid in zip(wants, shares, contributions, strict=True):
+    average = _average(cost, filled, spec.tick_size) if filled else None
+    blocks[block_ref] = [str(limit_price), None if average is None else str(average), reason]
+    shares = split_block(buy, [lots for _, _, lots in wants], filled, cost, fee)
+    return [
+        [ORDER, texts[copy.id], block_ref, lots, *share]  # OrderItem(...).stored(), inline
+        for (copy, _, lots), share in zip(wants, shares, strict=True)
+    ]
+
+
+def complete(state: State, leader: str, by: str, command_id: str, ts: int) -> bool:
+    """Settle every plan of `leader`'s block account still pending (before anything reads or
+    moves its copies' allocations); whether there was one."""
+    block = state.accounts.get(block_id(leader))
+    if block is None or not block.blocks:
+        return False
+    for _, plan in block.pending_blocks():
+        apply_plan(state, block, plan["reference"], None, by, command_id, ts)
+    return True
+
+
+def pending_moves(state: State, copy: Copy) -> dict[str, Decimal]:
+    """What settling its leader's pending plans will move into (> 0) or out of (< 0) the
+    copy's allocation, per asset (read only: a command checks it before it refuses)."""
+    block = state.accounts.get(block_id(copy.leader))
+    moves: dict[str, Decimal] = {}
+    if block is None or not block.blocks:
+        return moves
+    key = str(copy.id)
+    for start, plan in block.pending_blocks():
+        market = state.markets[plan["market"]]
+        unit, lot = market.settlement.quote_unit, market.settlement.base_unit
+        buy = plan["side"] == BUY
+        for stored in plan["items"][start:]:
+            entry = item(stored)
+            if entry.copy != key or not isinstance(entry, OrderItem):
+                continue
+            quote, base = unit * entry.net, lot * entry.lots
+            for asset, amount in (
+                (market.quote, -quote if buy else quote),
+                (market.base, base if buy else -base),
+            ):
+                moves[asset] = moves.get(asset, ZERO) + amount
+    return moves
+
+
+def apply_plan(
+    state: State,
+    block: Account,
+    reference: str,
+    part: int | None,
+    by: str,
+    command_id: str,
+    ts: int,
+) -> bool:
+    """Settle the plan `reference` of `block` up to the end of `part` (0-based; None: to its
+    end); False when that much is settled already (or the plan is)."""
+    pending = (block.blocks or {}).get(reference)
+    if pending is None:
+        return False
+    start, plan = pending
+    end = plan_size(plan) if part is None else part_end(plan, part)
+    if end <= start:
+        return False
+    market = state.markets[plan["market"]]
+    spec = market.spec
+    rules = market.settlement
+    unit, lot = rules.quote_unit, rules.base_unit
+    symbol, side = market.symbol, plan["side"]
+    buy = side == BUY
+    quote, base = market.quote, market.base
+    blocks = plan["blocks"]
+    touched = state.touched
+    copies = state.copies
+    accounts = state.by_text
+    paid = got = ZERO  # quote and base moved from the allocations to the block (< 0: back)
+    for stored in plan["items"][start:end]:
+        entry = item(stored)
+        copy = copies.by_text[entry.copy]
+        touched[id(copy)] = copy
+        if isinstance(entry, SkipItem):
+            quantity = None if entry.quantity is None else Decimal(entry.quantity)
+            copy.skipped(reference, symbol, side, entry.reason, quantity, by, command_id, ts)
+            continue
+        allocation = accounts[copy.allocation]
+        touched[id(allocation)] = allocation
+        net, lots = unit * entry.net, lot * entry.lots
+        block_ref = entry.block
         if buy:
-            quote_back, base_back = paid - unit * share.net, lot * share.lots
+            allocation.post(TRANSFER, symbol, block_ref, quote, -net, ZERO)
+            if lots:
+                allocation.post(TRANSFER, symbol, block_ref, base, lots, ZERO)
+            paid, got = paid + net, got - lots
         else:
-            quote_back, base_back = unit * share.net, lot * (lots - share.lots)
-        if quote_back:
-            allocation.post("transfer", symbol, reference, market.quote, quote_back, ZERO)
-            back_quote += quote_back
-        if base_back:
-            allocation.post("transfer", symbol, reference, market.base, base_back, ZERO)
-            back_base += base_back
+            if lots:
+                allocation.post(TRANSFER, symbol, block_ref, base, -lots, ZERO)
+            allocation.post(TRANSFER, symbol, block_ref, quote, net, ZERO)
+            paid, got = paid - net, got + lots
+        limit_price, average, reason = blocks[block_ref]
         fill = Execution(
-            spec.qty(share.lots),
-            average if share.lots else None,
-            unit * share.cost,
-            unit * share.fee,
+            spec.qty(entry.lots),
+            None if average is None else Decimal(average),
+            unit * entry.cost,
+            unit * entry.fee,
             reason,
         )
         copy.executed(
-            trade_id, symbol, side, spec.qty(lots), limit_price, reference, fill, by, command_id, ts
+            reference,
+            symbol,
+            side,
+            spec.qty(entry.asked),
+            Decimal(limit_price),
+            block_ref,
+            fill,
+            by,
+            command_id,
+            ts,
         )
-    if back_quote:
-        block.post("transfer", symbol, reference, market.quote, -back_quote, ZERO)
-    if back_base:
-        block.post("transfer", symbol, reference, market.base, -back_base, ZERO)
-    for held in (market.quote, market.base):
-        assert block.available(held) == 0 and block.reserved(held) == 0, (held, reference)
+    # The block account takes what the allocations paid, repays that much credit, and hands
+    # out what they got (in the credit's asset: the quote of a buy, the base of a sell).
+    owed, handed = (quote, base) if buy else (base, quote)
+    repaid, out = (paid, -got) if buy else (got, -paid)
+    if repaid:
+        block.post(TRANSFER, symbol, reference, owed, repaid, ZERO)
+        block.post(CREDIT, symbol, reference, owed, -repaid, ZERO)
+    if out:
+        block.post(TRANSFER, symbol, reference, handed, -out, ZERO)
+    block.block_part_applied(reference, end, by, command_id, ts)
+    touched[id(block)] = block
+    if not block.blocks:  # nothing pending: the block account holds nothing
+        for held in (quote, base):
+            assert block.available(held) == 0 and block.reserved(held) == 0, (held, reference)
+    return True
 
 
 def _taken(order_id: str | None, records: Sequence[Record], bps: int) -> tuple[int, int, int]:
@@ -394,18 +555,19 @@ def copy_open_positions(
                 trade_id, market.symbol, BUY, BELOW_MIN_SIZE, None, copy.copier, command_id, ts
             )
         else:
-            fill_block(
+            plan_fill(
                 state,
                 market,
                 me,
                 BUY,
                 price,
-                copy.slippage_bps,
-                [(copy, allocation, wanted)],
+                {copy.slippage_bps: [(copy, allocation, wanted)]},
+                [],
                 trade_id,
                 copy.copier,
                 command_id,
                 ts,
+                settle_now=True,  # one copy: settled in the start's own command
             )
 
 
@@ -414,7 +576,8 @@ def copy_open_positions(
 
 def settle(state: State, copy: Copy, by: str, command_id: str, ts: int) -> None:
     """Settle the copy's profit share (`rules.profit_share`), paying the leader what the
-    allocation's available quote covers."""
+    allocation's available quote covers (the leader's pending plans settled first)."""
+    complete(state, copy.leader, by, command_id, ts)
     allocation = state.by_text[copy.allocation]
     figures = profit_share(
         equity(allocation, marks(state, copy.quote)),
@@ -444,6 +607,7 @@ def stop(
 ) -> None:
     """Stop a copy: close its positions (market sells, where the market trades), settle its
     profit share, and move everything its allocation holds back to the copier."""
+    complete(state, copy.leader, by, command_id, ts)  # what its pending plans owe first
     allocation = state.by_text[copy.allocation]
     if close_positions:
         _close_positions(state, copy, allocation, by, command_id, ts)
@@ -517,13 +681,16 @@ def _close_positions(
 
 def check_guards(state: State, quote: str, by: str, command_id: str, ts: int) -> bool:
     """Stop (STOPPED_BY_LOSS) every live copy quoted in `quote` whose equity fell to its
-    stop-loss percent of what was invested; whether any was stopped."""
+    stop-loss percent of what was invested; whether anything was stored (a stop, or the
+    pending plans of a guarded copy's leader settled first)."""
     prices = marks(state, quote)
-    stopped = False
+    changed = False
     for copy in state.copies.live():
         percent = copy.stop_loss_percent
         if percent is None or copy.quote != quote or copy.invested <= 0:
             continue
+        # the allocation as its pending plans leave it
+        changed = complete(state, copy.leader, by, command_id, ts) or changed
         value = equity(state.by_text[copy.allocation], prices)
         if value * 100 <= copy.invested * percent:
             stop(
@@ -535,5 +702,5 @@ def check_guards(state: State, quote: str, by: str, command_id: str, ts: int) ->
                 command_id,
                 ts,
             )
-            stopped = True
-    return stopped
+            changed = True
+    return changed

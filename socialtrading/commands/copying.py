@@ -3,7 +3,9 @@
 Copiers and leaders: `SetCopySettings` (a leader's terms), `StartCopying`, `AddCopyFunds`,
 `WithdrawCopyFunds`, `ChangeCopySizing`, `PauseCopying`, `ResumeCopying`, `StopCopying`. The
 copy-trading policy (`policies/copying.py`, the system actor only): `CopyLeaderFill` (copy
-one fill of a leader), `SettleCopyProfitShare` and `CheckCopyGuards` (the copy stop-loss).
+one fill of a leader: its blocks and plan), `ApplyCopyPlan` (a part of the plan),
+`SettleCopyProfitShare` and `CheckCopyGuards` (the copy stop-loss). The fill and its parts
+are background commands: the writer takes at most one per batch, after the others.
 
 Every refusal stores nothing: `cannot_copy_self`, `not_accepting_copiers`, `leader_full`,
 `below_min_copy_amount`, `insufficient_funds`, `already_copying`, `not_your_copy`,
@@ -19,7 +21,7 @@ money does on a leader's fill (sizing, block orders, allocation) is `copy_blocks
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, ClassVar, Final
 from uuid import UUID
 
 from pydantic import Field
@@ -30,12 +32,14 @@ from socialtrading.commands.social import TradeId
 from socialtrading.commands.state import Handler, Outcome, State, actor_account, find_market, trader
 from socialtrading.domain.account import COPY, TRADER, Account, CopySettings
 from socialtrading.domain.copy.copy import DEFAULT_SLIPPAGE_BPS, STOPPED, Copy
-from socialtrading.domain.copy.ids import allocation_handle, allocation_id, copy_id
+from socialtrading.domain.copy.ids import allocation_handle, allocation_id, block_id, copy_id
+from socialtrading.domain.copy.plan import MAX_PLAN_PARTS
 from socialtrading.domain.copy.rules import FIXED_AMOUNT, FIXED_RATIO, PROPORTIONAL, Sizing
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.money import MAX_AMOUNT, MAX_PLACES, in_range
 
+ZERO = Decimal(0)
 DEFAULT_PROFIT_SHARE_BPS: Final = 1000
 DEFAULT_MIN_COPY_AMOUNT: Final = Decimal(100)
 DEFAULT_MAX_COPIERS: Final = 1000
@@ -118,19 +122,37 @@ class StopCopying(_AboutCopy):
 
 
 class CopyLeaderFill(Command):
-    """Copy one fill of `leader` (the trade `SYMBOL:SEQ`) to its copies (the system only)."""
+    """Copy one fill of `leader` (the trade `SYMBOL:SEQ`) to its copies (the system only):
+    the block orders and the plan (`copy_blocks.py`)."""
+
+    background: ClassVar[bool] = True
 
     leader: UUID
     trade_id: TradeId
 
 
+class ApplyCopyPlan(Command):
+    """Settle the plan of `leader`'s fill `trade_id` up to the end of part `part` (the system
+    only: the policy, one command per part, after it read the plan)."""
+
+    background: ClassVar[bool] = True
+
+    leader: UUID
+    trade_id: TradeId
+    part: Annotated[int, Field(ge=0, le=MAX_PLAN_PARTS)]
+
+
 class SettleCopyProfitShare(_AboutCopy):
     """Settle a copy's profit share now (the system only: the policy, each period)."""
+
+    background: ClassVar[bool] = True  # as the fills the policy sends before it
 
 
 class CheckCopyGuards(Command):
     """Apply the copy stop-loss of the copies quoted in `market`'s quote asset (the system
     only: the policy, after trades moved its price)."""
+
+    background: ClassVar[bool] = True  # as the fills the policy sends before it
 
     market: Symbol
 
@@ -293,8 +315,12 @@ def withdraw_copy_funds(state: State, command: WithdrawCopyFunds, ts: int) -> Ou
     copier, copy = _own_copy(state, command)
     _check_amount(command.amount)
     allocation = state.by_text[copy.allocation]
-    if allocation.available(copy.quote) < command.amount:
+    # what the leader's pending plans will take from the allocation (or add) counts first;
+    # checked before anything changes, since a refusal stores nothing
+    pending = copy_blocks.pending_moves(state, copy).get(copy.quote, ZERO)
+    if allocation.available(copy.quote) + pending < command.amount:
         raise Refused("insufficient_funds", f"the copy has not that much {copy.quote} available")
+    copy_blocks.complete(state, copy.leader, copy.copier, command.command_id, ts)
     copy.withdraw_funds(command.amount, copy.copier, command.command_id, ts)
     state.touch(copy)
     copy_blocks.transfer(state, allocation, copier, copy.quote, command.amount, str(copy.id))
@@ -370,6 +396,25 @@ def copy_leader_fill(state: State, command: CopyLeaderFill, ts: int) -> Outcome:
     return _done(command, stored)
 
 
+def apply_copy_plan(state: State, command: ApplyCopyPlan, ts: int) -> Outcome:
+    """Settle one part of a leader's plan; stores nothing for a part settled already (by an
+    earlier part command, or by a command that settled the leader's plans first)."""
+    _system(command)
+    block = state.accounts.get(block_id(command.leader))
+    if block is None:
+        raise InvalidCommand("unknown_account", f"no block account of {command.leader}")
+    stored = copy_blocks.apply_plan(
+        state,
+        block,
+        command.trade_id,
+        command.part,
+        state.text(command.actor),
+        command.command_id,
+        ts,
+    )
+    return _done(command, stored)
+
+
 def settle_copy_profit_share(state: State, command: SettleCopyProfitShare, ts: int) -> Outcome:
     """Settle a live copy's profit share (the system)."""
     _system(command)
@@ -402,6 +447,7 @@ COPY_HANDLERS: dict[type[Command], Handler] = {
     ResumeCopying: resume_copying,
     StopCopying: stop_copying,
     CopyLeaderFill: copy_leader_fill,
+    ApplyCopyPlan: apply_copy_plan,
     SettleCopyProfitShare: settle_copy_profit_share,
     CheckCopyGuards: check_copy_guards,
 }

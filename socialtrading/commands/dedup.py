@@ -262,6 +262,8 @@ _BY_EVENTS = frozenset(
         Copy.Skipped,
         Copy.OrderExecuted,
         Copy.ProfitShareSettled,
+        Account.BlockPlanned,
+        Account.BlockPartApplied,
         Alert.Raised,
         Alert.Acknowledged,
         Alert.Escalated,

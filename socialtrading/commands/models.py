@@ -10,7 +10,7 @@ the de-duplication key.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -51,6 +51,9 @@ class Command(BaseModel):
     """What every command carries."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # A background command (a copied fill and its parts) is long and nobody waits on it:
+    # the writer takes at most one per batch, after the other commands (`commands/writer.py`).
+    background: ClassVar[bool] = False
 
     command_id: Annotated[str, Field(min_length=1, max_length=100)]
     actor: UUID

@@ -97,6 +97,9 @@ class State:
     social: SocialCache = field(default_factory=SocialCache)
     # every copy (copy trading), loaded at start-up, with its live ones by leader and copier
     copies: CopyBook = field(default_factory=CopyBook)
+    # copy items (copies of one leader fill) a part settles; None: a fill settles in its own
+    # command (commands/copy_blocks.py)
+    copy_part_size: int | None = None
 
     def add_account(self, account: Account) -> None:
         """Index an account (new or loaded)."""

@@ -1,7 +1,10 @@
 """The single writer (sequencer): commands in arrival order, group commit, ack after commit.
 
 One thread owns every account and market in memory. Commands wait in a queue; the writer
-takes them in arrival order (that order is the sequence), stamps each with the sequencer time
+takes them in arrival order (that order is the sequence), except background commands (a
+copied fill and its parts: long, and nobody waits on them): at most one of them goes in a
+batch, after the others, and not in two batches in a row while other commands wait, so no
+command waits behind more than one. It stamps each command with the sequencer time
 (microseconds, never going backwards), applies it, and collects every aggregate it touched. A
 batch closes when it holds `batch_max` commands, when `batch_ms` have passed since it opened,
 or when the queue is empty: then ONE `EventStore.append` stores every touched aggregate's events
@@ -37,6 +40,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -233,9 +237,11 @@ class Writer:
         batch_ms: float = 5.0,
         snapshot_interval: int = 500,
         demo_funding: bool = False,
+        copy_part_size: int | None = None,
         clock: Callable[[], int] = wall_clock_us,
     ) -> None:
         self.store = store
+        self.copy_part_size = copy_part_size  # State.copy_part_size
         self.batch_max = batch_max
         self.batch_ms = batch_ms
         self.snapshot_interval = snapshot_interval
@@ -307,14 +313,19 @@ class Writer:
 
     def _run(self) -> None:
         money.install()  # balances in this thread are exact, or raise (domain/money.py)
+        waiting: deque[Ack] = deque()  # background commands, in arrival order
         stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = [item]
+        background_last = False  # whether the previous batch ended with a background command
+        while True:
+            batch: list[Ack] = []
+            if not stopping and not waiting:
+                item = self._queue.get()  # nothing to do: wait for a command
+                if item is None:
+                    stopping = True
+                else:
+                    (waiting if item.command.background else batch).append(item)
             deadline = time.monotonic() + self.batch_ms / 1000
-            while len(batch) < self.batch_max:
+            while not stopping and len(batch) < self.batch_max:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -322,10 +333,19 @@ class Writer:
                 if item is None:
                     stopping = True
                     break
-                batch.append(item)
+                (waiting if item.command.background else batch).append(item)
                 if time.monotonic() >= deadline:
                     break
-            self._process(batch)
+            # One background command closes a batch, unless the previous batch ended with one
+            # and other commands are waiting: those then go alone, so a command never waits
+            # behind more than one background command.
+            background_last = bool(waiting) and not (batch and background_last)
+            if background_last:
+                batch.append(waiting.popleft())
+            if batch:
+                self._process(batch)
+            elif stopping:
+                return
 
     def _now(self) -> int:
         ts = self._clock()
@@ -539,6 +559,7 @@ class Writer:
             log.info("linked the log's unchained events into the hash chain")
         state = State(
             demo_funding=self.demo_funding,
+            copy_part_size=self.copy_part_size,
             social=SocialCache(
                 repository_loader(store),
                 trade_finder(store),

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from socialtrading.domain.copy.plan import plan_size
 from socialtrading.domain.errors import Refused
 from socialtrading.domain.events import trigger
 from socialtrading.domain.time import to_datetime, to_micros
@@ -48,8 +49,13 @@ class CopySettings(NamedTuple):
 
 # A ledger entry: [kind, market, reference, asset, available delta, reserved delta];
 # the deltas are decimal strings. Kinds: reserve, release, settle, fee, transfer (copy
-# trading: money moved between an account and a copy's allocation or a block).
+# trading: money moved between an account and a copy's allocation or a block), credit (a
+# block account drawing credit for a copied fill's block orders, and repaying it as the
+# copies' allocations pay: what accounts hold is deposits - withdrawals + credit drawn and
+# not repaid; `domain/copy/plan.py`).
 Entry = list[str]
+TRANSFER: Final = "transfer"
+CREDIT: Final = "credit"
 
 
 class Account(Aggregate):
@@ -238,11 +244,46 @@ class Account(Aggregate):
                 self.max_copiers,
             ]
 
+    class BlockPlanned(Aggregate.Event):
+        """A copied fill's plan, on the leader's block account (copy trading): the block
+        orders were placed and filled on credit, and `plan` says what each copy pays, gets
+        or skipped (`domain/copy/plan.py`). `BlockPartApplied` events settle it in parts."""
+
+        plan: dict[str, Any]
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            if aggregate.blocks is None:
+                aggregate.blocks = {}
+            aggregate.blocks[self.plan["reference"]] = [0, self.plan]
+
+    class BlockPartApplied(Aggregate.Event):
+        """The plan `reference` is applied up to (not including) its item `upto`; a plan
+        applied to its end is settled and forgotten."""
+
+        reference: str
+        upto: int
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            assert aggregate.blocks is not None
+            pending = aggregate.blocks[self.reference]
+            if self.upto >= plan_size(pending[1]):
+                del aggregate.blocks[self.reference]
+            else:
+                pending[0] = self.upto
+
     bio: str = ""
     avatar_url: str | None = None
     notifications_read: int = 0
     # [accept, bps, min amount, max copiers]; None: never opted in as a leader
     copy_terms: list[Any] | None = None
+    # a block account's plans not settled yet: reference -> [next item, plan]
+    blocks: dict[str, list[Any]] | None = None
 
     def __init__(self, handle: str, display_name: str, roles: list[str], command_id: str) -> None:
         self.handle = handle
@@ -536,6 +577,34 @@ class Account(Aggregate):
             timestamp=to_datetime(ts),
         )
         return True
+
+    def pending_blocks(self) -> list[tuple[int, dict[str, Any]]]:
+        """A block account's plans not settled yet, oldest first: (next item, plan)."""
+        return [(pending[0], pending[1]) for pending in (self.blocks or {}).values()]
+
+    def plan_block(self, plan: dict[str, Any], by: str, command_id: str, ts: int) -> None:
+        """Record a copied fill's plan (the handler placed its blocks and posted the credit)."""
+        trigger(
+            self,
+            self.BlockPlanned,
+            {"plan": plan, "by": by, "command_id": command_id, "timestamp": to_datetime(ts)},
+        )
+
+    def block_part_applied(
+        self, reference: str, upto: int, by: str, command_id: str, ts: int
+    ) -> None:
+        """Record that the plan `reference` is applied up to item `upto`."""
+        trigger(
+            self,
+            self.BlockPartApplied,
+            {
+                "reference": reference,
+                "upto": upto,
+                "by": by,
+                "command_id": command_id,
+                "timestamp": to_datetime(ts),
+            },
+        )
 
     def mark_notifications_read(self, up_to: int, command_id: str, ts: int) -> bool:
         """Mark notifications up to `up_to` read; False when they are already."""

@@ -147,6 +147,7 @@ def create_app(
                 batch_ms=settings.batch_ms,
                 snapshot_interval=settings.snapshot_interval,
                 demo_funding=settings.demo_funding,
+                copy_part_size=settings.copy_part_size,
             )
             writer.add_batch_observer(observe_batch)
             writer.start()

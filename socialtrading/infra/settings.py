@@ -216,6 +216,13 @@ class Settings(BaseSettings):
         description="The asset statistics value equity in (changing it needs "
         "`projections rebuild stats`)",
     )
+    copy_part_size: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="Copies a part of a copied fill settles: smaller parts hold other "
+        "orders for less time, larger ones settle a fill with fewer commits",
+    )
     leaderboard_min_trades: int = Field(
         default=10, ge=0, description="Fewest fills in the window to be on a leaderboard"
     )

@@ -3,7 +3,10 @@
 - For every trade in which a leader (an account that has, or had, a copy) took or gave
   liquidity: one `CopyLeaderFill(leader, SYMBOL:SEQ)` with the command id
   `fill_command_id(leader, trade id)`. The writer's handler decides everything from its state
-  at that point of the log (which copies copy it, how much, at what price).
+  at that point of the log (which copies copy it, how much, at what price) and records it as
+  a plan on the leader's block account (`Account.BlockPlanned`).
+- For every plan to be settled in parts: one `ApplyCopyPlan(leader, trade, part)` per part,
+  all at once (the writer takes one per batch), ids from `plan_part_command_id`.
 - After a chunk whose trades moved a market, if any live copy has a stop-loss:
   `CheckCopyGuards(market)`, at most once per chunk and market (id from the last trade seq).
 - When a live copy's settlement period has passed in log time (the newest event's time):
@@ -31,10 +34,16 @@ from eventsourcing.utils import resolve_topic
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from socialtrading.commands.copying import CheckCopyGuards, CopyLeaderFill, SettleCopyProfitShare
+from socialtrading.commands.copying import (
+    ApplyCopyPlan,
+    CheckCopyGuards,
+    CopyLeaderFill,
+    SettleCopyProfitShare,
+)
 from socialtrading.commands.models import Command
+from socialtrading.domain.account import Account
 from socialtrading.domain.copy.copy import Copy
-from socialtrading.domain.copy.ids import fill_command_id
+from socialtrading.domain.copy.ids import fill_command_id, plan_part_command_id
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import NAMESPACE, SYSTEM_ACTOR
 from socialtrading.domain.market import Market
@@ -69,6 +78,7 @@ positions = Table(
 Submit = Callable[[Command], Acknowledgement]
 
 _DECODED = (
+    Account.BlockPlanned,
     Market.BookChanged,
     Market.Listed,
     Copy.Started,
@@ -204,6 +214,19 @@ class CopyPolicy(LogFollower):
                                     trade_id=trade_id,
                                 )
                             )
+            elif isinstance(event, Account.BlockPlanned):
+                plan = event.plan
+                leader, reference = plan["leader"], plan["reference"]
+                for part in range(plan["parts"]):
+                    commands.append(
+                        ApplyCopyPlan(
+                            command_id=plan_part_command_id(leader, reference, part),
+                            actor=SYSTEM_ACTOR,
+                            leader=UUID(leader),
+                            trade_id=reference,
+                            part=part,
+                        )
+                    )
             elif isinstance(event, Market.Listed):
                 self._symbols[event.originator_id] = event.symbol
             elif isinstance(event, Copy.Started):

@@ -3,10 +3,10 @@
 
 Sets up (fixed command ids, so a second run changes nothing) BTC-USD, a market maker resting
 a deep ask at 100 and a deep bid at 99, a leader and COPIERS copiers of it, then starts the
-copy policy following the log and has the leader trade TRADES times (buying at 100, selling
-at 99, alternately), printing `TRADE <trade id>` as each leader order is acknowledged. Once
-every trade is acknowledged, it waits for the policy to reach the end of the log, prints
-`DONE <position>` and exits.
+copy policy following the log (fills settled in parts of PART_SIZE copies) and has the
+leader trade TRADES times (buying at 100, selling at 99, alternately), printing
+`TRADE <trade id>` as each leader order is acknowledged. Once every trade is acknowledged, it
+waits for the policy to reach the end of the log, prints `DONE <position>` and exits.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from socialtrading.policies.copying import CopyPolicy
 MARKET = "BTC-USD"
 COPIERS = 150
 TRADES = 12
+PART_SIZE = 20  # each fill is settled by eight part commands (a kill lands between them)
 LEADER = account_id("leader")
 MAKER = account_id("maker")
 
@@ -108,7 +109,9 @@ def main(argv: list[str]) -> int:
     )
     store = open_store(settings)
     read_engine = open_read_store(settings)
-    writer = Writer(store, demo_funding=True, batch_ms=1.0, snapshot_interval=50).start()
+    writer = Writer(
+        store, demo_funding=True, batch_ms=1.0, snapshot_interval=50, copy_part_size=PART_SIZE
+    ).start()
     for ack in [writer.submit(command) for command in setup_commands()]:
         ack.result(60)
     policy = CopyPolicy(store, read_engine, writer.submit, chunk=500)

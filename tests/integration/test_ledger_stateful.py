@@ -16,7 +16,12 @@ with the store unreachable for the reload too), and restarts the writer. After e
 
 Copy trading: alice leads; bob, carol and dave start, top up, withdraw from, pause, resume,
 stop and settle copies of her at random, and alice's fills are copied (as the policy would
-send them) at random, repeats included.
+send them) at random, repeats included. One example in three settles each copied fill in its
+own command; the others settle its plan in parts of one or two copies, sent at random (in
+any order, repeated, or never: a later command touching the copies settles it first). While
+a plan is pending, its leader's block account owes credit: the sums above are then deposits
+minus withdrawals plus the credit drawn and not repaid, and the block account holds exactly
+what the plan still hands out.
 
 Each restart (and the end of each example) stops the writer and starts a new one over the same
 store: the rebuilt accounts, books and terms equal the live ones; every command of the run is
@@ -54,6 +59,7 @@ from hypothesis.stateful import (
 from socialtrading.commands import dedup
 from socialtrading.commands.copying import (
     AddCopyFunds,
+    ApplyCopyPlan,
     CopyLeaderFill,
     PauseCopying,
     ResumeCopying,
@@ -80,7 +86,8 @@ from socialtrading.commands.models import (
 )
 from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
-from socialtrading.domain.copy.ids import fill_command_id
+from socialtrading.domain.copy.ids import block_id, fill_command_id, plan_part_command_id
+from socialtrading.domain.copy.plan import OrderItem, item
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.engine.book import Side, StpMode, TimeInForce
@@ -139,6 +146,7 @@ COPY_COMMANDS = (
     | StopCopying
     | SettleCopyProfitShare
     | CopyLeaderFill
+    | ApplyCopyPlan
 )
 ASSETS = ("USD", "BTC", "ETH")
 UNIT = {"USD": Decimal("0.01"), "BTC": Decimal("0.001"), "ETH": Decimal("0.01")}
@@ -313,6 +321,7 @@ def comparable(state: State) -> dict[str, Any]:
             for copy_id, copy in state.copies.by_id.items()
         },
         "accounts": {aid: account.state() for aid, account in state.accounts.items()},
+        "plans": {aid: account.blocks for aid, account in state.accounts.items() if account.blocks},
         "books": {sym: market.book.snapshot() for sym, market in state.markets.items()},
         "terms": {
             sym: {oid: tuple(terms) for oid, terms in market.live_orders.items()}
@@ -336,6 +345,8 @@ class LedgerMachine(RuleBasedStateMachine):
         # Every other example snapshots often, so restarts load from snapshots plus later
         # events; the others never do, so restarts replay every event.
         self.snapshot_interval = 7 if number % 2 == 0 else 1_000_000
+        # None: a copied fill settles in its own command; else parts of 1 or 2 copies
+        self.part_size = (None, 1, 2)[number % 3]
         self.store = open_store(self.settings)
         self.writer = self._start(self.store)
         self.ids = itertools.count()
@@ -397,7 +408,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _start(self, store: EventStore) -> Writer:
         return Writer(
-            store, demo_funding=True, batch_ms=2.0, snapshot_interval=self.snapshot_interval
+            store,
+            demo_funding=True,
+            batch_ms=2.0,
+            snapshot_interval=self.snapshot_interval,
+            copy_part_size=self.part_size,
         ).start()
 
     @property
@@ -780,6 +795,27 @@ class LedgerMachine(RuleBasedStateMachine):
                 ]
             )
 
+    def _plans(self) -> list[dict[str, Any]]:
+        block = self.state.accounts.get(block_id(self.trader_ids[LEADER]))
+        return [] if block is None else [plan for _, plan in block.pending_blocks()]
+
+    @precondition(lambda self: bool(self._plans()))
+    @rule(data=st.data(), repeat=st.booleans())
+    def apply_copy_plan(self, data: st.DataObject, repeat: bool) -> None:
+        """A part of a pending plan, as the policy sends it (any part, in any order)."""
+        with self.step():
+            plan = data.draw(st.sampled_from(self._plans()), label="plan")
+            part = data.draw(st.integers(0, plan["parts"] - 1), label="part")
+            leader, reference = plan["leader"], plan["reference"]
+            command = ApplyCopyPlan(
+                command_id=plan_part_command_id(leader, reference, part),
+                actor=SYSTEM_ACTOR,
+                leader=UUID(leader),
+                trade_id=reference,
+                part=part,
+            )
+            self._run([command, command] if repeat else [command])
+
     @precondition(lambda self: bool(self.history))
     @rule(data=st.data())
     def repeat(self, data: st.DataObject) -> None:
@@ -842,6 +878,27 @@ class LedgerMachine(RuleBasedStateMachine):
                     need[(order.account, asset)] += amount
                     live[order.id] = (order.account, order.side, order.price)
                 assert {oid: tuple(t) for oid, t in market.live_orders.items()} == live
+            # what pending plans still owe (credit) and hand out, per asset
+            owed: dict[str, Decimal] = defaultdict(Decimal)
+            handed: dict[str, Decimal] = defaultdict(Decimal)
+            block = state.accounts.get(block_id(self.trader_ids[LEADER]))
+            for start, plan in [] if block is None else block.pending_blocks():
+                market = state.markets[plan["market"]]
+                unit, lot = market.settlement.quote_unit, market.settlement.base_unit
+                for stored in plan["items"][start:]:
+                    entry = item(stored)
+                    if isinstance(entry, OrderItem):
+                        net, lots = unit * entry.net, lot * entry.lots
+                        if plan["side"] == "buy":
+                            owed[market.quote] += net
+                            handed[market.base] += lots
+                        else:
+                            owed[market.base] += lots
+                            handed[market.quote] += net
+            if block is not None:
+                for asset in ASSETS:
+                    assert block.reserved(asset) == 0, asset
+                    assert block.available(asset) == handed[asset], (asset, handed)
             totals: dict[str, Decimal] = defaultdict(Decimal)
             for account in state.accounts.values():
                 assert not account.has_pending_entries, account.handle
@@ -854,7 +911,8 @@ class LedgerMachine(RuleBasedStateMachine):
                     assert reserved == expected, (account.handle, asset, reserved, expected)
                     totals[asset] += available + reserved
             for asset in ASSETS:
-                assert totals[asset] == self.deposits[asset] - self.withdrawals[asset], asset
+                expected = self.deposits[asset] - self.withdrawals[asset] + owed[asset]
+                assert totals[asset] == expected, asset
 
     def teardown(self) -> None:
         try:

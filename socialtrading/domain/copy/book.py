@@ -17,6 +17,8 @@ class CopyBook:
 
     def __init__(self) -> None:
         self.by_id: dict[UUID, Copy] = {}
+        self.by_text: dict[str, Copy] = {}  # str(copy id) -> copy (plans name copies so)
+        self.texts: dict[UUID, str] = {}  # copy id -> str(copy id)
         self._led: dict[str, dict[UUID, None]] = {}  # leader text -> live copy ids
         self._copying: dict[tuple[str, str], UUID] = {}  # (copier, leader) -> live copy id
 
@@ -30,6 +32,9 @@ class CopyBook:
     def add(self, copy: Copy) -> None:
         """Index a copy (new or loaded)."""
         self.by_id[copy.id] = copy
+        text = str(copy.id)
+        self.by_text[text] = copy
+        self.texts[copy.id] = text
         if copy.live:
             self._led.setdefault(copy.leader, {})[copy.id] = None
             self._copying[(copy.copier, copy.leader)] = copy.id

@@ -40,3 +40,8 @@ def fill_command_id(leader: UUID | str, trade_id: str) -> str:
     """The command id of the `CopyLeaderFill` of `leader`'s fill in trade `trade_id`: a resend
     is the same command (the writer's de-duplication makes it a no-op)."""
     return f"copy-fill:{uuid5(NAMESPACE, f'copy-fill:{leader}:{trade_id}')}"
+
+
+def plan_part_command_id(leader: UUID | str, trade_id: str, part: int) -> str:
+    """The command id of the `ApplyCopyPlan` of part `part` of `leader`'s fill `trade_id`."""
+    return f"copy-part:{uuid5(NAMESPACE, f'copy-part:{leader}:{trade_id}:{part}')}"

@@ -88,8 +88,11 @@ def desired_lots(
         return int(Fraction(fixed_amount) / (Fraction(unit) * price))
     if leader_equity <= 0 or copy_equity <= 0:
         return 0
-    # N x Ec / E of notional, in lots: leader_lots x Ec / E
-    return int(Fraction(copy_equity) * leader_lots / Fraction(leader_equity))
+    # N x Ec / E of notional, in lots: leader_lots x Ec / E, rounded down (exact: the decimals
+    # as integer ratios a/b and c/d, so (a x d x lots) // (b x c); one per copy of a fill)
+    a, b = copy_equity.as_integer_ratio()
+    c, d = leader_equity.as_integer_ratio()
+    return a * d * leader_lots // (b * c)
 
 
 def sell_lots(copy_lots: int, sold: Decimal, leader_before: Decimal) -> int:

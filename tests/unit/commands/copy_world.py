@@ -14,6 +14,7 @@ from uuid import UUID
 
 from socialtrading.commands import dedup
 from socialtrading.commands.copying import (
+    ApplyCopyPlan,
     CopyLeaderFill,
     SetCopySettings,
     StartCopying,
@@ -30,7 +31,7 @@ from socialtrading.commands.state import Outcome
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import Account
 from socialtrading.domain.copy.copy import Copy
-from socialtrading.domain.copy.ids import fill_command_id
+from socialtrading.domain.copy.ids import block_id, fill_command_id, plan_part_command_id
 from socialtrading.domain.errors import DomainError
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.engine.book import Side
@@ -56,10 +57,13 @@ class Clock:
 class World:
     """The writer and the cast of the module's text."""
 
-    def __init__(self, make_writer: Callable[..., Writer], clock: Clock) -> None:
+    def __init__(
+        self, make_writer: Callable[..., Writer], clock: Clock, part_size: int | None = None
+    ) -> None:
         self.make_writer = make_writer
         self.clock = clock
-        self.writer = make_writer(clock=clock)
+        self.part_size = part_size  # None: a fill's command settles its plan itself
+        self.writer = make_writer(clock=clock, copy_part_size=part_size)
         self.n = 0
         self.run(
             ListMarket(
@@ -83,7 +87,7 @@ class World:
     def restart(self) -> None:
         """Stop the writer and start a new one over the same store."""
         self.writer.stop()
-        self.writer = self.make_writer(clock=self.clock)
+        self.writer = self.make_writer(clock=self.clock, copy_part_size=self.part_size)
 
     def id(self) -> str:
         self.n += 1
@@ -157,13 +161,39 @@ class World:
         return [f"{SYMBOL}:{r[SEQ]}" for r in outcome.records if r[KIND] == TRADE]
 
     def copy_fill(self, trade_id: str, leader: UUID = LEA) -> Outcome:
-        """What the policy sends for a leader's fill."""
+        """What the policy sends for a leader's fill: the fill, then its plan's parts."""
+        outcome = self.copy_fill_plan(trade_id, leader)
+        for plan in self.plans(leader):
+            for part in range(plan["parts"]):
+                self.apply_part(plan, part)
+        return outcome
+
+    def copy_fill_plan(self, trade_id: str, leader: UUID = LEA) -> Outcome:
+        """The `CopyLeaderFill` of a leader's fill alone (its plan's parts left pending)."""
         return self.ok(
             CopyLeaderFill(
                 command_id=fill_command_id(leader, trade_id),
                 actor=SYSTEM_ACTOR,
                 leader=leader,
                 trade_id=trade_id,
+            )
+        )
+
+    def plans(self, leader: UUID = LEA) -> list[dict[str, Any]]:
+        """The leader's plans not settled yet."""
+        block = self.writer.state.accounts.get(block_id(leader))
+        return [] if block is None else [plan for _, plan in block.pending_blocks()]
+
+    def apply_part(self, plan: dict[str, Any], part: int) -> Outcome:
+        """Send one part of a plan, as the policy does."""
+        leader, reference = plan["leader"], plan["reference"]
+        return self.ok(
+            ApplyCopyPlan(
+                command_id=plan_part_command_id(leader, reference, part),
+                actor=SYSTEM_ACTOR,
+                leader=UUID(leader),
+                trade_id=reference,
+                part=part,
             )
         )
 

@@ -47,9 +47,11 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-def world(make_writer: Callable[..., Writer]) -> Iterator[World]:
-    yield World(make_writer, Clock())
+@pytest.fixture(params=[None, 1], ids=["whole", "parts"])
+def world(make_writer: Callable[..., Writer], request: pytest.FixtureRequest) -> Iterator[World]:
+    """A world whose fills settle in their own command, and one settling them in parts of
+    one copy each (the part commands sent as the policy sends them)."""
+    yield World(make_writer, Clock(), part_size=request.param)
 
 
 def _kinds(world: World, copy_id: UUID) -> list[str]:
