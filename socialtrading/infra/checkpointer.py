@@ -33,6 +33,7 @@ import contextlib
 import logging
 import sqlite3
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -134,7 +135,9 @@ class Checkpointer:
     def stop(self) -> None:
         """Stop the thread (after the checkpoint it may be running) and close its connection."""
         self._stop.set()
-        if self._thread.is_alive():
+        # not while the interpreter exits: a daemon thread may no longer run then (a store
+        # closed by its finaliser), and its connection goes with the process anyway
+        if self._thread.is_alive() and not sys.is_finalizing():
             self._thread.join()
 
     @property
