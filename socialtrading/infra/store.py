@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
@@ -20,7 +22,7 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
@@ -44,6 +46,7 @@ from socialtrading.infra.chain import (
     link_rows,
     segments,
 )
+from socialtrading.infra.checkpointer import Checkpointer, CheckpointPolicy, CheckpointStats
 from socialtrading.infra.command_index import (
     CommandIndex,
     CommandRow,
@@ -144,6 +147,12 @@ class EventStore(Application[UUID]):
     ) -> None:
         """`anchor_every`: positions between the hash chain's anchors (see `infra/chain.py`).
         `chained=False` stores no links: only for the benchmark's baseline."""
+        # A SQLite store's WAL checkpoints: a thread started at the first write, stopped by
+        # `close` (see infra/checkpointer.py); set before the library's set-up, which may fail.
+        self.checkpoint_policy = CheckpointPolicy()
+        self._checkpointer: Checkpointer | None = None
+        self._checkpointer_lock = threading.Lock()
+        self._closed = False  # no checkpointer starts after `close`
         super().__init__(env)
         self._ids: dict[Any, Any] = {}  # originator ids as stored -> parsed, for `read`
         self._topics: dict[type, tuple[str, int]] = {}  # event class -> topic, class version
@@ -156,6 +165,33 @@ class EventStore(Application[UUID]):
         self.chained = chained
         self._head: Head | None = None  # the hash chain's head: read once, then kept here
         self.chain_cpu_seconds = 0.0  # the appending thread's CPU spent on links (benchmarks)
+
+    @property
+    def checkpoints(self) -> CheckpointStats:
+        """What the WAL checkpointer has done (all zeros on PostgreSQL, or before a write)."""
+        checkpointer = self._checkpointer
+        return CheckpointStats() if checkpointer is None else checkpointer.stats
+
+    def close(self) -> None:
+        """Stop the WAL checkpointer (closing its connection), then close the store."""
+        with self._checkpointer_lock:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            self._closed = True
+        if checkpointer is not None:
+            checkpointer.stop()
+        super().close()
+
+    def _checkpointing(self, recorder: Any) -> None:
+        """Before a write to a SQLite file: start the checkpointer if it is not running."""
+        if self._checkpointer is not None:
+            return
+        datastore = recorder.datastore
+        if datastore.pool.is_sqlite_memory_mode or datastore.pool.db_name.startswith("file:"):
+            return  # no WAL (or a URI this code does not read): SQLite's own checkpoints
+        with self._checkpointer_lock:
+            if self._checkpointer is None and not self._closed:
+                path = Path(datastore.pool.db_name)
+                self._checkpointer = Checkpointer(path, self.checkpoint_policy).start()
 
     def append(
         self,
@@ -201,6 +237,7 @@ class EventStore(Application[UUID]):
                 known = None if self._head is None else self._head.position
                 last = _copy_in(recorder, stored_events, index_rows, link, known) or 0
             elif isinstance(recorder, SQLiteApplicationRecorder):
+                self._checkpointing(recorder)
                 last = _insert_many(recorder, stored_events, index_rows, link)
             else:
                 raise TypeError(
@@ -377,12 +414,21 @@ class EventStore(Application[UUID]):
         with self._transaction(commit=False) as cursor:
             return self.index.loaded(cursor)
 
-    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
-        """A transaction on the event store's database, as a cursor."""
-        datastore: Any = getattr(self.recorder, "datastore", None)
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[Any]:
+        """A transaction on the event store's database, as a cursor (one that writes to a
+        SQLite file with the writer's settings, `_PRAGMAS`)."""
+        recorder = self.recorder
+        datastore: Any = getattr(recorder, "datastore", None)
         if datastore is None:
-            raise TypeError(f"no database behind {type(self.recorder).__name__}")
-        return cast(AbstractContextManager[Any], datastore.transaction(commit=commit))
+            raise TypeError(f"no database behind {type(recorder).__name__}")
+        sqlite = commit and isinstance(recorder, SQLiteApplicationRecorder)
+        if sqlite:
+            self._checkpointing(recorder)
+        with cast(AbstractContextManager[Any], datastore.transaction(commit=commit)) as cursor:
+            if sqlite:
+                _tune(cursor)
+            yield cursor
 
     def to_stored(self, events: Sequence[Any]) -> list[StoredEvent]:
         """`mapper.to_stored_event` of each event, with less work per event.
@@ -474,6 +520,13 @@ class EventStore(Application[UUID]):
         recorder = store.recorder
         if isinstance(recorder, PostgresAggregateRecorder):
             _copy_in(recorder, stored)
+        elif isinstance(recorder, SQLiteAggregateRecorder):
+            # the library's insert, in a transaction with the writer's settings: a pooled
+            # connection that has only read so far would checkpoint at this commit
+            self._checkpointing(recorder)
+            with recorder.datastore.transaction(commit=True) as cursor:
+                _tune(cursor)
+                cursor.executemany(recorder.insert_events_statement, _rows(stored))
         else:
             recorder.insert_events(stored)
 
@@ -558,18 +611,43 @@ def _copy_rows(
             )
 
 
-# The writer's connection checkpoints the WAL every 64 MiB rather than every 4 MiB (SQLite's
-# default): a batch of a thousand likes dirties thousands of index pages, so the default
-# copied each batch's pages into the database file (and synced it) at its commit. The WAL
-# is then shrunk back to 64 MiB (as the read store's: infra/readstore.py). Its page cache is
-# 64 MiB rather than 2 MiB: the log's id index and the command index take their keys at
-# random (UUIDs), so with the default cache most inserts read their leaf page back from the
-# file (measured: posts through the writer 5,400/s -> 6,900/s).
+# Set on every connection that writes the event store, in each writing transaction (so on
+# whichever pooled connection it runs). It never checkpoints the WAL (autocheckpoint 0): the
+# commit that took the WAL past SQLite's limit copied the whole WAL into the database file
+# and synced it before returning, on the writer's thread (a batch of a thousand likes
+# dirties thousands of index pages: every 4 MiB by default, and at 64 MiB that one commit
+# took hundreds of milliseconds). The store's checkpointer thread copies it instead, with
+# its own connection (infra/checkpointer.py). Each commit still syncs the WAL
+# (synchronous=FULL, SQLite's default): durability is unchanged. After a checkpoint the WAL
+# is started again in place; a WAL that grew past 64 MiB (readers pinning it) is shrunk back
+# to 64 MiB then. The page cache is 64 MiB rather than 2 MiB: the log's id index and the
+# command index take their keys at random (UUIDs), so with the default cache most inserts
+# read their leaf page back from the file (measured: posts through the writer 5,400/s ->
+# 6,900/s).
 _PRAGMAS = (
-    "PRAGMA wal_autocheckpoint=16384",
+    "PRAGMA wal_autocheckpoint=0",
     "PRAGMA journal_size_limit=67108864",
     "PRAGMA cache_size=-65536",
 )
+
+
+def _tune(cursor: Any) -> None:
+    """Apply `_PRAGMAS` to the connection under `cursor`."""
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
+
+
+def _rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int, str, bytes]]:
+    """Stored events as the SQLite recorders' insert statement takes them."""
+    return [
+        (
+            e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
+            e.originator_version,
+            e.topic,
+            e.state,
+        )
+        for e in stored_events
+    ]
 
 
 def _insert_many(
@@ -580,19 +658,10 @@ def _insert_many(
 ) -> int:
     """Insert the rows in one transaction, their links (`link(cursor, positions)`) and
     `also(cursor)` too; return the last row id."""
-    rows = [
-        (
-            e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id,
-            e.originator_version,
-            e.topic,
-            e.state,
-        )
-        for e in stored_events
-    ]
+    rows = _rows(stored_events)
     last = 0
     with recorder.datastore.transaction(commit=True) as cursor:
-        for pragma in _PRAGMAS:  # per connection: so on whichever one the pool gives
-            cursor.execute(pragma)
+        _tune(cursor)  # per connection: so on whichever one the pool gives
         if rows:
             cursor.executemany(recorder.insert_events_statement, rows)
             # the connection's last inserted row id: this batch's last notification id
