@@ -40,3 +40,9 @@ def fill_command_id(leader: UUID | str, trade_id: str) -> str:
     """The command id of the `CopyLeaderFill` of `leader`'s fill in trade `trade_id`: a resend
     is the same command (the writer's de-duplication makes it a no-op)."""
     return f"copy-fill:{uuid5(NAMESPACE, f'copy-fill:{leader}:{trade_id}')}"
+
+
+def risk_command_id(leader: UUID | str, day: int, score: int) -> str:
+    """The command id of the `RecordRiskScore` of `leader`'s `score` as of `day`: sent again
+    (a restart, a replay), it is the same command, which the writer answers from its index."""
+    return f"risk-score:{uuid5(NAMESPACE, f'risk-score:{leader}:{day}:{score}')}"
