@@ -126,8 +126,11 @@ def test_each_change_of_score_is_sent_once_and_the_gate_follows(
 def test_the_gate_follows_the_statistics_read_model(
     world: World, make_policy: Callable[..., RiskGatePolicy], read_engine: Engine
 ) -> None:
+    source = LeaderRisk(read_engine)
+    assert source.closed_day() is None  # no read model built yet
     runner = ProjectionRunner(world.writer.store, read_engine, all_projections())
     runner.setup()
+    assert source.closed_day() is None  # built, no event applied yet
     world.lead()
     copier = world.start(CAL, "1000", sizing="FIXED_RATIO", ratio=D("0.01"))
     # lea holds half her equity in BTC, whose price swings 9% a day for four days
@@ -138,7 +141,6 @@ def test_the_gate_follows_the_statistics_read_model(
         world.order(MM, "sell", price, "0.01")
         world.order(CID, "buy", price, "0.01")
     runner.catch_up()
-    source = LeaderRisk(read_engine)
     closed = source.closed_day()
     assert closed == world.clock.now // DAY_US - 1
     (score,) = source.scores([LEA_ID], closed).values()

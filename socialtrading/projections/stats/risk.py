@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from socialtrading.domain.copy.risk import WINDOW
-from socialtrading.projections.copy.copies import leaders
+from socialtrading.projections.copy.copies import copy_settings, leaders
 from socialtrading.projections.stats import queries
 from socialtrading.projections.stats.formulas import WINDOWS
+from socialtrading.projections.stats.tables import stats_clock
 
 
 class LeaderRisk:
@@ -20,9 +21,16 @@ class LeaderRisk:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._ready = False  # the read models' tables exist
 
     def closed_day(self) -> int | None:
-        """The day before the statistics' open day (None: no event applied yet)."""
+        """The day before the statistics' open day (None: no event applied yet, or no read
+        model built in this read store yet)."""
+        if not self._ready:
+            names = set(inspect(self.engine).get_table_names())
+            if stats_clock.name not in names or copy_settings.name not in names:
+                return None
+            self._ready = True
         with self.engine.connect() as connection:
             day = queries.clock(connection).day
         return None if day is None else day - 1
