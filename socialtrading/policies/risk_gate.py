@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import Engine
 
 from socialtrading.commands.copying import RecordRiskScore
@@ -146,9 +147,11 @@ class RiskGatePolicy(LogFollower):
 
     def _recorded_score(self, leader: str) -> int | None:
         if leader not in self._recorded:
-            account: Any = self.store.repository.get(UUID(leader))
-            assert isinstance(account, Account)
-            self._recorded[leader] = account.risk_score
+            try:
+                account: Any = self.store.repository.get(UUID(leader))
+            except AggregateNotFoundError:  # a read store of another store: the writer says
+                account = None
+            self._recorded[leader] = account.risk_score if isinstance(account, Account) else None
         return self._recorded[leader]
 
     def _send(self, commands: list[RecordRiskScore]) -> None:

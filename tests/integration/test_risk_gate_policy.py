@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from sqlalchemy import Engine, delete
@@ -100,11 +101,13 @@ def test_each_change_of_score_is_sent_once_and_the_gate_follows(
     assert source.asked[-1] == ([CAL_ID], day + 1)
     assert policy.sent == 2 and _gate(world, CAL) == (GATE_AT, day + 1, True)
 
-    # the score falls: lea's 6 lifts the gate, cal's 7 keeps it, an unknown score sends nothing
+    # the score falls: lea's 6 lifts the gate, cal's 7 keeps it, an unknown score sends nothing,
+    # an account the store does not know is refused by the writer (and the process goes on)
     world.clock.now += DAY_US
-    source.day, source.found = day + 2, {LEA_ID: 6, CAL_ID: 7, str(CID): None}
+    stranger = str(UUID(int=5))
+    source.day, source.found = day + 2, {LEA_ID: 6, CAL_ID: 7, str(CID): None, stranger: 9}
     policy.catch_up()
-    assert policy.sent == 4
+    assert policy.sent == 5 and policy.position == day + 2
     assert _gate(world, LEA) == (6, day + 2, False)
     assert _gate(world, CAL) == (7, day + 2, True)
     events = [
@@ -113,6 +116,7 @@ def test_each_change_of_score_is_sent_once_and_the_gate_follows(
     assert [(e.score, e.gated) for e in events] == [(9, True), (6, False)]
 
     # a replay: the position lost, a new process over the same store sends nothing again
+    del source.found[stranger]
     policy.stop()
     with read_engine.begin() as connection:
         connection.execute(delete(positions))
