@@ -69,7 +69,7 @@ MAX_PAGE_SIZE = 100_000
 _ACCOUNT_SOCIAL = frozenset(
     {"ProfileUpdated", "Followed", "Unfollowed", "Blocked", "Unblocked", "NotificationsRead"}
 )
-_ACCOUNT_COPY = frozenset({"CopySettingsChanged"})
+_ACCOUNT_COPY = frozenset({"CopySettingsChanged", "RiskScoreRecorded"})
 _AGGREGATE_STREAMS = {
     "Market": MARKETS,
     "Post": SOCIAL,

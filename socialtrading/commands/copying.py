@@ -6,13 +6,16 @@ copy-trading policy (`policies/copying.py`, the system actor only): `CopyLeaderF
 one fill of a leader: its blocks and plan), `ApplyCopyPlan` (a part of the plan),
 `SettleCopyProfitShare` and `CheckCopyGuards` (the copy stop-loss). The fill and its parts
 are background commands: the writer takes at most one per batch, after the others.
+The risk-gate process (`policies/risk_gate.py`, the system actor only): `RecordRiskScore` (a
+leader's risk score as of a UTC day; the leader's gate follows, `domain/copy/risk.py`).
 
 Every refusal stores nothing: `cannot_copy_self`, `not_accepting_copiers`, `leader_full`,
-`below_min_copy_amount`, `insufficient_funds`, `already_copying`, `not_your_copy`,
-`copy_stopped`, `not_authorized` (Refused); `unknown_account`, `unknown_copy`,
-`invalid_copy_settings`, `amount_out_of_range`, `unknown_market`, `unknown_trade`
-(InvalidCommand). A command that changes nothing (pausing a paused copy, the sizing it has,
-a fill no copy copies) is accepted with `stored=False`.
+`leader_risk_too_high`, `below_min_copy_amount`, `insufficient_funds`, `already_copying`,
+`not_your_copy`, `copy_stopped`, `not_authorized` (Refused); `unknown_account`,
+`unknown_copy`, `invalid_copy_settings`, `amount_out_of_range`, `unknown_market`,
+`unknown_trade`, `not_a_leader`, `risk_day_in_future` (InvalidCommand). A command that
+changes nothing (pausing a paused copy, the sizing it has, a fill no copy copies, a risk score
+the leader has already or one older than it) is accepted with `stored=False`.
 
 Handlers are thin: they load, authorize, call the aggregates and post the money; what the
 money does on a leader's fill (sizing, block orders, allocation) is `copy_blocks.py`.
@@ -34,10 +37,12 @@ from socialtrading.domain.account import COPY, TRADER, Account, CopySettings
 from socialtrading.domain.copy.copy import DEFAULT_SLIPPAGE_BPS, STOPPED, Copy
 from socialtrading.domain.copy.ids import allocation_handle, allocation_id, block_id, copy_id
 from socialtrading.domain.copy.plan import MAX_PLAN_PARTS
+from socialtrading.domain.copy.risk import LIFT_BELOW, MAX_DAY, MAX_SCORE, MIN_SCORE
 from socialtrading.domain.copy.rules import FIXED_AMOUNT, FIXED_RATIO, PROPORTIONAL, Sizing
 from socialtrading.domain.errors import InvalidCommand, Refused
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id
 from socialtrading.domain.money import MAX_AMOUNT, MAX_PLACES, in_range
+from socialtrading.domain.time import DAY_US
 
 ZERO = Decimal(0)
 DEFAULT_PROFIT_SHARE_BPS: Final = 1000
@@ -157,6 +162,15 @@ class CheckCopyGuards(Command):
     market: Symbol
 
 
+class RecordRiskScore(Command):
+    """Record `leader`'s risk score (1..10) as of the UTC day `as_of_day` (days since the
+    epoch, not after the sequencer's day): the system only, the risk-gate process."""
+
+    leader: UUID
+    score: Annotated[int, Field(ge=MIN_SCORE, le=MAX_SCORE)]
+    as_of_day: Annotated[int, Field(ge=0, le=MAX_DAY)]
+
+
 def copy_of(command: Command) -> UUID | None:
     """The copy a copy command starts or acts on (a started copy's id is derived from the
     copier and the client copy id, else the command id)."""
@@ -173,9 +187,9 @@ def _done(command: Command, stored: bool = True) -> Outcome:
     return Outcome(command.command_id, True, stored=stored)
 
 
-def _system(command: Command) -> None:
+def _system(command: Command, sender: str = "the copy-trading process") -> None:
     if command.actor != SYSTEM_ACTOR:
-        raise Refused("not_authorized", "only the copy-trading process sends this")
+        raise Refused("not_authorized", f"only {sender} sends this")
 
 
 def _check_amount(amount: Decimal) -> None:
@@ -253,6 +267,12 @@ def start_copying(state: State, command: StartCopying, ts: int) -> Outcome:
         raise Refused("already_copying", f"a copy of @{command.leader} exists already")
     if state.copies.live_count(them) >= terms.max_copiers:
         raise Refused("leader_full", f"@{command.leader} takes no more copiers")
+    if leader.risk_gated:
+        raise Refused(
+            "leader_risk_too_high",
+            f"@{command.leader}'s risk score is {leader.risk_score}: no new copiers until it "
+            f"is below {LIFT_BELOW}",
+        )
     if command.amount < terms.min_copy_amount:
         raise Refused(
             "below_min_copy_amount", f"@{command.leader} takes at least {terms.min_copy_amount}"
@@ -437,6 +457,24 @@ def check_copy_guards(state: State, command: CheckCopyGuards, ts: int) -> Outcom
     return _done(command, stopped)
 
 
+def record_risk_score(state: State, command: RecordRiskScore, ts: int) -> Outcome:
+    """Record a leader's risk score; its gate follows (the system)."""
+    _system(command, "the risk-gate process")
+    leader = state.accounts.get(command.leader)
+    if leader is None or not leader.has_role(TRADER):
+        raise InvalidCommand("unknown_account", f"no trader {command.leader}")
+    if leader.copy_settings() is None:
+        raise InvalidCommand("not_a_leader", "only an account with copy settings is gated")
+    if command.as_of_day > ts // DAY_US:
+        raise InvalidCommand("risk_day_in_future", "a risk score is as of a day that has begun")
+    stored = leader.record_risk_score(
+        command.score, command.as_of_day, command.actor, command.command_id, ts
+    )
+    if stored:
+        state.touch(leader)
+    return _done(command, stored)
+
+
 COPY_HANDLERS: dict[type[Command], Handler] = {
     SetCopySettings: set_copy_settings,
     StartCopying: start_copying,
@@ -450,4 +488,5 @@ COPY_HANDLERS: dict[type[Command], Handler] = {
     ApplyCopyPlan: apply_copy_plan,
     SettleCopyProfitShare: settle_copy_profit_share,
     CheckCopyGuards: check_copy_guards,
+    RecordRiskScore: record_risk_score,
 }

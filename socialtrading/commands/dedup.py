@@ -242,7 +242,8 @@ def _copy_row(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
 
 def _by_row(event: Any, actors: dict[str, UUID]) -> CommandRow | None:
     """The row of a copy-trading or compliance command: every `Copy` and `Alert` event names
-    its command's actor (`by`; the system for a raised alert)."""
+    its command's actor (`by`; the system for a raised alert), and so does a leader's
+    `RiskScoreRecorded` (the system's `RecordRiskScore`)."""
     if type(event) in _BY_EVENTS:
         return CommandRow(_actor(actors, event.by), event.command_id, True, True)
     return None
@@ -264,6 +265,7 @@ _BY_EVENTS = frozenset(
         Copy.ProfitShareSettled,
         Account.BlockPlanned,
         Account.BlockPartApplied,
+        Account.RiskScoreRecorded,
         Alert.Raised,
         Alert.Acknowledged,
         Alert.Escalated,

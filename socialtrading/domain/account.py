@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from socialtrading.domain.copy.plan import plan_size
+from socialtrading.domain.copy.risk import gated_after
 from socialtrading.domain.errors import Refused
 from socialtrading.domain.events import trigger
 from socialtrading.domain.time import to_datetime, to_micros
@@ -277,6 +278,23 @@ class Account(Aggregate):
             else:
                 pending[0] = self.upto
 
+    class RiskScoreRecorded(Aggregate.Event):
+        """A leader's risk score as of a closed UTC day (days since the epoch), and the risk
+        gate it leaves (`domain/copy/risk.py`: closed at 8 and more, open below 7, a 7 keeps
+        it), decided when recorded. Sent by the risk-gate process (`by`: the system)."""
+
+        score: int
+        as_of_day: int
+        gated: bool
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account)
+            aggregate.risk_score = self.score
+            aggregate.risk_score_as_of = self.as_of_day
+            aggregate.risk_gated = self.gated
+
     bio: str = ""
     avatar_url: str | None = None
     notifications_read: int = 0
@@ -284,6 +302,13 @@ class Account(Aggregate):
     copy_terms: list[Any] | None = None
     # a block account's plans not settled yet: reference -> [next item, plan]
     blocks: dict[str, list[Any]] | None = None
+
+    # The risk gate (copy trading): the last recorded risk score, the UTC day (days since the
+    # epoch) it was recorded as of, and whether the gate is closed (no new copiers). Class
+    # attributes stand in for accounts stored before these existed, and never scored.
+    risk_score: int | None = None
+    risk_score_as_of: int | None = None
+    risk_gated: bool = False
 
     def __init__(self, handle: str, display_name: str, roles: list[str], command_id: str) -> None:
         self.handle = handle
@@ -605,6 +630,28 @@ class Account(Aggregate):
                 "timestamp": to_datetime(ts),
             },
         )
+
+    def record_risk_score(
+        self, score: int, as_of_day: int, by: UUID, command_id: str, ts: int
+    ) -> bool:
+        """Record the risk score as of `as_of_day`; the gate follows it (`gated_after`).
+        False, storing nothing, when the score is the recorded one (the gate cannot change
+        then either) or older than it (a day before the recorded day: a resend, a replay)."""
+        if self.risk_score_as_of is not None and as_of_day < self.risk_score_as_of:
+            return False
+        gated = gated_after(self.risk_gated, score)
+        if score == self.risk_score and gated == self.risk_gated:
+            return False
+        self.trigger_event(
+            self.RiskScoreRecorded,
+            score=score,
+            as_of_day=as_of_day,
+            gated=gated,
+            by=str(by),
+            command_id=command_id,
+            timestamp=to_datetime(ts),
+        )
+        return True
 
     def mark_notifications_read(self, up_to: int, command_id: str, ts: int) -> bool:
         """Mark notifications up to `up_to` read; False when they are already."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US = 86_400_000_000  # microseconds in a UTC day: `ts // DAY_US` is its day since the epoch
 # The last conversion: a command's events share one sequencer time (a copied fill stores
 # thousands), so they share one datetime object, which the transcoder encodes once.
 _last: list[tuple[int, datetime]] = [(0, _EPOCH)]

@@ -52,9 +52,11 @@ from socialtrading.infra.readstore import open_read_store
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import open_store
 from socialtrading.policies.copying import CopyPolicy
+from socialtrading.policies.risk_gate import RiskGatePolicy
 from socialtrading.policies.surveillance.policy import SurveillancePolicy, alerts_through
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
+from socialtrading.projections.stats.risk import LeaderRisk
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,11 @@ def create_app(
             policy.start()
             stack.callback(policy.stop)
             writer.add_listener(policy.wake)
+            # the risk gate: leaders' risk scores, from the statistics, to the writer
+            risk_gate = RiskGatePolicy(store, read_engine, writer.submit, LeaderRisk(read_engine))
+            await asyncio.to_thread(risk_gate.setup)
+            risk_gate.start()
+            stack.callback(risk_gate.stop)
             if settings.surveillance:
                 # market-abuse detectors: follow the log, report what they find
                 surveillance = SurveillancePolicy(

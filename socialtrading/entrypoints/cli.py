@@ -410,13 +410,16 @@ def copy_catch_up() -> None:
 
     It sends the copy commands the log calls for (copying leaders' fills, settlements, the
     stop-loss) through a writer of its own, so run it while the server is stopped (exit code
-    3 while another process holds the store). `serve` runs the same process continuously.
+    3 while another process holds the store). Then the risk gate scores the leaders as of the
+    statistics' latest closed day in the read store. `serve` runs both continuously.
     """
     from socialtrading.commands.writer import Writer
     from socialtrading.infra.readstore import open_read_store
     from socialtrading.infra.settings import Settings
     from socialtrading.infra.store import open_store
     from socialtrading.policies.copying import CopyPolicy
+    from socialtrading.policies.risk_gate import RiskGatePolicy
+    from socialtrading.projections.stats.risk import LeaderRisk
 
     settings = Settings()
     lock = _writer_lock(settings)
@@ -439,12 +442,18 @@ def copy_catch_up() -> None:
                 )
                 policy.setup()
                 position = policy.catch_up()
+                risk_gate = RiskGatePolicy(
+                    store, read_engine, writer.submit, LeaderRisk(read_engine)
+                )
+                risk_gate.setup()
+                risk_gate.catch_up()
         finally:
             read_engine.dispose()
             store.close()
     finally:
         lock.release()
     typer.echo(f"copy trading is at position {position}: {policy.sent} command(s) sent")
+    typer.echo(f"risk gate: {risk_gate.sent} risk score(s) sent")
 
 
 from socialtrading.entrypoints.audit_cli import audit_app  # noqa: E402 (registered here)

@@ -77,6 +77,27 @@ positions = Table(
 
 Submit = Callable[[Command], Acknowledgement]
 
+
+def load_position(engine: Engine, name: str) -> int:
+    """The position recorded under `name` in `copy_policy_position` (0: none)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(positions.c.position).where(positions.c.name == name)
+        ).scalar()
+    return int(found or 0)
+
+
+def save_position(engine: Engine, name: str, position: int) -> None:
+    """Record `position` under `name` in `copy_policy_position`."""
+    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(positions).values(name=name, position=position)
+    statement = statement.on_conflict_do_update(
+        index_elements=[positions.c.name], set_={"position": position}
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)
+
+
 _DECODED = (
     Account.BlockPlanned,
     Market.BookChanged,
@@ -144,21 +165,10 @@ class CopyPolicy(LogFollower):
                         self._quotes[copy.id] = copy.quote
 
     def _load_position(self) -> int:
-        with self.engine.connect() as connection:
-            found = connection.execute(
-                select(positions.c.position).where(positions.c.name == NAME)
-            ).scalar()
-        return int(found or 0)
+        return load_position(self.engine, NAME)
 
     def _save_position(self, position: int) -> None:
-        dialect = self.engine.dialect.name
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(positions).values(name=NAME, position=position)
-        statement = statement.on_conflict_do_update(
-            index_elements=[positions.c.name], set_={"position": position}
-        )
-        with self.engine.begin() as connection:
-            connection.execute(statement)
+        save_position(self.engine, NAME, position)
 
     # ------------------------------------------------------------------ one chunk
 

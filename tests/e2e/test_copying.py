@@ -1,13 +1,18 @@
 """Copy trading through GraphQL on both backends: a leader's settings, every copy mutation and
 its rejections, a leader's trade copied (seen in `copies`, `activity`, and pushed over
-`myCopies`), a stop returning the allocation, a restart."""
+`myCopies`), a stop returning the allocation, a restart, the risk gate."""
 
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+from socialtrading.commands.copying import RecordRiskScore
+from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.domain.time import DAY_US
 from socialtrading.infra.settings import Settings
 from tests.e2e.helpers import balances, deposit, list_market, place
 from tests.e2e.server import TIMEOUT, Server, running
@@ -79,6 +84,14 @@ query Mine($handle: String!) {
     copySettings { acceptCopiers profitSharePercent }
     copies(includeStopped: true) { id status }
     copiers(first: 10) { edges { node { id copier { handle } } } }
+  }
+}
+"""
+
+GATE = """
+query Gate($handle: String!) {
+  account(handle: $handle) {
+    copySettings { acceptCopiers maxCopiers copyable riskGated riskScore riskScoreAsOf }
   }
 }
 """
@@ -274,3 +287,59 @@ def test_a_leader_trade_is_copied_pushed_and_returned_at_the_stop(settings: Sett
         usd = Decimal(balances(server, cat)["USD"][0])
         assert usd == Decimal(9000) + Decimal(final["equity"])
         assert Decimal(final["pnl"]) < 0  # bought at 100, sold at 99, fees
+
+
+def test_a_gated_leader_is_refused_new_copiers_and_its_settings_say_so(server: Server) -> None:
+    people = traders(server, "lea", "cat", "cal")
+    lea, cat, cal = (people[h][1] for h in ("lea", "cat", "cal"))
+    assert list_market(server, server.admin())["__typename"] == "ListMarketSuccess"
+    for token in (cat, cal):
+        assert deposit(server, token, "USD", "5000")["__typename"] == "DepositSuccess"
+    assert act(server, lea, SETTINGS, input={"maxCopiers": 5})["__typename"] == (
+        "SetCopySettingsSuccess"
+    )
+    gate = server.gql(GATE, {"handle": "lea"})["account"]["copySettings"]
+    assert gate == {
+        "acceptCopiers": True,
+        "maxCopiers": 5,
+        "copyable": True,
+        "riskGated": False,
+        "riskScore": None,
+        "riskScoreAsOf": None,
+    }
+    started = _start(server, cat)
+    assert started["__typename"] == "StartCopyingSuccess", started
+    copy_id = started["copy"]["id"]
+
+    def record(score: int) -> int:
+        # what the risk-gate process sends, as of yesterday (UTC)
+        day = int(time.time() * 1_000_000) // DAY_US - 1
+        command = RecordRiskScore(
+            command_id=f"risk-{score}",
+            actor=SYSTEM_ACTOR,
+            leader=UUID(people["lea"][0]),
+            score=score,
+            as_of_day=day,
+        )
+        outcome = server.services.writer.execute(command)
+        assert outcome.accepted and outcome.stored, outcome
+        assert server.services.runner.wait_for(outcome.position, TIMEOUT)
+        return day
+
+    day = record(9)
+    gate = server.gql(GATE, {"handle": "lea"})["account"]["copySettings"]
+    assert (gate["copyable"], gate["riskGated"], gate["riskScore"]) == (False, True, 9)
+    assert gate["riskScoreAsOf"] == f"{date(1970, 1, 1) + timedelta(days=day)}T00:00:00Z"
+    refused = _start(server, cal)
+    assert (refused["__typename"], refused["code"]) == ("Rejection", "leader_risk_too_high")
+    # the running copy goes on: a top-up is taken
+    added = act(server, cat, ADD, copyId=copy_id, amount="100")
+    assert added["__typename"] == "AddCopyFundsSuccess", added
+
+    record(7)  # a 7 keeps the gate
+    assert server.gql(GATE, {"handle": "lea"})["account"]["copySettings"]["riskGated"]
+    assert code(_start(server, cal)) == "leader_risk_too_high"
+    record(6)
+    gate = server.gql(GATE, {"handle": "lea"})["account"]["copySettings"]
+    assert (gate["copyable"], gate["riskGated"], gate["riskScore"]) == (True, False, 6)
+    assert _start(server, cal)["__typename"] == "StartCopyingSuccess"

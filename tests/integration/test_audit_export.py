@@ -42,12 +42,14 @@ STREAMS: dict[str, Callable[[Any], bool]] = {
     "accounts": lambda e: (
         isinstance(e, Account.Event)
         and not isinstance(e, _ACCOUNT_SOCIAL)
-        and not isinstance(e, Account.CopySettingsChanged)
+        and not isinstance(e, Account.CopySettingsChanged | Account.RiskScoreRecorded)
     ),
     "social": lambda e: isinstance(
         e, (*_ACCOUNT_SOCIAL, Post.Event, Comment.Event, Like.Event, Report.Event)
     ),
-    "copy": lambda e: isinstance(e, Copy.Event | Account.CopySettingsChanged),
+    "copy": lambda e: isinstance(
+        e, Copy.Event | Account.CopySettingsChanged | Account.RiskScoreRecorded
+    ),
     "all": lambda e: True,
 }
 

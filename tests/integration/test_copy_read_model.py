@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from socialtrading.commands.copying import AddCopyFunds, PauseCopying, StopCopying
+from socialtrading.commands.copying import (
+    AddCopyFunds,
+    PauseCopying,
+    RecordRiskScore,
+    StopCopying,
+)
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.copy.copy import Copy
+from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.domain.time import DAY_US
 from socialtrading.projections.copy import copies
 from socialtrading.projections.registry import all_projections
 from socialtrading.projections.runner import ProjectionRunner
@@ -55,6 +62,10 @@ def test_copies_activity_and_equity_agree_with_the_writer(
     world.ok(PauseCopying(command_id=world.id(), actor=CAL, copy_id=cal))
     world.order(MM, "buy", "90", "30")
     world.ok(StopCopying(command_id=world.id(), actor=CAL, copy_id=cal))
+    day = world.clock.now // DAY_US - 1
+    world.ok(
+        RecordRiskScore(command_id="risk", actor=SYSTEM_ACTOR, leader=LEA, score=9, as_of_day=day)
+    )
     runner = _runner(world, read_engine)
     runner.catch_up()
     assert runner.dead_letters() == []
@@ -92,6 +103,10 @@ def test_copies_activity_and_equity_agree_with_the_writer(
     assert (fill.market, fill.side, fill.price) == ("BTC-USD", "buy", D(100))
     assert fill.leader_trade_id is not None and fill.quantity and fill.fee is not None
     assert settings[str(LEA)].profit_share_bps == 1000 and str(CAT) not in settings
+    # the leader's risk gate, and its one live copy (cal's stopped)
+    lea = settings[str(LEA)]
+    assert (lea.risk_score, lea.risk_score_as_of, lea.risk_gated) == (9, day, True)
+    assert lea.live_copiers == 1 and lea.accept_copiers and not lea.copyable
 
     # rebuilt from zero, and followed in small batches: the same rows
     live_rows = _dump(read_engine)

@@ -21,7 +21,9 @@ own command; the others settle its plan in parts of one or two copies, sent at r
 any order, repeated, or never: a later command touching the copies settles it first). While
 a plan is pending, its leader's block account owes credit: the sums above are then deposits
 minus withdrawals plus the credit drawn and not repaid, and the block account holds exactly
-what the plan still hands out.
+what the plan still hands out. Her risk score is recorded at random (as the risk
+gate's process would): a start is refused with `leader_risk_too_high` exactly while the
+gate is closed (8 closes it, below 7 opens it), and the gate survives restarts.
 
 Each restart (and the end of each example) stops the writer and starts a new one over the same
 store: the rebuilt accounts, books and terms equal the live ones; every command of the run is
@@ -62,6 +64,7 @@ from socialtrading.commands.copying import (
     ApplyCopyPlan,
     CopyLeaderFill,
     PauseCopying,
+    RecordRiskScore,
     ResumeCopying,
     SetCopySettings,
     SettleCopyProfitShare,
@@ -88,6 +91,7 @@ from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
 from socialtrading.domain.copy.ids import block_id, fill_command_id, plan_part_command_id
 from socialtrading.domain.copy.plan import OrderItem, item
+from socialtrading.domain.copy.risk import MAX_SCORE, MIN_SCORE, gated_after
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
 from socialtrading.engine.book import Side, StpMode, TimeInForce
@@ -135,7 +139,13 @@ LEADER = "alice"  # takes copiers (copy trading)
 COPIERS = ("bob", "carol", "dave")
 # Copy commands' refusals that random traffic can meet (nothing stored).
 COPY_REFUSALS = frozenset(
-    {"insufficient_funds", "already_copying", "copy_stopped", "below_min_copy_amount"}
+    {
+        "insufficient_funds",
+        "already_copying",
+        "copy_stopped",
+        "below_min_copy_amount",
+        "leader_risk_too_high",
+    }
 )
 COPY_COMMANDS = (
     StartCopying
@@ -147,8 +157,10 @@ COPY_COMMANDS = (
     | SettleCopyProfitShare
     | CopyLeaderFill
     | ApplyCopyPlan
+    | RecordRiskScore
 )
 ASSETS = ("USD", "BTC", "ETH")
+RISK_DAY = 20_000  # the day the leader's risk scores are as of (2024-10-04: in the past)
 UNIT = {"USD": Decimal("0.01"), "BTC": Decimal("0.001"), "ETH": Decimal("0.01")}
 FIRST_DEPOSIT = {"USD": Decimal(20), "BTC": Decimal("0.05"), "ETH": Decimal("0.5")}
 
@@ -322,6 +334,10 @@ def comparable(state: State) -> dict[str, Any]:
         },
         "accounts": {aid: account.state() for aid, account in state.accounts.items()},
         "plans": {aid: account.blocks for aid, account in state.accounts.items() if account.blocks},
+        "risk": {
+            aid: (account.risk_score, account.risk_score_as_of, account.risk_gated)
+            for aid, account in state.accounts.items()
+        },
         "books": {sym: market.book.snapshot() for sym, market in state.markets.items()},
         "terms": {
             sym: {oid: tuple(terms) for oid, terms in market.live_orders.items()}
@@ -391,6 +407,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )
         self.copies: list[tuple[UUID, UUID]] = []  # (copier, copy id), started
+        self.risk_gated = False  # the leader's risk gate, as the hysteresis says
         self.leader_trades: list[str] = []
         # Some liquidity to start from: resting bids and asks around each reference price.
         seeds = [
@@ -573,6 +590,13 @@ class LedgerMachine(RuleBasedStateMachine):
                 found = copy_of(command)
                 assert found is not None
                 self.copies.append((command.actor, found))
+            if isinstance(command, StartCopying):
+                # refused for the gate exactly while it is closed (or for an earlier check)
+                assert (outcome.code == "leader_risk_too_high") <= self.risk_gated, outcome
+                assert not (outcome.accepted and self.risk_gated), outcome
+            if isinstance(command, RecordRiskScore):
+                assert outcome.accepted, outcome
+                self.risk_gated = gated_after(self.risk_gated, command.score)
         elif isinstance(
             command,
             CancelOrder | AmendOrder | HaltMarket | ResumeMarket | StartAuction | Uncross,
@@ -756,6 +780,25 @@ class LedgerMachine(RuleBasedStateMachine):
                 "settle": SettleCopyProfitShare(actor=SYSTEM_ACTOR, **common),
             }[action]
             self._run([command])
+
+    @rule(score=st.integers(MIN_SCORE, MAX_SCORE))
+    def record_risk_score(self, score: int) -> None:
+        """The risk gate's process records the leader's score (always as of the same day:
+        another score of that day is recorded, the same one changes nothing)."""
+        with self.step():
+            leader = self.trader_ids[LEADER]
+            self._run(
+                [
+                    RecordRiskScore(
+                        command_id=self._next_id(),
+                        actor=SYSTEM_ACTOR,
+                        leader=leader,
+                        score=score,
+                        as_of_day=RISK_DAY,
+                    )
+                ]
+            )
+            assert self.state.accounts[leader].risk_gated == self.risk_gated
 
     @precondition(lambda self: bool(self.copies))
     @rule(intent=st.one_of(limits, market_orders))

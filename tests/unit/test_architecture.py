@@ -47,7 +47,9 @@ def _imports(path: Path) -> set[str]:
 
 # Bottom up: engine -> domain -> infra -> commands / projections / audit -> policies ->
 # graphql -> entrypoints (policies send commands: they sit above commands, beside nothing that
-# reads). `audit` reads the log through infra and re-runs the domain's rules; it imports no
+# reads). A policy that needs a read model (the risk gate reads the statistics) takes it as a
+# source the wiring passes (`policies/risk_gate.RiskSource`), never by import.
+# `audit` reads the log through infra and re-runs the domain's rules; it imports no
 # handler and no read model, so a verification never rests on the code paths it checks.
 LAYERS = {
     "engine": {"engine"},

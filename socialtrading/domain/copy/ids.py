@@ -45,3 +45,9 @@ def fill_command_id(leader: UUID | str, trade_id: str) -> str:
 def plan_part_command_id(leader: UUID | str, trade_id: str, part: int) -> str:
     """The command id of the `ApplyCopyPlan` of part `part` of `leader`'s fill `trade_id`."""
     return f"copy-part:{uuid5(NAMESPACE, f'copy-part:{leader}:{trade_id}:{part}')}"
+
+
+def risk_command_id(leader: UUID | str, day: int, score: int) -> str:
+    """The command id of the `RecordRiskScore` of `leader`'s `score` as of `day`: sent again
+    (a restart, a replay), it is the same command, which the writer answers from its index."""
+    return f"risk-score:{uuid5(NAMESPACE, f'risk-score:{leader}:{day}:{score}')}"

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from socialtrading.domain.copy.risk import GATE_AT, LIFT_BELOW, WINDOW
 from socialtrading.graphql.context import Info
 from socialtrading.graphql.errors import ApiError
 from socialtrading.graphql.pagination import Connection, int_cursor, page_size, paginate
 from socialtrading.graphql.permissions import IsOwnerOrStaff, requires
+from socialtrading.graphql.stats.types import day_start
 from socialtrading.graphql.trading.types import Position, Side
 from socialtrading.projections.copy import copies
 from socialtrading.projections.copy.rows import CopyActivityRow, CopyRow, CopySettingsRow
@@ -82,7 +84,7 @@ def percent(bps: int) -> Decimal:
     return value.normalize() if value != value.to_integral_value() else value.quantize(1)
 
 
-@strawberry.type(description="A leader's terms for copiers")
+@strawberry.type(description="A leader's terms for copiers, and whether it takes new ones")
 class CopySettings:
     accept_copiers: bool
     profit_share_percent: Decimal = strawberry.field(
@@ -91,6 +93,27 @@ class CopySettings:
     min_copy_amount: Decimal = strawberry.field(description="The least a copy starts with")
     max_copiers: int = strawberry.field(description="The most live copies")
     updated_at: datetime
+    copyable: bool = strawberry.field(
+        description=(
+            "Whether a new copy may start now: the leader accepts copiers, is not full, and "
+            "its risk gate is open"
+        )
+    )
+    risk_gated: bool = strawberry.field(
+        description=(
+            f"The risk gate is closed: the leader's risk score reached {GATE_AT} and has not "
+            f"fallen below {LIFT_BELOW} since; it takes no new copiers (copies running go on)"
+        )
+    )
+    risk_score: int | None = strawberry.field(
+        description=(
+            f"The leader's last recorded risk score (1-10, the {WINDOW} statistics' as of a "
+            "closed UTC day); null: never scored"
+        )
+    )
+    risk_score_as_of: datetime | None = strawberry.field(
+        description="The day (00:00 UTC) the risk score was recorded as of"
+    )
 
     @classmethod
     def from_row(cls, row: CopySettingsRow) -> CopySettings:
@@ -101,6 +124,12 @@ class CopySettings:
             min_copy_amount=row.min_copy_amount,
             max_copiers=row.max_copiers,
             updated_at=row.updated_at,
+            copyable=row.copyable,
+            risk_gated=row.risk_gated,
+            risk_score=row.risk_score,
+            risk_score_as_of=(
+                None if row.risk_score_as_of is None else day_start(row.risk_score_as_of)
+            ),
         )
 
 

@@ -1,7 +1,8 @@
 """The copies read model: every copy with its terms and bookkeeping, every decision a copy
 recorded (its activity), and leaders' copy settings.
 
-From the `Copy` events (`domain/copy/copy.py`) and `Account.CopySettingsChanged`. A copy's
+From the `Copy` events (`domain/copy/copy.py`), `Account.CopySettingsChanged` and
+`Account.RiskScoreRecorded` (a leader's risk gate, on its settings row). A copy's
 money is its allocation account's: its balances and positions are those of the accounts and
 positions read models under the allocation's id, and its equity (`equity_of`) marks them
 at the last trade prices of the markets quoted in the copy's asset (the listing's reference
@@ -32,7 +33,10 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    bindparam,
+    func,
     select,
+    update,
 )
 
 from socialtrading.domain import money
@@ -160,6 +164,22 @@ copy_settings = Table(
     Column("min_copy_amount", String(_AMOUNT), nullable=False),
     Column("max_copiers", Integer, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # the risk gate (`Account.RiskScoreRecorded`): the last recorded score (null: never
+    # scored), the UTC day it is as of (days since the epoch), whether the gate is closed
+    Column("risk_score", Integer),
+    Column("risk_score_as_of", Integer),
+    Column("risk_gated", Boolean, nullable=False, default=False),
+)
+# A leader's risk gate, set on its settings row (the writer records a score for leaders
+# only, after their settings: the row exists).
+_set_risk = (
+    update(copy_settings)
+    .where(copy_settings.c.account_id == bindparam("leader"))
+    .values(
+        risk_score=bindparam("score"),
+        risk_score_as_of=bindparam("day"),
+        risk_gated=bindparam("gated"),
+    )
 )
 
 _COPY_EVENTS = frozenset(
@@ -205,6 +225,7 @@ class CopiesProjection(Projection):
         self._changed: set[str] = set()
         self._activity: list[tuple[Any, ...]] = []
         self._settings: dict[str, dict[str, Any]] = {}
+        self._risk: dict[str, dict[str, Any]] = {}  # leader -> its gate's parameters
         # (copy id, market) -> [quantity, cost, realized, fees], for copies whose rows are read
         self._positions: dict[tuple[str, str], list[Decimal]] = {}
         self._positions_read: set[str] = set()
@@ -217,6 +238,7 @@ class CopiesProjection(Projection):
         self._changed = set()
         self._activity = []
         self._settings = {}
+        self._risk = {}
         self._positions = {}
         self._positions_read = set()
         self._positions_changed = set()
@@ -254,6 +276,14 @@ class CopiesProjection(Projection):
                     "max_copiers": int(event.max_copiers),
                     "updated_at": to_micros(event.timestamp),
                 }
+            elif type(event) is Account.RiskScoreRecorded:
+                leader = str(event.originator_id)
+                self._risk[leader] = {
+                    "leader": leader,
+                    "score": int(event.score),
+                    "day": int(event.as_of_day),
+                    "gated": bool(event.gated),
+                }
 
     def flush(self, connection: Connection) -> None:
         changed, self._changed = self._changed, set()
@@ -282,6 +312,9 @@ class CopiesProjection(Projection):
         settings, self._settings = self._settings, {}
         if settings:
             upsert(connection, copy_settings, list(settings.values()), ["account_id"])
+        risk, self._risk = self._risk, {}
+        if risk:
+            connection.execute(_set_risk, [risk[leader] for leader in sorted(risk)])
         self._committing, self._published = self._published, {}
 
     def after_commit(self) -> None:
@@ -659,10 +692,22 @@ def activity_of(
 
 
 def settings_of(connection: Connection, account_ids: Sequence[str]) -> dict[str, CopySettingsRow]:
-    """The copy settings of these accounts (those that never set any are left out)."""
+    """The copy settings of these accounts, with their risk gates and live copies (those
+    that never set any are left out)."""
     found: dict[str, CopySettingsRow] = {}
-    statement = select(copy_settings)
-    for row in rows_in(connection, statement, copy_settings.c.account_id, account_ids):
+    rows = list(rows_in(connection, select(copy_settings), copy_settings.c.account_id, account_ids))
+    if not rows:
+        return found
+    counted = (
+        select(copies.c.leader, func.count().label("live"))
+        .where(copies.c.live.is_(True))
+        .group_by(copies.c.leader)
+    )
+    live = {
+        row.leader: int(row.live)
+        for row in rows_in(connection, counted, copies.c.leader, [r.account_id for r in rows])
+    }
+    for row in rows:
         found[row.account_id] = CopySettingsRow(
             account_id=row.account_id,
             accept_copiers=row.accept_copiers,
@@ -670,8 +715,18 @@ def settings_of(connection: Connection, account_ids: Sequence[str]) -> dict[str,
             min_copy_amount=clean(Decimal(row.min_copy_amount)),
             max_copiers=row.max_copiers,
             updated_at=to_datetime(row.updated_at),
+            risk_score=row.risk_score,
+            risk_score_as_of=row.risk_score_as_of,
+            risk_gated=bool(row.risk_gated),
+            live_copiers=live.get(row.account_id, 0),
         )
     return found
+
+
+def leaders(connection: Connection) -> list[str]:
+    """Every account with copy settings (a leader, accepting copiers or not), by id."""
+    statement = select(copy_settings.c.account_id).order_by(copy_settings.c.account_id)
+    return list(connection.execute(statement).scalars())
 
 
 def _marks(connection: Connection, symbols: set[str]) -> dict[str, Decimal]:

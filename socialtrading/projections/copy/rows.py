@@ -61,3 +61,13 @@ class CopySettingsRow:
     min_copy_amount: Decimal
     max_copiers: int
     updated_at: datetime
+    risk_score: int | None = None  # the last recorded risk score (None: never scored)
+    risk_score_as_of: int | None = None  # the UTC day it is as of (days since the epoch)
+    risk_gated: bool = False  # the risk gate is closed: no new copiers
+    live_copiers: int = 0  # live (active or paused) copies of this leader
+
+    @property
+    def copyable(self) -> bool:
+        """Whether a new copy may start now: the leader accepts copiers, is not full, and
+        its risk gate is open."""
+        return self.accept_copiers and self.live_copiers < self.max_copiers and not self.risk_gated
