@@ -3,7 +3,7 @@
 Copiers and leaders: `SetCopySettings` (a leader's terms), `StartCopying`, `AddCopyFunds`,
 `WithdrawCopyFunds`, `ChangeCopySizing`, `PauseCopying`, `ResumeCopying`, `StopCopying`. The
 copy-trading policy (`policies/copying.py`, the system actor only): `CopyLeaderFill` (copy
-one fill of a leader: its blocks and plan), `ApplyCopyPlan` (a part of the plan),
+one fill of a leader: opens its plan), `SizeCopyPlan` and `ApplyCopyPlan` (a part of it),
 `SettleCopyProfitShare` and `CheckCopyGuards` (the copy stop-loss). The fill and its parts
 are background commands: the writer takes at most one per batch, after the others.
 The risk-gate process (`policies/risk_gate.py`, the system actor only): `RecordRiskScore` (a
@@ -29,7 +29,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from socialtrading.commands import copy_blocks
+from socialtrading.commands import copy_blocks, copy_plans
 from socialtrading.commands.models import Amount, Asset, Command, Handle, Symbol
 from socialtrading.commands.social import TradeId
 from socialtrading.commands.state import Handler, Outcome, State, actor_account, find_market, trader
@@ -136,9 +136,20 @@ class CopyLeaderFill(Command):
     trade_id: TradeId
 
 
+class SizeCopyPlan(Command):
+    """Size the plan of `leader`'s fill `trade_id` up to the end of sizing part `part` (the
+    system only: the policy, one command per part, after it read the opened plan)."""
+
+    background: ClassVar[bool] = True
+
+    leader: UUID
+    trade_id: TradeId
+    part: Annotated[int, Field(ge=0, le=MAX_PLAN_PARTS)]
+
+
 class ApplyCopyPlan(Command):
-    """Settle the plan of `leader`'s fill `trade_id` up to the end of part `part` (the system
-    only: the policy, one command per part, after it read the plan)."""
+    """Settle the plan of `leader`'s fill `trade_id` up to the end of settling part `part`
+    (the system only: the policy, one command per part, after it read the opened plan)."""
 
     background: ClassVar[bool] = True
 
@@ -313,7 +324,7 @@ def start_copying(state: State, command: StartCopying, ts: int) -> Outcome:
     state.touch(copy)
     copy_blocks.transfer(state, copier, allocation, asset, command.amount, str(new_id))
     if command.copy_open_positions:
-        copy_blocks.copy_open_positions(state, copy, leader, command.command_id, ts)
+        copy_plans.copy_open_positions(state, copy, leader, command.command_id, ts)
     return _done(command)
 
 
@@ -337,10 +348,10 @@ def withdraw_copy_funds(state: State, command: WithdrawCopyFunds, ts: int) -> Ou
     allocation = state.by_text[copy.allocation]
     # what the leader's pending plans will take from the allocation (or add) counts first;
     # checked before anything changes, since a refusal stores nothing
-    pending = copy_blocks.pending_moves(state, copy).get(copy.quote, ZERO)
+    pending = copy_plans.pending_moves(state, copy).get(copy.quote, ZERO)
     if allocation.available(copy.quote) + pending < command.amount:
         raise Refused("insufficient_funds", f"the copy has not that much {copy.quote} available")
-    copy_blocks.complete(state, copy.leader, copy.copier, command.command_id, ts)
+    copy_plans.complete(state, copy.leader, copy.copier, command.command_id, ts)
     copy.withdraw_funds(command.amount, copy.copier, command.command_id, ts)
     state.touch(copy)
     copy_blocks.transfer(state, allocation, copier, copy.quote, command.amount, str(copy.id))
@@ -382,6 +393,8 @@ def stop_copying(state: State, command: StopCopying, ts: int) -> Outcome:
     _, copy = _own_copy(state, command)
     if not copy.live:
         raise Refused("copy_stopped", "this copy has stopped")
+    # what the leader's pending plans owe from the allocation first
+    copy_plans.complete(state, copy.leader, copy.copier, command.command_id, ts)
     copy_blocks.stop(
         state,
         copy,
@@ -396,14 +409,14 @@ def stop_copying(state: State, command: StopCopying, ts: int) -> Outcome:
 
 
 def copy_leader_fill(state: State, command: CopyLeaderFill, ts: int) -> Outcome:
-    """Copy one of a leader's fills to its live copies (see `copy_blocks.copy_fill`)."""
+    """Open the plan of one of a leader's fills (see `copy_plans.copy_fill`)."""
     _system(command)
     leader = state.accounts.get(command.leader)
     if leader is None:
         raise InvalidCommand("unknown_account", f"no account {command.leader}")
     symbol, seq = command.trade_id.split(":")
     market = find_market(state, symbol)
-    stored = copy_blocks.copy_fill(
+    stored = copy_plans.copy_fill(
         state,
         leader,
         market,
@@ -416,14 +429,34 @@ def copy_leader_fill(state: State, command: CopyLeaderFill, ts: int) -> Outcome:
     return _done(command, stored)
 
 
-def apply_copy_plan(state: State, command: ApplyCopyPlan, ts: int) -> Outcome:
-    """Settle one part of a leader's plan; stores nothing for a part settled already (by an
-    earlier part command, or by a command that settled the leader's plans first)."""
+def _block_of(state: State, command: SizeCopyPlan | ApplyCopyPlan) -> Account:
     _system(command)
     block = state.accounts.get(block_id(command.leader))
     if block is None:
         raise InvalidCommand("unknown_account", f"no block account of {command.leader}")
-    stored = copy_blocks.apply_plan(
+    return block
+
+
+def size_copy_plan(state: State, command: SizeCopyPlan, ts: int) -> Outcome:
+    """Size one part of a leader's plan (placing it after its last copy); stores nothing for
+    a part done already (by an earlier part command, or a command that settled first)."""
+    stored = copy_plans.size_plan(
+        state,
+        _block_of(state, command),
+        command.trade_id,
+        command.part,
+        state.text(command.actor),
+        command.command_id,
+        ts,
+    )
+    return _done(command, stored)
+
+
+def apply_copy_plan(state: State, command: ApplyCopyPlan, ts: int) -> Outcome:
+    """Settle one part of a leader's plan (sizing and placing it first if it is not yet);
+    stores nothing for a part settled already."""
+    block = _block_of(state, command)
+    stored = copy_plans.apply_plan(
         state,
         block,
         command.trade_id,
@@ -443,7 +476,9 @@ def settle_copy_profit_share(state: State, command: SettleCopyProfitShare, ts: i
         raise InvalidCommand("unknown_copy", f"no copy {command.copy_id}")
     if not copy.live:
         raise Refused("copy_stopped", "this copy has stopped")
-    copy_blocks.settle(state, copy, state.text(command.actor), command.command_id, ts)
+    by = state.text(command.actor)
+    copy_plans.complete(state, copy.leader, by, command.command_id, ts)
+    copy_blocks.settle(state, copy, by, command.command_id, ts)
     return _done(command)
 
 
@@ -451,10 +486,14 @@ def check_copy_guards(state: State, command: CheckCopyGuards, ts: int) -> Outcom
     """Stop, by loss, the copies whose equity fell to their stop-loss (the system)."""
     _system(command)
     market = find_market(state, command.market)
-    stopped = copy_blocks.check_guards(
-        state, market.quote, state.text(command.actor), command.command_id, ts
+    by = state.text(command.actor)
+    # the guarded copies' allocations as their leaders' pending plans leave them
+    leaders = sorted(
+        {c.leader for c in state.copies.live() if c.stop_loss_percent and c.quote == market.quote}
     )
-    return _done(command, stopped)
+    settled = [copy_plans.complete(state, leader, by, command.command_id, ts) for leader in leaders]
+    stopped = copy_blocks.check_guards(state, market.quote, by, command.command_id, ts)
+    return _done(command, stopped or any(settled))
 
 
 def record_risk_score(state: State, command: RecordRiskScore, ts: int) -> Outcome:
@@ -485,6 +524,7 @@ COPY_HANDLERS: dict[type[Command], Handler] = {
     ResumeCopying: resume_copying,
     StopCopying: stop_copying,
     CopyLeaderFill: copy_leader_fill,
+    SizeCopyPlan: size_copy_plan,
     ApplyCopyPlan: apply_copy_plan,
     SettleCopyProfitShare: settle_copy_profit_share,
     CheckCopyGuards: check_copy_guards,

@@ -264,6 +264,8 @@ _BY_EVENTS = frozenset(
         Copy.OrderExecuted,
         Copy.ProfitShareSettled,
         Account.BlockPlanned,
+        Account.BlockSized,
+        Account.BlockPlaced,
         Account.BlockPartApplied,
         Account.RiskScoreRecorded,
         Alert.Raised,

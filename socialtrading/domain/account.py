@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from socialtrading.domain.copy.plan import plan_size
+from socialtrading.domain.copy.plan import opened, placed, plan_size, sized
 from socialtrading.domain.copy.risk import gated_after
 from socialtrading.domain.errors import Refused
 from socialtrading.domain.events import trigger
@@ -246,9 +246,9 @@ class Account(Aggregate):
             ]
 
     class BlockPlanned(Aggregate.Event):
-        """A copied fill's plan, on the leader's block account (copy trading): the block
-        orders were placed and filled on credit, and `plan` says what each copy pays, gets
-        or skipped (`domain/copy/plan.py`). `BlockPartApplied` events settle it in parts."""
+        """A copied fill's plan opened on the leader's block account (copy trading): the
+        fill and what its copies are sized by (`domain/copy/plan.py`); `BlockSized`,
+        `BlockPlaced` and `BlockPartApplied` follow."""
 
         plan: dict[str, Any]
         by: str
@@ -258,11 +258,42 @@ class Account(Aggregate):
             assert isinstance(aggregate, Account)
             if aggregate.blocks is None:
                 aggregate.blocks = {}
-            aggregate.blocks[self.plan["reference"]] = [0, self.plan]
+            aggregate.blocks[self.plan["reference"]] = opened(self.plan)
+
+    class BlockSized(Aggregate.Event):
+        """The next copies of the plan `reference` sized: their want and skip items, and the
+        last copy sized (`cursor`)."""
+
+        reference: str
+        items: list[list[Any]]
+        cursor: str
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account) and aggregate.blocks is not None
+            sized(aggregate.blocks[self.reference], self.items, self.cursor)
+
+    class BlockPlaced(Aggregate.Event):
+        """The plan `reference`'s block orders placed on credit: each block's terms and
+        outcome (`blocks`), and the order and skip items its parts settle."""
+
+        reference: str
+        blocks: dict[str, Any]
+        items: list[list[Any]]
+        by: str
+        command_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Account) and aggregate.blocks is not None
+            pending = aggregate.blocks[self.reference]
+            placed(pending, self.blocks, self.items)
+            if not self.items:
+                del aggregate.blocks[self.reference]  # nothing to settle
 
     class BlockPartApplied(Aggregate.Event):
-        """The plan `reference` is applied up to (not including) its item `upto`; a plan
-        applied to its end is settled and forgotten."""
+        """The plan `reference` is settled up to (not including) its item `upto`; a plan
+        settled to its end is forgotten."""
 
         reference: str
         upto: int
@@ -608,27 +639,52 @@ class Account(Aggregate):
         return [(pending[0], pending[1]) for pending in (self.blocks or {}).values()]
 
     def plan_block(self, plan: dict[str, Any], by: str, command_id: str, ts: int) -> None:
-        """Record a copied fill's plan (the handler placed its blocks and posted the credit)."""
-        trigger(
-            self,
-            self.BlockPlanned,
-            {"plan": plan, "by": by, "command_id": command_id, "timestamp": to_datetime(ts)},
-        )
+        """Open a copied fill's plan (`domain/copy/plan.py`)."""
+        self._block_event(self.BlockPlanned, {"plan": plan}, by, command_id, ts)
+
+    def block_sized(
+        self,
+        reference: str,
+        items: list[list[Any]],
+        cursor: str,
+        by: str,
+        command_id: str,
+        ts: int,
+    ) -> None:
+        """Record the next copies of a plan sized."""
+        fields = {"reference": reference, "items": items, "cursor": cursor}
+        self._block_event(self.BlockSized, fields, by, command_id, ts)
+
+    def block_placed(
+        self,
+        reference: str,
+        blocks: dict[str, Any],
+        items: list[list[Any]],
+        by: str,
+        command_id: str,
+        ts: int,
+    ) -> None:
+        """Record a plan's blocks placed (the handler placed them and posted the credit)."""
+        fields = {"reference": reference, "blocks": blocks, "items": items}
+        self._block_event(self.BlockPlaced, fields, by, command_id, ts)
+
+    def _block_event(
+        self,
+        event: type[Aggregate.Event],
+        fields: dict[str, Any],
+        by: str,
+        command_id: str,
+        ts: int,
+    ) -> None:
+        fields.update(by=by, command_id=command_id, timestamp=to_datetime(ts))
+        trigger(self, event, fields)
 
     def block_part_applied(
         self, reference: str, upto: int, by: str, command_id: str, ts: int
     ) -> None:
-        """Record that the plan `reference` is applied up to item `upto`."""
-        trigger(
-            self,
-            self.BlockPartApplied,
-            {
-                "reference": reference,
-                "upto": upto,
-                "by": by,
-                "command_id": command_id,
-                "timestamp": to_datetime(ts),
-            },
+        """Record that the plan `reference` is settled up to item `upto`."""
+        self._block_event(
+            self.BlockPartApplied, {"reference": reference, "upto": upto}, by, command_id, ts
         )
 
     def record_risk_score(

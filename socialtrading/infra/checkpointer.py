@@ -17,6 +17,15 @@ passed since its last checkpoint. The size of the `-wal` file cannot tell this: 
 complete checkpoint the writer starts the WAL again from its beginning, overwriting the file
 in place, whose size then stays the largest it has been (up to `journal_size_limit`).
 
+**Starting the WAL again.** The writer starts the WAL from its beginning only when a
+transaction of it begins with every frame copied. Under steady writes a PASSIVE checkpoint
+never ends with none left (the writer appends while it copies), so the WAL would grow without
+end. Once it holds `restart_bytes` and little is left to copy (`restart_backlog_bytes`), the
+thread runs `PRAGMA wal_checkpoint(RESTART)` instead, with no busy wait of its own: when the
+writer is between transactions it takes the write lock, copies the little that is left (the
+writer waits those milliseconds) and the writer's next transaction starts the WAL again;
+when the writer is busy it does what PASSIVE does and tries again at the next poll.
+
 **Bounds.** A reader that keeps an old snapshot open pins the frames after it: the WAL
 grows. Past `hard_limit_bytes` the thread logs a warning (once a minute while it lasts) and
 goes on; it never blocks the writer. A checkpoint that copied nothing while frames were left
@@ -63,6 +72,8 @@ class CheckpointPolicy:
     interval: float = 5.0  # ...or seconds since the last one, if any frame is left to copy
     poll: float = 0.1  # seconds between reads of the WAL-index header
     hard_limit_bytes: int = 256 << 20  # a WAL this long is warned about
+    restart_bytes: int = 64 << 20  # a WAL this long is started again...
+    restart_backlog_bytes: int = 4 << 20  # ...once at most this much is left to copy
 
 
 @dataclass
@@ -113,7 +124,8 @@ def read_wal_index(database: Path) -> WalIndex | None:
 
 def connect(database: Path) -> sqlite3.Connection:
     """The checkpointer's own connection (a seam for the tests' failures)."""
-    return sqlite3.connect(database, timeout=1.0, isolation_level=None)
+    # no busy wait: a RESTART checkpoint that finds the writer busy does what PASSIVE does
+    return sqlite3.connect(database, timeout=0.0, isolation_level=None)
 
 
 class Checkpointer:
@@ -191,13 +203,24 @@ class Checkpointer:
         if wal is None:  # no header to read (yet): by time alone
             return since >= self.policy.interval
         backlog = wal.backlog_bytes
-        if backlog >= self.policy.threshold_bytes:
+        if backlog >= self.policy.threshold_bytes or self._restarting(wal):
             return True
         return backlog > 0 and since >= self.policy.interval
 
+    def _restarting(self, wal: WalIndex | None) -> bool:
+        """Whether the WAL is long enough to start again, and nearly all copied."""
+        policy = self.policy
+        return (
+            wal is not None
+            and wal.wal_bytes >= policy.restart_bytes
+            and wal.backlog_bytes <= policy.restart_backlog_bytes
+        )
+
     def _checkpoint(self, connection: sqlite3.Connection, wal: WalIndex | None) -> int:
-        """Run one PASSIVE checkpoint; return how many pages it copied."""
-        row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        """Run one checkpoint (RESTART when `_restarting`, else PASSIVE); return how many
+        pages it copied."""
+        mode = "RESTART" if self._restarting(wal) else "PASSIVE"
+        row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         busy, frames, checkpointed = (int(value) for value in row)
         before = 0 if wal is None else wal.copied
         # The same WAL: what it copied beyond what was copied before; a WAL started again

@@ -5,8 +5,9 @@
   `fill_command_id(leader, trade id)`. The writer's handler decides everything from its state
   at that point of the log (which copies copy it, how much, at what price) and records it as
   a plan on the leader's block account (`Account.BlockPlanned`).
-- For every plan to be settled in parts: one `ApplyCopyPlan(leader, trade, part)` per part,
-  all at once (the writer takes one per batch), ids from `plan_part_command_id`.
+- For every plan opened with parts: its `SizeCopyPlan(leader, trade, part)` then its
+  `ApplyCopyPlan(leader, trade, part)` commands, all at once (the writer takes one per batch,
+  in order), ids from `plan_part_command_id`.
 - After a chunk whose trades moved a market, if any live copy has a stop-loss:
   `CheckCopyGuards(market)`, at most once per chunk and market (id from the last trade seq).
 - When a live copy's settlement period has passed in log time (the newest event's time):
@@ -39,6 +40,7 @@ from socialtrading.commands.copying import (
     CheckCopyGuards,
     CopyLeaderFill,
     SettleCopyProfitShare,
+    SizeCopyPlan,
 )
 from socialtrading.commands.models import Command
 from socialtrading.domain.account import Account
@@ -227,16 +229,17 @@ class CopyPolicy(LogFollower):
             elif isinstance(event, Account.BlockPlanned):
                 plan = event.plan
                 leader, reference = plan["leader"], plan["reference"]
-                for part in range(plan["parts"]):
-                    commands.append(
-                        ApplyCopyPlan(
-                            command_id=plan_part_command_id(leader, reference, part),
+                for step, kind in (("size", SizeCopyPlan), ("settle", ApplyCopyPlan)):
+                    commands += [
+                        kind(
+                            command_id=plan_part_command_id(leader, reference, step, part),
                             actor=SYSTEM_ACTOR,
                             leader=UUID(leader),
                             trade_id=reference,
                             part=part,
                         )
-                    )
+                        for part in range(plan["parts"])
+                    ]
             elif isinstance(event, Market.Listed):
                 self._symbols[event.originator_id] = event.symbol
             elif isinstance(event, Copy.Started):

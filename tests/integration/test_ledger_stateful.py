@@ -17,8 +17,9 @@ with the store unreachable for the reload too), and restarts the writer. After e
 Copy trading: alice leads; bob, carol and dave start, top up, withdraw from, pause, resume,
 stop and settle copies of her at random, and alice's fills are copied (as the policy would
 send them) at random, repeats included. One example in three settles each copied fill in its
-own command; the others settle its plan in parts of one or two copies, sent at random (in
-any order, repeated, or never: a later command touching the copies settles it first). While
+own command; the others size and settle its plan in parts of one or two copies, sent at
+random (in any order, repeated, or never: a later command touching the copies settles it
+first). While
 a plan is pending, its leader's block account owes credit: the sums above are then deposits
 minus withdrawals plus the credit drawn and not repaid, and the block account holds exactly
 what the plan still hands out. Her risk score is recorded at random (as the risk
@@ -68,6 +69,7 @@ from socialtrading.commands.copying import (
     ResumeCopying,
     SetCopySettings,
     SettleCopyProfitShare,
+    SizeCopyPlan,
     StartCopying,
     StopCopying,
     WithdrawCopyFunds,
@@ -90,7 +92,7 @@ from socialtrading.commands.models import (
 from socialtrading.commands.state import Outcome, State
 from socialtrading.commands.writer import Ack, CommitFailed, Writer
 from socialtrading.domain.copy.ids import block_id, fill_command_id, plan_part_command_id
-from socialtrading.domain.copy.plan import OrderItem, item
+from socialtrading.domain.copy.plan import SIZING, OrderItem, item, phase
 from socialtrading.domain.copy.risk import MAX_SCORE, MIN_SCORE, gated_after
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.ids import SYSTEM_ACTOR, account_id, order_id
@@ -157,6 +159,7 @@ COPY_COMMANDS = (
     | SettleCopyProfitShare
     | CopyLeaderFill
     | ApplyCopyPlan
+    | SizeCopyPlan
     | RecordRiskScore
 )
 ASSETS = ("USD", "BTC", "ETH")
@@ -843,15 +846,17 @@ class LedgerMachine(RuleBasedStateMachine):
         return [] if block is None else [plan for _, plan in block.pending_blocks()]
 
     @precondition(lambda self: bool(self._plans()))
-    @rule(data=st.data(), repeat=st.booleans())
-    def apply_copy_plan(self, data: st.DataObject, repeat: bool) -> None:
-        """A part of a pending plan, as the policy sends it (any part, in any order)."""
+    @rule(data=st.data(), settle=st.booleans(), repeat=st.booleans())
+    def copy_plan_part(self, data: st.DataObject, settle: bool, repeat: bool) -> None:
+        """A sizing or settling part of a pending plan, as the policy sends it (any part, in
+        any order)."""
         with self.step():
             plan = data.draw(st.sampled_from(self._plans()), label="plan")
             part = data.draw(st.integers(0, plan["parts"] - 1), label="part")
             leader, reference = plan["leader"], plan["reference"]
-            command = ApplyCopyPlan(
-                command_id=plan_part_command_id(leader, reference, part),
+            kind, step = (ApplyCopyPlan, "settle") if settle else (SizeCopyPlan, "size")
+            command = kind(
+                command_id=plan_part_command_id(leader, reference, step, part),
                 actor=SYSTEM_ACTOR,
                 leader=UUID(leader),
                 trade_id=reference,
@@ -926,6 +931,8 @@ class LedgerMachine(RuleBasedStateMachine):
             handed: dict[str, Decimal] = defaultdict(Decimal)
             block = state.accounts.get(block_id(self.trader_ids[LEADER]))
             for start, plan in [] if block is None else block.pending_blocks():
+                if phase(plan) == SIZING:
+                    continue  # nothing placed yet: no credit drawn, nothing to hand out
                 market = state.markets[plan["market"]]
                 unit, lot = market.settlement.quote_unit, market.settlement.base_unit
                 for stored in plan["items"][start:]:

@@ -238,3 +238,36 @@ def test_a_postgresql_store_has_no_checkpointer(
         assert len(running) == 1
     store.close()
     assert not _checkpointer_threads()
+
+
+def test_under_steady_appends_the_wal_is_started_again_and_stays_bounded(
+    open_sqlite_store: Callable[[CheckpointPolicy], EventStore], database: Path
+) -> None:
+    """A PASSIVE checkpoint of a large backlog never ends with every frame copied while the
+    writer goes on, so the writer never starts the WAL again and it would grow for ever; the
+    checkpoints of a small backlog (RESTART) end between two of the writer's transactions,
+    whose next one starts the WAL again. (A writer without any pause between transactions
+    would still keep the WAL growing: SQLite starts it again only at a transaction that
+    begins with every frame copied.)"""
+    policy = CheckpointPolicy(
+        threshold_bytes=4 << 20,  # long PASSIVE checkpoints, which the writer overtakes
+        interval=3600.0,
+        poll=0.005,
+        restart_bytes=2 << 20,
+        restart_backlog_bytes=512 << 10,
+    )
+    store = open_sqlite_store(policy)
+    largest = 0
+    restarts = 0
+    previous = 0
+    for _ in range(400):  # ~80 MiB written, a small batch at a time, as commands come in
+        _append(store, 1, events=25)
+        time.sleep(0.002)
+        wal = read_wal_index(database)
+        assert wal is not None
+        largest = max(largest, wal.wal_bytes)
+        if wal.frames < previous:
+            restarts += 1
+        previous = wal.frames
+    assert restarts >= 2, (restarts, largest, store.checkpoints)
+    assert largest < 40 << 20, largest  # bounded: half the ~80 MiB written at most

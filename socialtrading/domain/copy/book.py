@@ -7,6 +7,7 @@ already" are lookups. Nothing here is stored: a reload rebuilds it from the copi
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from uuid import UUID
 
 from socialtrading.domain.copy.copy import Copy
@@ -21,6 +22,8 @@ class CopyBook:
         self.texts: dict[UUID, str] = {}  # copy id -> str(copy id)
         self._led: dict[str, dict[UUID, None]] = {}  # leader text -> live copy ids
         self._copying: dict[tuple[str, str], UUID] = {}  # (copier, leader) -> live copy id
+        # leader -> its live copies in id order, and their ids as text (a cache of `_led`)
+        self._ordered: dict[str, tuple[list[str], list[Copy]]] = {}
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -36,11 +39,13 @@ class CopyBook:
         self.by_text[text] = copy
         self.texts[copy.id] = text
         if copy.live:
+            self._ordered.pop(copy.leader, None)
             self._led.setdefault(copy.leader, {})[copy.id] = None
             self._copying[(copy.copier, copy.leader)] = copy.id
 
     def ended(self, copy: Copy) -> None:
         """Forget a stopped copy in the live indexes."""
+        self._ordered.pop(copy.leader, None)
         led = self._led.get(copy.leader)
         if led is not None:
             led.pop(copy.id, None)
@@ -49,13 +54,19 @@ class CopyBook:
         if self._copying.get((copy.copier, copy.leader)) == copy.id:
             del self._copying[(copy.copier, copy.leader)]
 
-    def led_by(self, leader: str) -> list[Copy]:
-        """The live copies of a leader, in id order (the fair tie-break of allocations)."""
-        ids = self._led.get(leader)
-        if not ids:
-            return []
-        by_id = self.by_id
-        return [by_id[copy_id] for copy_id in sorted(ids, key=lambda i: i.bytes)]
+    def led_by(self, leader: str, after: str = "") -> list[Copy]:
+        """The live copies of a leader, in id order (the fair tie-break of allocations), those
+        with an id (text) after `after` only when given."""
+        ordered = self._ordered.get(leader)
+        if ordered is None:
+            ids = self._led.get(leader)
+            if not ids:
+                return []
+            by_id = self.by_id
+            copies = [by_id[copy_id] for copy_id in sorted(ids, key=lambda i: i.bytes)]
+            ordered = self._ordered[leader] = ([self.texts[c.id] for c in copies], copies)
+        texts, copies = ordered
+        return copies[bisect_right(texts, after) :] if after else list(copies)
 
     def live_count(self, leader: str) -> int:
         """How many live copies a leader has."""

@@ -42,9 +42,10 @@ def fill_command_id(leader: UUID | str, trade_id: str) -> str:
     return f"copy-fill:{uuid5(NAMESPACE, f'copy-fill:{leader}:{trade_id}')}"
 
 
-def plan_part_command_id(leader: UUID | str, trade_id: str, part: int) -> str:
-    """The command id of the `ApplyCopyPlan` of part `part` of `leader`'s fill `trade_id`."""
-    return f"copy-part:{uuid5(NAMESPACE, f'copy-part:{leader}:{trade_id}:{part}')}"
+def plan_part_command_id(leader: UUID | str, trade_id: str, step: str, part: int) -> str:
+    """The command id of part `part` of `step` (`size`: `SizeCopyPlan`, `settle`:
+    `ApplyCopyPlan`) of the plan of `leader`'s fill `trade_id`."""
+    return f"copy-{step}:{uuid5(NAMESPACE, f'copy-{step}:{leader}:{trade_id}:{part}')}"
 
 
 def risk_command_id(leader: UUID | str, day: int, score: int) -> str:

@@ -17,6 +17,7 @@ from socialtrading.commands.copying import (
     ApplyCopyPlan,
     CopyLeaderFill,
     SetCopySettings,
+    SizeCopyPlan,
     StartCopying,
     copy_of,
 )
@@ -165,6 +166,8 @@ class World:
         outcome = self.copy_fill_plan(trade_id, leader)
         for plan in self.plans(leader):
             for part in range(plan["parts"]):
+                self.size_part(plan, part)
+            for part in range(plan["parts"]):
                 self.apply_part(plan, part)
         return outcome
 
@@ -184,17 +187,25 @@ class World:
         block = self.writer.state.accounts.get(block_id(leader))
         return [] if block is None else [plan for _, plan in block.pending_blocks()]
 
+    def size_part(self, plan: dict[str, Any], part: int) -> Outcome:
+        """Send one sizing part of a plan, as the policy does."""
+        return self.ok(self.part_command(SizeCopyPlan, "size", plan, part))
+
     def apply_part(self, plan: dict[str, Any], part: int) -> Outcome:
-        """Send one part of a plan, as the policy does."""
+        """Send one settling part of a plan, as the policy does."""
+        return self.ok(self.part_command(ApplyCopyPlan, "settle", plan, part))
+
+    @staticmethod
+    def part_command(
+        kind: type[SizeCopyPlan | ApplyCopyPlan], step: str, plan: dict[str, Any], part: int
+    ) -> SizeCopyPlan | ApplyCopyPlan:
         leader, reference = plan["leader"], plan["reference"]
-        return self.ok(
-            ApplyCopyPlan(
-                command_id=plan_part_command_id(leader, reference, part),
-                actor=SYSTEM_ACTOR,
-                leader=UUID(leader),
-                trade_id=reference,
-                part=part,
-            )
+        return kind(
+            command_id=plan_part_command_id(leader, reference, step, part),
+            actor=SYSTEM_ACTOR,
+            leader=UUID(leader),
+            trade_id=reference,
+            part=part,
         )
 
     def copy(self, copy_id: UUID) -> Copy:

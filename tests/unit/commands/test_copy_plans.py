@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from socialtrading.audit.findings import UNBALANCED
 from socialtrading.audit.ledger import Ledger
 from socialtrading.audit.verify import verify
-from socialtrading.commands.copying import ApplyCopyPlan, WithdrawCopyFunds
+from socialtrading.commands.copying import ApplyCopyPlan, SizeCopyPlan, WithdrawCopyFunds
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import CREDIT, Account
 from socialtrading.domain.copy.copy import Copy
-from socialtrading.domain.copy.ids import block_id, plan_part_command_id
+from socialtrading.domain.copy.ids import block_id
 from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.infra.decoding import EventDecoder
 from tests.unit.commands.copy_world import CAL, CAT, CID, LEA, MM, Clock, World
@@ -41,16 +41,47 @@ def _executed(world: World, copy_id: UUID) -> list[Copy.OrderExecuted]:
     return [e for e in world.events(copy_id) if isinstance(e, Copy.OrderExecuted)]
 
 
-def _buy(world: World, copies: int = 3) -> tuple[list[UUID], str, dict[str, D]]:
+def _buy(
+    world: World, copies: int = 3, *, sized: bool = True
+) -> tuple[list[UUID], str, dict[str, D]]:
     """Three copies (1,000, 2,000 and 3,000 USD), and a leader's buy of 10 BTC at 100 whose
-    fill is planned, its parts pending; the totals before the trade."""
+    plan is opened and (`sized`) sized and placed, its settling parts pending; the totals
+    before the trade."""
     world.lead()
     started = [world.start(c, str(1000 * (i + 1))) for i, c in enumerate((CAT, CAL, CID)[:copies])]
     world.order(MM, "sell", "100", "20")
     totals = world.totals()
     (trade,) = world.trades(world.order(LEA, "buy", "100", "10"))
     world.copy_fill_plan(trade)
+    if sized:
+        (plan,) = world.plans()
+        for part in range(plan["parts"]):
+            world.size_part(plan, part)
     return started, trade, totals
+
+
+def test_a_plan_is_opened_then_sized_a_part_at_a_time_then_placed(world: World) -> None:
+    copies, trade, totals = _buy(world, sized=False)
+    block = world.account(block_id(str(LEA)))
+    (plan,) = world.plans()
+    assert (plan["reference"], plan["parts"], plan["phase"], plan["sized"]) == (
+        trade,
+        3,
+        "sizing",
+        [],
+    )
+    assert world.totals() == totals and block.available("BTC") == 0  # nothing placed
+    assert world.size_part(plan, 0).stored
+    (plan,) = world.plans()
+    assert len(plan["sized"]) == 1 and plan["phase"] == "sizing"
+    head = world.head()
+    assert not world.size_part(plan, 0).stored or world.head() == head  # done: nothing again
+    assert world.size_part(plan, 2).stored  # parts 1 and 2: every copy sized, then placed
+    (plan,) = world.plans()
+    assert plan["phase"] == "placed" and len(plan["items"]) == 3
+    assert block.available("BTC") == D(6)  # one block for the three copies
+    assert not world.size_part(plan, 1).stored  # sized already
+    assert all(not _executed(world, c) for c in copies)
 
 
 def test_the_plan_places_one_block_on_credit_and_the_parts_settle_it(world: World) -> None:
@@ -142,25 +173,25 @@ def test_the_next_fill_settles_the_previous_plan_and_a_restart_keeps_a_pending_o
 def test_part_commands_are_the_systems_and_bounded(world: World) -> None:
     _buy(world, copies=1)
     (plan,) = world.plans()
-    command = ApplyCopyPlan(
-        command_id=plan_part_command_id(plan["leader"], plan["reference"], 0),
-        actor=CAT,
-        leader=LEA,
-        trade_id=plan["reference"],
-        part=0,
-    )
-    assert world.refused(command) == "not_authorized"
-    system = command.model_copy(update={"actor": SYSTEM_ACTOR})
-    assert world.refused(system.model_copy(update={"leader": CAT})) == "unknown_account"
-    head = world.head()
-    unknown = system.model_copy(update={"command_id": "x", "trade_id": "BTC-USD:999"})
-    assert not world.ok(unknown).stored and world.head() == head
-    with pytest.raises(ValidationError):
-        ApplyCopyPlan(command_id="p", actor=SYSTEM_ACTOR, leader=LEA, trade_id="BTC-USD:1", part=-1)
-    with pytest.raises(ValidationError):
-        ApplyCopyPlan(
-            command_id="p", actor=SYSTEM_ACTOR, leader=LEA, trade_id="BTC-USD:1", part=10**6
+    for kind, step in ((SizeCopyPlan, "size"), (ApplyCopyPlan, "settle")):
+        command = World.part_command(kind, step, plan, 0).model_copy(
+            update={"actor": CAT, "command_id": f"{step}-probe"}
         )
+        assert world.refused(command) == "not_authorized"
+        system = command.model_copy(update={"actor": SYSTEM_ACTOR})
+        assert world.refused(system.model_copy(update={"leader": CAT})) == "unknown_account"
+        head = world.head()
+        unknown = system.model_copy(update={"command_id": f"{step}-x", "trade_id": "BTC-USD:99"})
+        assert not world.ok(unknown).stored and world.head() == head
+        for part in (-1, 10**6):
+            with pytest.raises(ValidationError):
+                kind(
+                    command_id="p",
+                    actor=SYSTEM_ACTOR,
+                    leader=LEA,
+                    trade_id="BTC-USD:1",
+                    part=part,
+                )
 
 
 def test_audit_verify_accepts_a_pending_plans_credit_and_finds_a_forged_one(

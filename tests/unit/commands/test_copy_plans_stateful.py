@@ -1,14 +1,15 @@
-"""Copied fills settled in parts, as a state machine through the real writer (SQLite).
+"""Copied fills sized and settled in parts, as a state machine through the real writer
+(SQLite).
 
-The leader trades against a market maker and each fill is copied by its plan; the plan's
-parts are sent at random (in any order, repeated, or not at all), while the copiers top up,
-withdraw, pause, resume, stop and settle their copies, and the writer restarts. After every
-step:
+The leader trades against a market maker and each fill opens a plan; the plan's sizing and
+settling parts are sent at random (in any order, repeated, or not at all), while the copiers
+top up, withdraw, pause, resume, stop and settle their copies, and the writer restarts. After
+every step:
 
 - no balance is negative; the money over all accounts is what was deposited plus the credit
-  the leader's block account drew and has not repaid, which is exactly what its pending plans
-  still owe; and the block account holds exactly what they still hand out (nothing at all
-  once no plan is pending);
+  the leader's block account drew and has not repaid, which is exactly what its placed
+  pending plans still owe (a plan being sized has drawn none); and the block account holds
+  exactly what they still hand out (nothing at all once no plan is pending);
 - each copy's events hold one `OrderExecuted` per copied fill at most (exactly once);
 - a restart rebuilds the same balances, copies and pending plans.
 """
@@ -41,7 +42,7 @@ from socialtrading.commands.copying import (
 )
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.copy.copy import Copy
-from socialtrading.domain.copy.plan import OrderItem, item
+from socialtrading.domain.copy.plan import SIZING, OrderItem, item, phase
 from socialtrading.domain.ids import SYSTEM_ACTOR
 from socialtrading.infra.settings import Settings
 from socialtrading.infra.store import EventStore, open_store
@@ -107,13 +108,15 @@ class PlansMachine(RuleBasedStateMachine):
         self.world.copy_fill_plan(trade_id)
 
     @precondition(lambda self: bool(self._plans()))
-    @rule(data=st.data(), repeat=st.booleans())
-    def apply_part(self, data: st.DataObject, repeat: bool) -> None:
+    @rule(data=st.data(), settle=st.booleans(), repeat=st.booleans())
+    def plan_part(self, data: st.DataObject, settle: bool, repeat: bool) -> None:
+        """A sizing or settling part, any of them, maybe twice."""
         plan = data.draw(st.sampled_from(self._plans()))
         part = data.draw(st.integers(0, plan["parts"] - 1))
-        self.world.apply_part(plan, part)
+        send = self.world.apply_part if settle else self.world.size_part
+        send(plan, part)
         if repeat:
-            self.world.apply_part(plan, part)
+            send(plan, part)
 
     @rule(
         index=st.integers(0, len(COPIERS) - 1),
@@ -162,6 +165,8 @@ class PlansMachine(RuleBasedStateMachine):
             if account.blocks is not None:
                 block = account
         for start, plan in [] if block is None else block.pending_blocks():
+            if phase(plan) == SIZING:
+                continue  # nothing placed yet: no credit drawn, nothing to hand out
             for stored in plan["items"][start:]:
                 entry = item(stored)
                 if isinstance(entry, OrderItem):
