@@ -16,7 +16,10 @@ load (the baseline). Prints one JSON object:
   of the last `ApplyCopyPlan` of its fill (the commit holding the last copy's allocation
   event); with `--part-size 0`, of its `CopyLeaderFill`, which then settles the fill itself
 - allocations_per_sec: copies allocated per second of fan-out, from each `CopyLeaderFill`
-  submitted to its last part acknowledged (the policy's read of the plan between included)
+  submitted to its last part acknowledged (the policy's read of the plan between included,
+  and the other commands the writer took between the parts)
+- allocations_per_writer_sec: copies allocated per second the writer spent on the batches
+  that held a copy command (`WriterStats.background_seconds`: through the writer)
 - events_per_fill: events stored per copied fill
 - ordinary_ack_p99_ms_copying / ordinary_ack_p99_ms_baseline: the background orders'
   acknowledgement p99 while the leader is copied / while the uncopied leader trades
@@ -274,6 +277,7 @@ def run(
     baseline_p99 = background.p99_ms()
     fanout: list[float] = []
     busy = 0.0
+    writer_before = writer.stats.background_seconds
     events_before = store.recorder.max_notification_id() or 0
     with Background(writer, rate) as background:
         for i in range(trades):
@@ -290,6 +294,7 @@ def run(
             fanout.append((done.acknowledged - ack.acknowledged) * 1000)
             busy += done.acknowledged - fill.submitted
     copying_p99 = background.p99_ms()
+    writer_busy = writer.stats.background_seconds - writer_before
     stored = (store.recorder.max_notification_id() or 0) - events_before
     policy.stop()
     writer.stop()
@@ -304,6 +309,7 @@ def run(
         "fanout_p50_ms": _percentile(fanout, 0.5),
         "fanout_p99_ms": _percentile(fanout, 0.99),
         "allocations_per_sec": round(copiers * trades / busy) if busy else 0,
+        "allocations_per_writer_sec": round(copiers * trades / writer_busy) if writer_busy else 0,
         "events_per_fill": round(stored / trades, 1),
         "ordinary_ack_p99_ms_baseline": baseline_p99,
         "ordinary_ack_p99_ms_copying": copying_p99,

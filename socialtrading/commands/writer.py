@@ -121,6 +121,8 @@ class WriterStats:
     commit_seconds: float = 0.0
     failed_batches: int = 0
     last_batch_size: int = 0
+    # seconds from a batch taken to its commit, of the batches that held a background command
+    background_seconds: float = 0.0
 
 
 class Ack:
@@ -354,6 +356,7 @@ class Writer:
         return ts
 
     def _process(self, batch: list[Ack]) -> None:
+        taken = time.perf_counter()
         state = self.state
         state.touched = {}
         keys = [(ack.command.actor, ack.command.command_id) for ack in batch]
@@ -388,6 +391,8 @@ class Writer:
         self.stats.commands += len(batch)
         self.stats.events += len(stored)
         self.stats.last_batch_size = len(batch)
+        if batch[-1].command.background:  # (a batch's background command comes last)
+            self.stats.background_seconds += time.perf_counter() - taken
         self._acknowledge(batch, results)
         self._snapshot(touched)
         if last:

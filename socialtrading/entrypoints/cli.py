@@ -427,6 +427,8 @@ def copy_catch_up() -> None:
         store = open_store(settings)
         read_engine = open_read_store(settings)
         try:
+            # no part size: offline, each fill is copied whole by its own command (no other
+            # users' orders to interleave with); plans opened by a server are done by parts
             with Writer(
                 store,
                 batch_max=settings.batch_max,

@@ -169,7 +169,7 @@ def test_copy_events_are_in_the_copiers_and_the_leaders_trails(
     world: AuditWorld, story: Story, read_engine: Engine
 ) -> None:
     copy_events = world.of(story.copy)
-    assert len(copy_events) > 2  # started, then orders placed and fills allocated
+    assert len(copy_events) >= 2  # started, then each copy order executed (one event each)
     for account in ("cat", "lea"):
         found = {e.position for e in _trail(world, read_engine, trail.account_subject(account))}
         assert set(copy_events) <= found, account

@@ -30,6 +30,7 @@ def test_the_copy_benchmark_runs_quick_and_prints_its_figures() -> None:
         "fanout_p50_ms",
         "fanout_p99_ms",
         "allocations_per_sec",
+        "allocations_per_writer_sec",
         "events_per_fill",
         "ordinary_ack_p99_ms_baseline",
         "ordinary_ack_p99_ms_copying",

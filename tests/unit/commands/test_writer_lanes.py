@@ -68,6 +68,7 @@ def test_background_commands_go_one_per_batch_after_the_others(
     for ack in acks:
         ack.result(10)
     assert batches == [["gate"], ["o0", "o1", "o2", "b0"], ["b1"], ["b2"]]
+    assert writer.stats.background_seconds > 0  # three batches held a background command
 
 
 def test_a_command_waits_behind_one_background_command_at_most(
