@@ -17,14 +17,14 @@ passed since its last checkpoint. The size of the `-wal` file cannot tell this: 
 complete checkpoint the writer starts the WAL again from its beginning, overwriting the file
 in place, whose size then stays the largest it has been (up to `journal_size_limit`).
 
-**Starting the WAL again.** The writer starts the WAL from its beginning only when a
-transaction of it begins with every frame copied. Under steady writes a PASSIVE checkpoint
-never ends with none left (the writer appends while it copies), so the WAL would grow without
-end. Once it holds `restart_bytes` and little is left to copy (`restart_backlog_bytes`), the
-thread runs `PRAGMA wal_checkpoint(RESTART)` instead, with no busy wait of its own: when the
-writer is between transactions it takes the write lock, copies the little that is left (the
-writer waits those milliseconds) and the writer's next transaction starts the WAL again;
-when the writer is busy it does what PASSIVE does and tries again at the next poll.
+**Starting the WAL again** is the writer's own: SQLite starts the WAL from its beginning
+only at a write transaction that begins with every frame copied, which a checkpoint from
+another thread almost never leaves under steady writes (the writer appends while it
+copies). So the writing connections keep an automatic checkpoint, every 64 MiB of WAL
+(`infra/store.py`), after which their next transaction starts the WAL again. This thread
+keeps what that checkpoint finds to do small: it copies at `threshold_bytes`, and syncs
+the database file after each checkpoint that did not (PASSIVE syncs only when it copied
+every frame), so the writer's checkpoint copies at most a few MiB and syncs little.
 
 **Bounds.** A reader that keeps an old snapshot open pins the frames after it: the WAL
 grows. Past `hard_limit_bytes` the thread logs a warning (once a minute while it lasts) and
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import struct
 import sys
@@ -68,12 +69,10 @@ _WARN_EVERY = 60.0  # seconds between warnings about a WAL past the hard limit
 class CheckpointPolicy:
     """When the checkpointer copies the WAL into the database."""
 
-    threshold_bytes: int = 16 << 20  # frames not yet copied that start a checkpoint
+    threshold_bytes: int = 4 << 20  # frames not yet copied that start a checkpoint
     interval: float = 5.0  # ...or seconds since the last one, if any frame is left to copy
     poll: float = 0.1  # seconds between reads of the WAL-index header
     hard_limit_bytes: int = 256 << 20  # a WAL this long is warned about
-    restart_bytes: int = 64 << 20  # a WAL this long is started again...
-    restart_backlog_bytes: int = 4 << 20  # ...once at most this much is left to copy
 
 
 @dataclass
@@ -122,10 +121,18 @@ def read_wal_index(database: Path) -> WalIndex | None:
     return WalIndex(frames, min(copied, frames), page_size)
 
 
+def _sync(database: Path) -> None:
+    """Flush the database file's pages to the disk (what a checkpoint copied)."""
+    descriptor = os.open(database, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def connect(database: Path) -> sqlite3.Connection:
     """The checkpointer's own connection (a seam for the tests' failures)."""
-    # no busy wait: a RESTART checkpoint that finds the writer busy does what PASSIVE does
-    return sqlite3.connect(database, timeout=0.0, isolation_level=None)
+    return sqlite3.connect(database, timeout=1.0, isolation_level=None)
 
 
 class Checkpointer:
@@ -203,25 +210,16 @@ class Checkpointer:
         if wal is None:  # no header to read (yet): by time alone
             return since >= self.policy.interval
         backlog = wal.backlog_bytes
-        if backlog >= self.policy.threshold_bytes or self._restarting(wal):
+        if backlog >= self.policy.threshold_bytes:
             return True
         return backlog > 0 and since >= self.policy.interval
 
-    def _restarting(self, wal: WalIndex | None) -> bool:
-        """Whether the WAL is long enough to start again, and nearly all copied."""
-        policy = self.policy
-        return (
-            wal is not None
-            and wal.wal_bytes >= policy.restart_bytes
-            and wal.backlog_bytes <= policy.restart_backlog_bytes
-        )
-
     def _checkpoint(self, connection: sqlite3.Connection, wal: WalIndex | None) -> int:
-        """Run one checkpoint (RESTART when `_restarting`, else PASSIVE); return how many
-        pages it copied."""
-        mode = "RESTART" if self._restarting(wal) else "PASSIVE"
-        row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        """Run one PASSIVE checkpoint; return how many pages it copied."""
+        row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         busy, frames, checkpointed = (int(value) for value in row)
+        if checkpointed < frames:  # SQLite synced the database file only if it copied all
+            _sync(self.database)
         before = 0 if wal is None else wal.copied
         # The same WAL: what it copied beyond what was copied before; a WAL started again
         # since the header was read: everything it copied (a counter, not an audit).

@@ -612,20 +612,20 @@ def _copy_rows(
 
 
 # Set on every connection that writes the event store, in each writing transaction (so on
-# whichever pooled connection it runs). It never checkpoints the WAL (autocheckpoint 0): the
-# commit that took the WAL past SQLite's limit copied the whole WAL into the database file
-# and synced it before returning, on the writer's thread (a batch of a thousand likes
-# dirties thousands of index pages: every 4 MiB by default, and at 64 MiB that one commit
-# took hundreds of milliseconds). The store's checkpointer thread copies it instead, with
-# its own connection (infra/checkpointer.py). Each commit still syncs the WAL
-# (synchronous=FULL, SQLite's default): durability is unchanged. After a checkpoint the WAL
-# is started again in place; a WAL that grew past 64 MiB (readers pinning it) is shrunk back
-# to 64 MiB then. The page cache is 64 MiB rather than 2 MiB: the log's id index and the
-# command index take their keys at random (UUIDs), so with the default cache most inserts
-# read their leaf page back from the file (measured: posts through the writer 5,400/s ->
-# 6,900/s).
+# whichever pooled connection it runs). The store's checkpointer thread copies the WAL into
+# the database file with its own connection (infra/checkpointer.py), so the writer's own
+# automatic checkpoint, every 64 MiB of WAL rather than SQLite's 4 MiB, finds a few MiB at
+# most left to copy and sync; it stays because only a checkpoint on the writing connection
+# lets its next transaction start the WAL again (the thread's, overtaken by the writer, never
+# does). Before the thread, that commit copied the whole WAL and synced it (a batch of a
+# thousand likes dirties thousands of index pages: hundreds of milliseconds at 64 MiB). Each
+# commit still syncs the WAL (synchronous=FULL, SQLite's default): durability is unchanged.
+# A WAL that grew past 64 MiB (readers pinning it) is shrunk back to 64 MiB when started
+# again. The page cache is 64 MiB rather than 2 MiB: the log's id index and the command
+# index take their keys at random (UUIDs), so with the default cache most inserts read their
+# leaf page back from the file (measured: posts through the writer 5,400/s -> 6,900/s).
 _PRAGMAS = (
-    "PRAGMA wal_autocheckpoint=0",
+    "PRAGMA wal_autocheckpoint=16384",
     "PRAGMA journal_size_limit=67108864",
     "PRAGMA cache_size=-65536",
 )
