@@ -27,7 +27,7 @@ from socialtrading.domain.copy.rules import (
     profit_share,
 )
 from socialtrading.domain.market import Market
-from socialtrading.engine.book import CANCEL_TAKER, IOC, MARKET, SELL
+from socialtrading.engine.book import CANCEL_TAKER, IOC, LIMIT, MARKET, SELL, Side
 from socialtrading.engine.records import (
     KIND,
     TRADE,
@@ -99,6 +99,41 @@ def block_account(state: State, leader: str, command_id: str, ts: int) -> Accoun
         state.add_account(account)
         state.touch(account)
     return account
+
+
+def take(
+    state: State,
+    market: Market,
+    owner: str,
+    order_command: str,
+    side: Side,
+    limit_price: Decimal | None,
+    lots: int,
+    account: Account,
+    command_id: str,
+    ts: int,
+) -> tuple[int, int, int, str | None]:
+    """Place and settle one IOC order of a copy trading account (a block's limit order, or
+    a closing market order when `limit_price` is None), paid from `account`; the lots, cost
+    and fee (quote units) it took, and the market's refusal, if it refused it."""
+    decision = market.place(
+        owner,
+        order_command,
+        side,
+        MARKET if limit_price is None else LIMIT,
+        limit_price,
+        market.spec.qty(lots),
+        account.available,
+        ts,
+        time_in_force=IOC,
+        post_only=False,
+        stp=CANCEL_TAKER,
+        group=None,
+        expire_ts=None,
+        stop_price=None,
+    )
+    state.settle(market, decision, command_id)
+    return (*taken(decision.order_id, decision.records, market.taker_fee_bps), decision.refusal)
 
 
 def taken(order_id: str | None, records: Sequence[Record], bps: int) -> tuple[int, int, int]:
@@ -181,24 +216,9 @@ def _close_positions(
             continue
         trade_id = f"close:{market.symbol}"
         order_command = f"{command_id}/close/{market.symbol}"
-        decision = market.place(
-            owner,
-            order_command,
-            SELL,
-            MARKET,
-            None,
-            spec.qty(lots),
-            allocation.available,
-            ts,
-            time_in_force=IOC,
-            post_only=False,
-            stp=CANCEL_TAKER,
-            group=None,
-            expire_ts=None,
-            stop_price=None,
+        filled, cost, fee, _ = take(
+            state, market, owner, order_command, SELL, None, lots, allocation, command_id, ts
         )
-        state.settle(market, decision, command_id)
-        filled, cost, fee = taken(decision.order_id, decision.records, market.taker_fee_bps)
         unit = market.settlement.quote_unit
         fill = Execution(
             spec.qty(filled),

@@ -46,7 +46,7 @@ from socialtrading.commands.copy_blocks import (
     block_account,
     equity,
     marks,
-    taken,
+    take,
 )
 from socialtrading.commands.state import State
 from socialtrading.domain.account import CREDIT, TRANSFER, Account
@@ -77,7 +77,7 @@ from socialtrading.domain.copy.plan import (
 from socialtrading.domain.copy.rules import desired_lots, limit_ticks, sell_lots, split_block
 from socialtrading.domain.errors import InvalidCommand
 from socialtrading.domain.market import Market
-from socialtrading.engine.book import BUY, CANCEL_TAKER, IOC, LIMIT, SELL, Side
+from socialtrading.engine.book import BUY, SELL, Side
 from socialtrading.engine.records import (
     TRADE_MAKER_ACCOUNT,
     TRADE_PRICE,
@@ -421,29 +421,23 @@ def _place_block(
     asset = market.quote if buy else market.base
     credit = sum((rules.need(side, limit, want.lots)[1] for want in wants), ZERO)
     block.post(CREDIT, symbol, block_ref, asset, credit, ZERO)
-    decision = market.place(
+    filled, cost, fee, refusal = take(
+        state,
+        market,
         state.texts[block.id],
         f"{command_id}/{bps}",
         side,
-        LIMIT,
         limit_price,
-        spec.qty(total),
-        block.available,
+        total,
+        block,
+        command_id,
         ts,
-        time_in_force=IOC,
-        post_only=False,
-        stp=CANCEL_TAKER,
-        group=None,
-        expire_ts=None,
-        stop_price=None,
     )
-    state.settle(market, decision, command_id)
-    filled, cost, fee = taken(decision.order_id, decision.records, market.taker_fee_bps)
     # what the copies owe for the fills stays on credit; the rest goes back at once
     owed = rules.quote_unit * (cost + fee) if buy else rules.base_unit * filled
     if credit != owed:
         block.post(CREDIT, symbol, block_ref, asset, owed - credit, ZERO)
-    reason = HALTED if decision.refusal == "halted" else SLIPPAGE
+    reason = HALTED if refusal == "halted" else SLIPPAGE
     mean = average(cost, filled, spec.tick_size) if filled else None
     blocks[block_ref] = [str(limit_price), None if mean is None else str(mean), reason]
     shares = split_block(buy, [want.lots for want in wants], filled, cost, fee)
