@@ -13,7 +13,11 @@ A copied fill's block account draws **credit** while its plan is settled in part
 kind `credit`, `domain/copy/plan.py`): what the accounts hold is then deposits minus
 withdrawals plus the credit outstanding, which every other entry leaves unchanged. So the
 check leaves credit entries out (`credit` keeps their net, per asset) and the other entries
-must still sum to zero.
+must still sum to zero. Credit itself is checked apart: it may be posted on block accounts
+only (registered with a `~block-` handle), and, on a run from the log's start, a block account
+with no plan pending (`BlockPlanned` opens one; `BlockPlaced` with no items, or the
+`BlockPartApplied` reaching its last item, ends it) owes no credit: none drawn and left
+unrepaid, none repaid beyond what was drawn.
 
 `Ledger` adds the three events up per asset and checks, where asked, that the entries since
 its start sum to zero; a difference is named where it first shows, and again only where it
@@ -28,6 +32,7 @@ from typing import Any
 
 from socialtrading.audit.findings import LEDGER, UNBALANCED, UNREADABLE, Finding
 from socialtrading.domain.account import CREDIT, Account
+from socialtrading.domain.copy.ids import BLOCK_HANDLE_PREFIX
 
 ZERO = Decimal(0)
 _AVAILABLE = 4  # an entry's fields (`domain/account.py`, `Entry`): kind, market, reference,
@@ -40,22 +45,52 @@ class Ledger:
     """Per asset: deposits, withdrawals, and the trading entries' net, since the start.
     Run it in `domain.money`'s exact decimal context."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, from_start: bool = True) -> None:
+        self.from_start = from_start  # a run from an anchor knows no credit drawn before it
         self.deposits: dict[str, Decimal] = {}
         self.withdrawals: dict[str, Decimal] = {}
         self.entries: dict[str, Decimal] = {}  # what trading entries added, net
         self.credit: dict[str, Decimal] = {}  # credit drawn less repaid (block accounts)
         self._named: dict[str, Decimal] = {}  # the net a finding last named, per asset
+        self._blocks: set[Any] = set()  # the block accounts' ids
+        # block account -> its pending plans: reference -> items to settle (-1: not placed)
+        self._plans: dict[Any, dict[str, int]] = {}
+        # (block account, asset) -> credit drawn less repaid
+        self._owed: dict[tuple[Any, str], Decimal] = {}
+        self._named_owed: dict[tuple[Any, str], Decimal] = {}
 
     def apply(self, position: int, event: Any) -> Finding | None:
         """Add one account event's amounts; a finding if they cannot be read."""
         try:
             if isinstance(event, Account.LedgerPosted):
+                account = event.originator_id
                 for entry in event.entries:
                     asset = entry[_ASSET]
                     delta = Decimal(entry[_AVAILABLE]) + Decimal(entry[_RESERVED])
-                    sums = self.credit if entry[_KIND] == CREDIT else self.entries
-                    sums[asset] = sums.get(asset, ZERO) + delta
+                    if entry[_KIND] != CREDIT:
+                        self.entries[asset] = self.entries.get(asset, ZERO) + delta
+                        continue
+                    self.credit[asset] = self.credit.get(asset, ZERO) + delta
+                    if account not in self._blocks:
+                        return Finding(
+                            position,
+                            LEDGER,
+                            UNBALANCED,
+                            f"{asset} credit posted on account {account}, not a block account",
+                        )
+                    key = (account, asset)
+                    self._owed[key] = self._owed.get(key, ZERO) + delta
+            elif isinstance(event, Account.Registered):
+                if event.handle.startswith(BLOCK_HANDLE_PREFIX):
+                    self._blocks.add(event.originator_id)
+            elif isinstance(event, Account.BlockPlanned):
+                self._plans.setdefault(event.originator_id, {})[event.plan["reference"]] = -1
+            elif isinstance(event, Account.BlockPlaced):
+                self._settled(event.originator_id, event.reference, len(event.items), 0)
+            elif isinstance(event, Account.BlockPartApplied):
+                account, reference = event.originator_id, event.reference
+                items = self._plans.get(account, {}).get(reference, 0)
+                self._settled(account, reference, items, event.upto)
             elif isinstance(event, Account.FundsDeposited):
                 _add(self.deposits, event.asset, event.amount)
             elif isinstance(event, Account.FundsWithdrawn):
@@ -95,6 +130,36 @@ class Ledger:
                     f"hold changed by {flow + net}, deposits minus withdrawals by {flow} "
                     f"({deposits} - {withdrawals}): trading entries "
                     f"{'created' if net > 0 else 'destroyed'} {abs(net)}",
+                )
+            )
+        return found
+
+    def _settled(self, account: Any, reference: str, items: int, upto: int) -> None:
+        """A plan placed with `items` to settle, settled up to `upto`: ended once all are."""
+        plans = self._plans.setdefault(account, {})
+        if upto >= items:
+            plans.pop(reference, None)
+        else:
+            plans[reference] = items
+
+    def check_credit(self, position: int, where: str) -> list[Finding]:
+        """A finding per block account and asset owing credit with no plan pending, or
+        having repaid more than it drew (on a run from the log's start only)."""
+        if not self.from_start:
+            return []
+        found = []
+        for (account, asset), owed in sorted(self._owed.items(), key=lambda i: str(i[0])):
+            fine = owed == 0 or (owed > 0 and bool(self._plans.get(account)))
+            if fine or self._named_owed.get((account, asset)) == owed:
+                continue
+            self._named_owed[(account, asset)] = owed
+            what = "repaid beyond what it drew" if owed < 0 else "owed with no plan pending"
+            found.append(
+                Finding(
+                    position,
+                    LEDGER,
+                    UNBALANCED,
+                    f"block account {account}: {abs(owed)} {asset} of credit {what}, at {where}",
                 )
             )
         return found

@@ -56,7 +56,16 @@ _TOPICS_KEPT = 10_000
 _IDS_KEPT = 100_000
 
 # The events the re-run and the ledger read (every other event is only hashed).
-_LEDGER_EVENTS = (Account.FundsDeposited, Account.FundsWithdrawn, Account.LedgerPosted)
+_LEDGER_EVENTS = (
+    Account.FundsDeposited,
+    Account.FundsWithdrawn,
+    Account.LedgerPosted,
+    # who may draw credit, and the plans that owe it (`audit/ledger.py`)
+    Account.Registered,
+    Account.BlockPlanned,
+    Account.BlockPlaced,
+    Account.BlockPartApplied,
+)
 
 # (done, total) positions, after each page
 Progress = Callable[[int, int], None]
@@ -121,7 +130,7 @@ def verify(
         check = ChainCheck(start, start_link, later, lambda lo, hi: _around(store, lo, hi))
         stream = LinkStream(store.chain_segments, start, store.chain_segment_at(start + 1))
     determinism = Determinism(lambda market_id, version: _market(store, market_id, version))
-    ledger = Ledger()
+    ledger = Ledger(from_start=anchor is None)
     since = "the log's start" if anchor is None else f"the anchor at position {start}"
     decoder = EventDecoder(store.mapper)
     ids = _Ids()
@@ -130,6 +139,7 @@ def verify(
 
     def ledger_check(position: int, where: str) -> None:
         findings.extend(ledger.check(position, where, since))
+        findings.extend(ledger.check_credit(position, where))
         report.balanced_at += 1
 
     with money.exact():

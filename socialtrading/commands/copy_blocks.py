@@ -1,10 +1,10 @@
 """What copy trading does with money, beside copying fills (`copy_plans.py`): transfers
-between accounts and allocations, marks and equity, the block account, closing a copy's
-positions, the profit share and the stop-loss.
+between accounts and allocations, marks and equity, the block account and its IOC orders,
+closing a copy's positions, the profit share.
 
 Every transfer is a ledger posting of kind `transfer` on both accounts: money moves, never
-appears. Handlers settle the leader's pending plans (`copy_plans.complete`) before they call
-`settle`, `stop` or `check_guards`, which read and move allocations.
+appears. Handlers do the leader's pending plans (`copy_plans.complete`) before they call
+`settle` or `stop`, which read and move allocations.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from socialtrading.commands.state import State
 from socialtrading.domain.account import COPY, TRANSFER, Account
 from socialtrading.domain.copy.copy import (
     SLIPPAGE,
-    STOPPED_BY_LOSS,
     Copy,
     Execution,
 )
@@ -239,27 +238,3 @@ def _close_positions(
             command_id,
             ts,
         )
-
-
-def check_guards(state: State, quote: str, by: str, command_id: str, ts: int) -> bool:
-    """Stop (STOPPED_BY_LOSS) every live copy quoted in `quote` whose equity fell to its
-    stop-loss percent of what was invested; whether any was stopped."""
-    prices = marks(state, quote)
-    stopped = False
-    for copy in state.copies.live():
-        percent = copy.stop_loss_percent
-        if percent is None or copy.quote != quote or copy.invested <= 0:
-            continue
-        value = equity(state.by_text[copy.allocation], prices)
-        if value * 100 <= copy.invested * percent:
-            stop(
-                state,
-                copy,
-                STOPPED_BY_LOSS,
-                f"equity fell to {percent}% of invested",
-                by,
-                command_id,
-                ts,
-            )
-            stopped = True
-    return stopped

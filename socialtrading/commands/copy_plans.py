@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from socialtrading.commands.copy_blocks import (
@@ -46,6 +47,7 @@ from socialtrading.commands.copy_blocks import (
     block_account,
     equity,
     marks,
+    stop,
     take,
 )
 from socialtrading.commands.state import State
@@ -58,6 +60,7 @@ from socialtrading.domain.copy.copy import (
     MAX_NOTIONAL,
     SKIP_PAUSED,
     SLIPPAGE,
+    STOPPED_BY_LOSS,
     Copy,
     Execution,
 )
@@ -214,7 +217,7 @@ def copy_open_positions(
         if held <= 0:
             continue
         trade_id = f"open:{market.symbol}"
-        limit = limit_ticks(price, copy.slippage_bps, buy=True)
+        limit = limit_ticks(price, copy.slippage_bps, True, spec.max_price_ticks)
         per_lot = spec.tick_size * spec.lot_size * market.settlement.per_lot(limit)
         wanted = desired_lots(
             "PROPORTIONAL",
@@ -241,14 +244,18 @@ def copy_open_positions(
 # ---------------------------------------------------------------------- sizing
 
 
-def _copying(state: State, leader: str, market: Market, seq: int, after: str) -> list[Copy]:
-    """The leader's live copies that copy trade `seq` of `market`, after copy id `after`."""
+def _copying(
+    state: State, leader: str, market: Market, seq: int, after: str, most: int | None = None
+) -> list[Copy]:
+    """The leader's live copies that copy trade `seq` of `market`, after copy id `after` (the
+    first `most` of them, when given: a sizing part reads no further)."""
     symbol, quote = market.symbol, market.quote
-    return [
+    found = (
         copy
-        for copy in state.copies.led_by(leader, after)
+        for copy in state.copies.led_after(leader, after)
         if copy.quote == quote and copy.copies_trade(symbol, seq)
-    ]
+    )
+    return list(found if most is None else islice(found, most))
 
 
 def size_plan(
@@ -274,9 +281,12 @@ def size_plan(
         return False
     size = int(plan["part_size"])
     while True:
-        copies = _copying(state, plan["leader"], market, seq, plan["cursor"])
-        final = len(copies) <= size or plan["sized_parts"] + 1 >= max(plan["parts"], 1)
-        now = copies if final else copies[:size]  # the last part takes whatever is left
+        # the last part takes whatever is left (copies only stop after the plan opens)
+        last_part = plan["sized_parts"] + 1 >= max(plan["parts"], 1)
+        most = None if last_part else size + 1
+        copies = _copying(state, plan["leader"], market, seq, plan["cursor"], most)
+        final = last_part or len(copies) <= size
+        now = copies if final else copies[:size]
         items = _size(state, market, plan, now)
         cursor = state.copies.texts[now[-1].id] if now else plan["cursor"]
         block.block_sized(reference, items, cursor, by, command_id, ts)
@@ -329,7 +339,7 @@ def _size(
                 ratio=copy.ratio,
                 fixed_amount=copy.fixed_amount,
             )
-            limit = limit_ticks(price, copy.slippage_bps, buy=True)
+            limit = limit_ticks(price, copy.slippage_bps, True, spec.max_price_ticks)
             per_lot = unit * rules.per_lot(limit)
             affordable = int(allocation.available(quote) // per_lot) if per_lot else 0
             if wanted >= spec.min_lots and affordable < spec.min_lots:
@@ -409,11 +419,12 @@ def _place_block(
     symbol = market.symbol
     side: Side = plan["side"]
     buy = side == BUY
-    limit = limit_ticks(plan["price"], bps, buy)
+    limit = limit_ticks(plan["price"], bps, buy, spec.max_price_ticks)
     limit_price = spec.price(limit)
     block_ref = f"{reference}/{bps}"
     total = sum(want.lots for want in wants)
-    try:
+    try:  # checked before any credit is drawn: the order below must not be refused
+        spec.check_price(limit)
         spec.check_lots(total)
         spec.check_notional(limit, total)
     except InvalidValueError:  # beyond the market's maxima: a block this size cannot go
@@ -559,7 +570,8 @@ def complete(state: State, leader: str, by: str, command_id: str, ts: int) -> bo
 def pending_moves(state: State, copy: Copy) -> dict[str, Decimal]:
     """What its leader's pending plans will move into (> 0) or out of (< 0) the copy's
     allocation, per asset (read only: a command checks it before it refuses). A copy sized
-    and not placed yet counts for what it may pay at its block's limit."""
+    (or still to size, sized now as it would be) and not placed yet counts for what it may pay
+    at its block's limit."""
     block = state.accounts.get(block_id(copy.leader))
     moves: dict[str, Decimal] = {}
     if block is None or not block.blocks:
@@ -571,12 +583,19 @@ def pending_moves(state: State, copy: Copy) -> dict[str, Decimal]:
         unit, lot = rules.quote_unit, rules.base_unit
         buy = plan["side"] == BUY
         sizing = phase(plan) == SIZING
-        for stored in plan["sized"] if sizing else plan["items"][start:]:
+        if not sizing:
+            entries = plan["items"][start:]
+        else:
+            entries = plan["sized"]
+            unsized = key > plan["cursor"] and copy.quote == market.quote
+            if unsized and copy.copies_trade(market.symbol, plan["seq"]):
+                entries = entries + _size(state, market, plan, [copy])  # as it would be
+        for stored in entries:
             entry = item(stored)
             if entry.copy != key or isinstance(entry, SkipItem):
                 continue
             if isinstance(entry, WantItem):  # at most what its block may take
-                limit = limit_ticks(plan["price"], entry.bps, buy)
+                limit = limit_ticks(plan["price"], entry.bps, buy, market.spec.max_price_ticks)
                 asset, amount = rules.need(plan["side"], limit, entry.lots)
                 moves[asset] = moves.get(asset, ZERO) - amount
                 continue
@@ -587,3 +606,33 @@ def pending_moves(state: State, copy: Copy) -> dict[str, Decimal]:
             ):
                 moves[asset] = moves.get(asset, ZERO) + amount
     return moves
+
+
+def check_guards(state: State, quote: str, by: str, command_id: str, ts: int) -> bool:
+    """Stop (STOPPED_BY_LOSS) every live copy quoted in `quote` whose equity, its leader's
+    pending plans counted (read only), fell to its stop-loss percent of what was invested
+    (those plans done first); whether any was stopped."""
+    prices = marks(state, quote)
+    stopped = False
+    for copy in state.copies.live():
+        percent = copy.stop_loss_percent
+        if percent is None or copy.quote != quote or copy.invested <= 0:
+            continue
+        value = equity(state.by_text[copy.allocation], prices)
+        for asset, amount in pending_moves(state, copy).items():
+            price = prices.get(asset)
+            if price is not None:
+                value += amount * price
+        if value * 100 <= copy.invested * percent:
+            complete(state, copy.leader, by, command_id, ts)
+            stop(
+                state,
+                copy,
+                STOPPED_BY_LOSS,
+                f"equity fell to {percent}% of invested",
+                by,
+                command_id,
+                ts,
+            )
+            stopped = True
+    return stopped

@@ -486,14 +486,10 @@ def check_copy_guards(state: State, command: CheckCopyGuards, ts: int) -> Outcom
     """Stop, by loss, the copies whose equity fell to their stop-loss (the system)."""
     _system(command)
     market = find_market(state, command.market)
-    by = state.text(command.actor)
-    # the guarded copies' allocations as their leaders' pending plans leave them
-    leaders = sorted(
-        {c.leader for c in state.copies.live() if c.stop_loss_percent and c.quote == market.quote}
+    stopped = copy_plans.check_guards(
+        state, market.quote, state.text(command.actor), command.command_id, ts
     )
-    settled = [copy_plans.complete(state, leader, by, command.command_id, ts) for leader in leaders]
-    stopped = copy_blocks.check_guards(state, market.quote, by, command.command_id, ts)
-    return _done(command, stopped or any(settled))
+    return _done(command, stopped)
 
 
 def record_risk_score(state: State, command: RecordRiskScore, ts: int) -> Outcome:

@@ -132,7 +132,9 @@ def _sync(database: Path) -> None:
 
 def connect(database: Path) -> sqlite3.Connection:
     """The checkpointer's own connection (a seam for the tests' failures)."""
-    return sqlite3.connect(database, timeout=1.0, isolation_level=None)
+    # read-write, never create: a database removed meanwhile is a failure, not a new file
+    uri = f"{database.resolve().as_uri()}?mode=rw"
+    return sqlite3.connect(uri, uri=True, timeout=1.0, isolation_level=None)
 
 
 class Checkpointer:

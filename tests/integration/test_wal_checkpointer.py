@@ -261,3 +261,10 @@ def test_under_steady_appends_the_wal_is_started_again_and_the_thread_copies_mos
     assert restarts >= 1, (restarts, largest, store.checkpoints)
     assert largest < 72 << 20, largest  # 64 MiB and a batch or so
     assert store.checkpoints.pages > written // 2, (store.checkpoints, written)
+
+
+def test_the_checkpointer_never_creates_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.db"
+    with pytest.raises(sqlite3.OperationalError):
+        checkpointer.connect(missing)
+    assert not missing.exists()

@@ -8,6 +8,8 @@ already" are lookups. Nothing here is stored: a reload rebuilds it from the copi
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
+from itertools import islice
 from uuid import UUID
 
 from socialtrading.domain.copy.copy import Copy
@@ -54,19 +56,24 @@ class CopyBook:
         if self._copying.get((copy.copier, copy.leader)) == copy.id:
             del self._copying[(copy.copier, copy.leader)]
 
-    def led_by(self, leader: str, after: str = "") -> list[Copy]:
-        """The live copies of a leader, in id order (the fair tie-break of allocations), those
-        with an id (text) after `after` only when given."""
+    def led_by(self, leader: str) -> list[Copy]:
+        """The live copies of a leader, in id order (the fair tie-break of allocations)."""
+        return list(self._in_order(leader)[1])
+
+    def led_after(self, leader: str, after: str) -> Iterator[Copy]:
+        """The live copies of a leader with an id (text) after `after`, in id order, one at a
+        time (a sizing part reads only as far as it goes)."""
+        texts, copies = self._in_order(leader)
+        return islice(copies, bisect_right(texts, after) if after else 0, None)
+
+    def _in_order(self, leader: str) -> tuple[list[str], list[Copy]]:
         ordered = self._ordered.get(leader)
         if ordered is None:
-            ids = self._led.get(leader)
-            if not ids:
-                return []
             by_id = self.by_id
-            copies = [by_id[copy_id] for copy_id in sorted(ids, key=lambda i: i.bytes)]
+            ids = sorted(self._led.get(leader, ()), key=lambda i: i.bytes)
+            copies = [by_id[copy_id] for copy_id in ids]
             ordered = self._ordered[leader] = ([self.texts[c.id] for c in copies], copies)
-        texts, copies = ordered
-        return copies[bisect_right(texts, after) :] if after else list(copies)
+        return ordered
 
     def live_count(self, leader: str) -> int:
         """How many live copies a leader has."""

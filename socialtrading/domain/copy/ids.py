@@ -31,9 +31,12 @@ def block_id(leader: UUID | str) -> UUID:
     return uuid5(NAMESPACE, f"block:{leader}")
 
 
+BLOCK_HANDLE_PREFIX = "~block-"
+
+
 def block_handle(leader: UUID) -> str:
     """The handle of a leader's block account."""
-    return f"~block-{leader.hex[:12]}"
+    return f"{BLOCK_HANDLE_PREFIX}{leader.hex[:12]}"
 
 
 def fill_command_id(leader: UUID | str, trade_id: str) -> str:

@@ -121,14 +121,12 @@ def opened(plan: dict[str, Any]) -> list[Any]:
 
 
 def sized(pending: list[Any], items: list[list[Any]], cursor: str) -> None:
-    """Add a sizing part's items to a pending plan."""
+    """Add a sizing part's items to a pending plan (in place: the plan is the block
+    account's own copy, made when it opened)."""
     plan = pending[1]
-    pending[1] = {
-        **plan,
-        "sized": plan["sized"] + items,
-        "cursor": cursor,
-        "sized_parts": plan["sized_parts"] + 1,
-    }
+    plan["sized"].extend(items)
+    plan["cursor"] = cursor
+    plan["sized_parts"] += 1
 
 
 def placed(pending: list[Any], blocks: dict[str, Any], items: list[list[Any]]) -> None:

@@ -8,7 +8,8 @@ x one lot). Nothing here rounds twice, and nothing creates money:
   buys ratio x the leader's lots, FIXED_AMOUNT buys a fixed notional; a leader's sell of the
   fraction f of its position sells f of the copy's. Always rounded down to the lot.
 - **Block limit price** (`limit_ticks`): the leader's price +/- the slippage tolerance, rounded
-  towards the leader's price (never beyond the tolerance).
+  towards the leader's price (never beyond the tolerance, nor beyond the market's highest
+  price).
 - **Allocation** (`largest_remainder`): a total split pro rata to weights, each part the floor
   of its exact share, the rest one unit each to the largest remainders, ties to the earlier
   weight (the callers order copies by id). The parts sum exactly to the total and each is
@@ -59,11 +60,12 @@ def largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     return parts
 
 
-def limit_ticks(price: int, slippage_bps: int, buy: bool) -> int:
+def limit_ticks(price: int, slippage_bps: int, buy: bool, ceiling: int) -> int:
     """The block order's limit: `price` ticks plus (buy) or minus (sell) the tolerance, rounded
-    towards `price`; at least one tick."""
+    towards `price`; at least one tick, at most `ceiling` (the market's highest price: a
+    leader's fill at or near it still copies, within the tolerance)."""
     if buy:
-        return price * (BPS + slippage_bps) // BPS
+        return min(price * (BPS + slippage_bps) // BPS, max(price, ceiling))
     return max(1, -(-price * (BPS - slippage_bps) // BPS))
 
 

@@ -6,22 +6,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
 
-from socialtrading.audit.findings import UNBALANCED
+from socialtrading.audit.findings import UNBALANCED, Finding
 from socialtrading.audit.ledger import Ledger
 from socialtrading.audit.verify import verify
-from socialtrading.commands.copying import ApplyCopyPlan, SizeCopyPlan, WithdrawCopyFunds
+from socialtrading.commands.copy_plans import pending_moves
+from socialtrading.commands.copying import (
+    ApplyCopyPlan,
+    CheckCopyGuards,
+    SizeCopyPlan,
+    WithdrawCopyFunds,
+)
+from socialtrading.commands.models import ListMarket, PlaceOrder
 from socialtrading.commands.writer import Writer
 from socialtrading.domain.account import CREDIT, Account
 from socialtrading.domain.copy.copy import Copy
 from socialtrading.domain.copy.ids import block_id
 from socialtrading.domain.ids import SYSTEM_ACTOR
+from socialtrading.engine.records import KIND, SEQ, TRADE
 from socialtrading.infra.decoding import EventDecoder
-from tests.unit.commands.copy_world import CAL, CAT, CID, LEA, MM, Clock, World
+from tests.unit.commands.copy_world import CAL, CAT, CID, LEA, MM, SYMBOL, Clock, World
 
 D = Decimal
 
@@ -211,3 +220,119 @@ def test_audit_verify_accepts_a_pending_plans_credit_and_finds_a_forged_one(
     assert [finding.kind for finding in ledger.check(world.head(), "the end", "the start")] == [
         UNBALANCED
     ]
+
+
+def test_a_leader_buying_at_the_markets_highest_price_is_copied_within_it(world: World) -> None:
+    """The block's limit is capped at the market's highest price: nothing is drawn on credit
+    for an order the market would refuse, and the plan ends (review: a limit past the maximum
+    once left credit drawn and a plan that never ended)."""
+    world.ok(
+        ListMarket(
+            command_id="list-top",
+            actor=SYSTEM_ACTOR,
+            symbol="TOP-USD",
+            tick_size=D("0.01"),
+            lot_size=D("0.01"),
+            max_price=D(100),
+            taker_fee_bps=10,
+        )
+    )
+    world.lead()
+    copies = [world.start(CAT, "1000"), world.start(CAL, "2000")]
+    world.fund(MM, "TOP", "1000")
+    totals = world.totals()
+    world.ok(
+        PlaceOrder(
+            command_id="ask", actor=MM, market="TOP-USD", side="sell", price=D(100), quantity=D(20)
+        )
+    )
+    bought = world.ok(
+        PlaceOrder(
+            command_id="top", actor=LEA, market="TOP-USD", side="buy", price=D(100), quantity=D(10)
+        )
+    )
+    (trade,) = [f"TOP-USD:{r[SEQ]}" for r in bought.records if r[KIND] == TRADE]
+    world.copy_fill(trade)
+    assert not world.plans()
+    for copy_id in copies:
+        (executed,) = [e for e in _executed(world, copy_id) if e.market == "TOP-USD"]
+        assert executed.limit_price == D(100) and executed.filled > 0
+    block = world.account(block_id(str(LEA)))
+    assert all(block.available(a) == 0 and block.reserved(a) == 0 for a in block.assets())
+    assert world.totals() == {**totals, "TOP": totals.get("TOP", D(0))}
+
+
+def test_a_withdrawal_before_the_copy_is_sized_counts_what_its_block_may_take(
+    world: World,
+) -> None:
+    """Review: a copy not sized yet counted for nothing, so a withdrawal passed the check and
+    then overdrew the allocation once the plan was done (a failed command and a reload)."""
+    copies, _, totals = _buy(world, sized=False)
+    (plan,) = world.plans()
+    assert plan["sized"] == []
+    failed = world.writer.stats.failed_batches
+    everything = WithdrawCopyFunds(command_id="w1", actor=CAT, copy_id=copies[0], amount=D(1000))
+    assert world.refused(everything) == "insufficient_funds"
+    assert world.plans() == [plan]  # refused: nothing done, the plan as it was
+    # cat's 1 BTC at its block's limit (100.50) and the fee, at most: the rest may go
+    pending = pending_moves(world.writer.state, world.copy(copies[0]))
+    market = world.writer.state.markets[SYMBOL]
+    assert pending == {"USD": -market.settlement.need("buy", 10_050, 100)[1]}  # ticks, lots
+    free = world.allocation(copies[0]).available("USD") + pending["USD"]
+    world.ok(everything.model_copy(update={"command_id": "w2", "amount": free}))
+    assert world.writer.stats.failed_batches == failed
+    assert not world.plans()  # the withdrawal did the plan first
+    assert world.totals() == totals
+
+
+def test_the_stop_loss_check_leaves_a_pending_plan_to_its_parts(world: World) -> None:
+    """Review: the check did every pending plan of the guarded copies' leaders, so a leader
+    with one stop-loss copy had its fills copied in one command (no parts at all)."""
+    world.lead()
+    guarded = world.start(CAT, "1000", stop_loss_percent=50)
+    world.start(CAL, "2000")
+    world.order(MM, "sell", "100", "20")
+    (trade,) = world.trades(world.order(LEA, "buy", "100", "10"))
+    world.copy_fill_plan(trade)
+    (plan,) = world.plans()
+    head = world.head()
+    check = CheckCopyGuards(command_id="guards", actor=SYSTEM_ACTOR, market=SYMBOL)
+    assert not world.ok(check).stored and world.head() == head  # nothing near the stop
+    assert world.plans() == [plan]
+    assert world.copy(guarded).status == "ACTIVE"
+
+
+def _ledger_over(world: World, change: Callable[[Any], None]) -> list[Finding]:
+    """The ledger's findings over the whole log, each event passed through `change` first."""
+    ledger = Ledger()
+    store = world.writer.store
+    found = []
+    for position, event in EventDecoder(store.mapper).decode(store.read(0, 10_000)):
+        change(event)
+        finding = ledger.apply(position, event)
+        if finding is not None:
+            found.append(finding)
+    return found + ledger.check_credit(world.head(), "the end")
+
+
+def test_the_audit_checks_who_draws_credit_and_that_settled_plans_owe_none(
+    world: World,
+) -> None:
+    _, _, _ = _buy(world)
+    world.copy_fill(world.plans()[0]["reference"])  # every part: settled
+    assert not world.plans()
+    assert _ledger_over(world, lambda event: None) == []
+    block = block_id(str(LEA))
+
+    def unrepaid(event: Any) -> None:  # the credit's repayments, gone
+        if isinstance(event, Account.LedgerPosted) and event.originator_id == block:
+            event.entries[:] = [e for e in event.entries if e[0] != CREDIT or e[4][0] != "-"]
+
+    (owed,) = _ledger_over(world, unrepaid)
+    assert "owed with no plan pending" in owed.message
+
+    def drawn_elsewhere(event: Any) -> None:  # an allocation's transfer turned into credit
+        if isinstance(event, Account.LedgerPosted) and event.originator_id != block:
+            event.entries[:] = [[CREDIT, *entry[1:]] for entry in event.entries]
+
+    assert any("not a block account" in f.message for f in _ledger_over(world, drawn_elsewhere))

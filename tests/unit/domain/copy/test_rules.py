@@ -58,6 +58,9 @@ def test_largest_remainder_is_deterministic_and_ties_go_to_the_earlier(
                     assert parts[i] - parts[j] in (0, 1)
 
 
+MAX = 10**15  # no ceiling in the way
+
+
 def test_three_equal_copies_share_a_remainder_by_id_order() -> None:
     assert largest_remainder(10, [1, 1, 1]) == [4, 3, 3]
     assert largest_remainder(2, [5, 5, 5]) == [1, 1, 0]
@@ -107,11 +110,14 @@ def test_block_money_is_conserved_and_within_reservations(
 
 
 def test_limit_price_stays_within_the_tolerance() -> None:
-    assert limit_ticks(10_000, 50, buy=True) == 10_050
-    assert limit_ticks(10_000, 50, buy=False) == 9_950
-    assert limit_ticks(333, 50, buy=True) == 334  # 334.665 rounded towards the price
-    assert limit_ticks(333, 50, buy=False) == 332  # 331.335 rounded towards the price
-    assert limit_ticks(1, 1000, buy=False) == 1
+    assert limit_ticks(10_000, 50, buy=True, ceiling=MAX) == 10_050
+    assert limit_ticks(10_000, 50, buy=False, ceiling=MAX) == 9_950
+    assert limit_ticks(333, 50, buy=True, ceiling=MAX) == 334  # 334.665 rounded towards the price
+    assert limit_ticks(333, 50, buy=False, ceiling=MAX) == 332  # 331.335 rounded towards the price
+    assert limit_ticks(1, 1000, buy=False, ceiling=MAX) == 1
+    # never beyond the market's highest price (the leader traded at it, or near it)
+    assert limit_ticks(10_000, 50, buy=True, ceiling=10_020) == 10_020
+    assert limit_ticks(10_000, 50, buy=True, ceiling=10_000) == 10_000
 
 
 def _lots(
