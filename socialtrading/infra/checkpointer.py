@@ -190,6 +190,13 @@ class Checkpointer:
                     pages = self._checkpoint(connection, wal)
                     if pages == 0 and wal is not None and wal.backlog_bytes > 0:
                         delay = self.policy.interval  # readers pin every frame left
+                    else:
+                        behind = read_wal_index(self.database)
+                        if (
+                            behind is not None
+                            and behind.backlog_bytes >= self.policy.threshold_bytes
+                        ):
+                            delay = 0.0  # the writer outran it: at once again, not a poll later
                 except Exception:
                     self.stats.failures += 1
                     log.warning(
