@@ -217,7 +217,7 @@ class Settings(BaseSettings):
         "`projections rebuild stats`)",
     )
     copy_part_size: int = Field(
-        default=50,
+        default=100,
         ge=1,
         le=10_000,
         description="Copies a part of a copied fill settles: smaller parts hold other "
