@@ -389,49 +389,23 @@ class CopiesProjection(Projection):
             return
         row = self._copies[copy_id]
         self._changed.add(copy_id)
-        if kind is Copy.OrderPlaced:
-            self._add(
+        if kind is Copy.OrderExecuted:
+            self._order_rows(
                 position,
                 row,
-                ORDER_PLACED,
                 at,
-                market=event.market,
-                side=event.side,
-                quantity=event.quantity,
-                price=event.limit_price,
-                leader_trade_id=event.leader_trade_id,
-                block_id=event.block_id,
+                event,
+                placed=(event.quantity, event.limit_price),
+                filled=(event.filled, event.price, event.cost, event.fee) if event.filled else None,
+                skipped=(event.unfilled, event.reason) if event.unfilled else None,
             )
+        elif kind is Copy.OrderPlaced:  # (older logs: the three events of an order)
+            self._order_rows(position, row, at, event, placed=(event.quantity, event.limit_price))
         elif kind is Copy.AllocationFilled:
-            self._fill(copy_id, event.market, event.side, event.quantity, event.cost, event.fee)
-            self._add(
-                position,
-                row,
-                FILLED,
-                at,
-                market=event.market,
-                side=event.side,
-                quantity=event.quantity,
-                price=event.price,
-                fee=event.fee,
-                amount=event.cost,
-                leader_trade_id=event.leader_trade_id,
-                block_id=event.block_id,
-            )
-        elif kind is Copy.OrderExecuted:
-            self._executed(position, row, at, event)
+            filled = (event.quantity, event.price, event.cost, event.fee)
+            self._order_rows(position, row, at, event, filled=filled)
         elif kind is Copy.Skipped:
-            self._add(
-                position,
-                row,
-                SKIPPED,
-                at,
-                market=event.market,
-                side=event.side,
-                quantity=event.quantity,
-                reason=event.reason,
-                leader_trade_id=event.leader_trade_id,
-            )
+            self._order_rows(position, row, at, event, skipped=(event.quantity, event.reason))
         elif kind is Copy.FundsAdded or kind is Copy.FundsWithdrawn:
             amount = Decimal(event.amount)
             with money.exact():
@@ -487,42 +461,55 @@ class CopiesProjection(Projection):
             kind_name = STOPPED_BY_LOSS_KIND if by_loss else STOPPED_KIND
             self._add(position, row, kind_name, at, reason=event.reason)
 
-    def _executed(self, position: int, row: dict[str, Any], at: int, event: Any) -> None:
-        """A copy order's rows: placed, then filled and the rest skipped (either may be
-        missing), as the three events older logs hold for it."""
+    def _order_rows(
+        self,
+        position: int,
+        row: dict[str, Any],
+        at: int,
+        event: Any,
+        *,
+        placed: tuple[Any, Any] | None = None,
+        filled: tuple[Any, Any, Any, Any] | None = None,
+        skipped: tuple[Any, Any] | None = None,
+    ) -> None:
+        """A copy order's activity rows, those given: placed (quantity, limit price), filled
+        (quantity, average price, cost, fee: the copy's position moves too), the rest skipped
+        (quantity, reason). `OrderExecuted` holds all three; older logs, an event each."""
         common = {
             "market": event.market,
             "side": event.side,
             "leader_trade_id": event.leader_trade_id,
         }
-        self._add(
-            position,
-            row,
-            ORDER_PLACED,
-            at,
-            quantity=event.quantity,
-            price=event.limit_price,
-            block_id=event.block_id,
-            **common,
-        )
-        if event.filled:
-            self._fill(row["id"], event.market, event.side, event.filled, event.cost, event.fee)
+        if placed is not None:
+            quantity, limit = placed
+            self._add(
+                position,
+                row,
+                ORDER_PLACED,
+                at,
+                quantity=quantity,
+                price=limit,
+                block_id=event.block_id,
+                **common,
+            )
+        if filled is not None:
+            quantity, price, cost, fee = filled
+            self._fill(row["id"], event.market, event.side, quantity, cost, fee)
             self._add(
                 position,
                 row,
                 FILLED,
                 at,
-                quantity=event.filled,
-                price=event.price,
-                fee=event.fee,
-                amount=event.cost,
+                quantity=quantity,
+                price=price,
+                fee=fee,
+                amount=cost,
                 block_id=event.block_id,
                 **common,
             )
-        if event.unfilled:
-            self._add(
-                position, row, SKIPPED, at, quantity=event.unfilled, reason=event.reason, **common
-            )
+        if skipped is not None:
+            quantity, reason = skipped
+            self._add(position, row, SKIPPED, at, quantity=quantity, reason=reason, **common)
 
     def _started(self, copy_id: str, position: int, at: int, event: Any) -> dict[str, Any]:
         row = {
