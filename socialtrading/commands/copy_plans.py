@@ -486,8 +486,7 @@ def apply_plan(
         return stored
     market = state.markets[plan["market"]]
     spec = market.spec
-    rules = market.settlement
-    unit, lot = rules.quote_unit, rules.base_unit
+    unit = market.settlement.quote_unit
     symbol, side = market.symbol, plan["side"]
     buy = side == BUY
     quote, base = market.quote, market.base
@@ -507,18 +506,15 @@ def apply_plan(
         assert isinstance(entry, OrderItem), entry
         allocation = accounts[copy.allocation]
         touched[id(allocation)] = allocation
-        net, lots = unit * entry.net, lot * entry.lots
+        quote_in, base_in = _moves(market, buy, entry)
         block_ref = entry.block
         if buy:
-            allocation.post(TRANSFER, symbol, block_ref, quote, -net, ZERO)
-            if lots:
-                allocation.post(TRANSFER, symbol, block_ref, base, lots, ZERO)
-            paid, got = paid + net, got - lots
-        else:
-            if lots:
-                allocation.post(TRANSFER, symbol, block_ref, base, -lots, ZERO)
-            allocation.post(TRANSFER, symbol, block_ref, quote, net, ZERO)
-            paid, got = paid - net, got + lots
+            allocation.post(TRANSFER, symbol, block_ref, quote, quote_in, ZERO)
+        if base_in:
+            allocation.post(TRANSFER, symbol, block_ref, base, base_in, ZERO)
+        if not buy:
+            allocation.post(TRANSFER, symbol, block_ref, quote, quote_in, ZERO)
+        paid, got = paid - quote_in, got - base_in
         limit_price, mean, reason = blocks[block_ref]
         fill = Execution(
             spec.qty(entry.lots),
@@ -580,7 +576,6 @@ def pending_moves(state: State, copy: Copy) -> dict[str, Decimal]:
     for start, plan in block.pending_blocks():
         market = state.markets[plan["market"]]
         rules = market.settlement
-        unit, lot = rules.quote_unit, rules.base_unit
         buy = plan["side"] == BUY
         sizing = phase(plan) == SIZING
         if not sizing:
@@ -599,13 +594,19 @@ def pending_moves(state: State, copy: Copy) -> dict[str, Decimal]:
                 asset, amount = rules.need(plan["side"], limit, entry.lots)
                 moves[asset] = moves.get(asset, ZERO) - amount
                 continue
-            quote, base = unit * entry.net, lot * entry.lots
-            for asset, amount in (
-                (market.quote, -quote if buy else quote),
-                (market.base, base if buy else -base),
-            ):
+            quote_in, base_in = _moves(market, buy, entry)
+            for asset, amount in ((market.quote, quote_in), (market.base, base_in)):
                 moves[asset] = moves.get(asset, ZERO) + amount
     return moves
+
+
+def _moves(market: Market, buy: bool, entry: OrderItem) -> tuple[Decimal, Decimal]:
+    """What settling an order item moves into its copy's allocation (< 0: out of it), in
+    the quote and the base: a buy pays its all-in amount and gets its lots, a sell the
+    other way round."""
+    rules = market.settlement
+    net, lots = rules.quote_unit * entry.net, rules.base_unit * entry.lots
+    return (-net, lots) if buy else (net, -lots)
 
 
 def check_guards(state: State, quote: str, by: str, command_id: str, ts: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
 
 from sqlalchemy import create_engine, select
 
@@ -14,32 +13,10 @@ from socialtrading.domain.events import trigger
 from socialtrading.domain.time import to_datetime
 from socialtrading.projections.base import metadata
 from socialtrading.projections.copy.copies import CopiesProjection, activity_of, copy_positions
+from tests.fixtures.copies import a_copy
 
 D = Decimal
 ORDER = {"leader_trade_id": "BTC-USD:7", "market": "BTC-USD", "side": "buy"}
-
-
-def _copy() -> Copy:
-    return Copy.start(
-        uuid4(),
-        1,
-        leader="leader",
-        copier="copier",
-        allocation="allocation",
-        quote="USD",
-        amount=D(1000),
-        sizing="PROPORTIONAL",
-        ratio=None,
-        fixed_amount=None,
-        max_order_notional=None,
-        slippage_bps=50,
-        stop_loss_percent=None,
-        copy_open_positions=False,
-        profit_share_bps=1000,
-        from_seq={},
-        by="copier",
-        command_id="start",
-    )
 
 
 def _legacy(copy: Copy, kind: type[Any], **fields: Any) -> None:
@@ -65,10 +42,10 @@ def _read(events: list[Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...
 
 
 def test_one_event_and_the_three_older_ones_read_the_same() -> None:
-    new = _copy()
+    new = a_copy()
     fill = Execution(D(2), D("100.08"), D("200.16"), D("0.2"), SLIPPAGE)
     new.executed("BTC-USD:7", "BTC-USD", "buy", D(3), D("100.5"), "b", fill, "s", "c", 2)
-    old = _copy()
+    old = a_copy()
     _legacy(old, Copy.OrderPlaced, quantity=D(3), limit_price=D("100.5"), block_id="b")
     _legacy(
         old,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,31 +15,9 @@ from socialtrading.domain.copy.copy import (
     Copy,
     Execution,
 )
+from tests.fixtures.copies import a_copy
 
 D = Decimal
-
-
-def _copy() -> Copy:
-    return Copy.start(
-        uuid4(),
-        1,
-        leader="leader",
-        copier="copier",
-        allocation="allocation",
-        quote="USD",
-        amount=D(1000),
-        sizing="PROPORTIONAL",
-        ratio=None,
-        fixed_amount=None,
-        max_order_notional=None,
-        slippage_bps=50,
-        stop_loss_percent=None,
-        copy_open_positions=False,
-        profit_share_bps=1000,
-        from_seq={},
-        by="copier",
-        command_id="start",
-    )
 
 
 def _order(copy: Copy, asked: D, filled: D, ts: int) -> None:
@@ -49,7 +26,7 @@ def _order(copy: Copy, asked: D, filled: D, ts: int) -> None:
 
 
 def test_one_event_holds_the_order_the_fill_and_the_rest() -> None:
-    copy = _copy()
+    copy = a_copy()
     _order(copy, D(3), D(2), 2)
     (event,) = [e for e in copy.collect_events() if isinstance(e, Copy.OrderExecuted)]
     assert (event.quantity, event.filled, event.unfilled) == (D(3), D(2), D(1))
@@ -64,7 +41,7 @@ def test_one_event_holds_the_order_the_fill_and_the_rest() -> None:
 def test_orders_that_fill_nothing_count_as_skips_and_any_fill_ends_the_streak(
     fills: list[bool],
 ) -> None:
-    copy = _copy()
+    copy = a_copy()
     streak = 0
     for ts, fills_some in enumerate(fills, start=2):
         if copy.status != ACTIVE:
